@@ -1,0 +1,23 @@
+/**
+ * Names of emitted assets. The bundler adds the content hash (`assets/hero-3f2a1b.png`); the stem keeps
+ * the spec's name so a `dist/` listing stays readable.
+ */
+import path from 'node:path'
+import { extensionOf } from '../cache/store.js'
+import type { ValidatedSpec } from '../spec/validate.js'
+
+export function assetStem(spec: ValidatedSpec, key: string): string {
+  const raw =
+    spec.source.kind === 'file'
+      ? path.basename(spec.source.file).replace(/\.imgprompt\.json$/, '')
+      : spec.source.kind === 'named'
+        ? spec.source.name
+        : `ai-image-${key.slice(0, 8)}`
+  return raw.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'ai-image'
+}
+
+/** `hero.png` for a single image; `hero-0.png`, `hero-1.png`, … for candidates. */
+export function assetFileName(spec: ValidatedSpec, key: string, index: number, count: number, mime: string): string {
+  const suffix = count > 1 ? `-${index}` : ''
+  return `${assetStem(spec, key)}${suffix}.${extensionOf(mime)}`
+}

@@ -1,0 +1,78 @@
+/**
+ * Checks on image bytes before they are trusted: the magic bytes of the format, and the dimensions from
+ * the header (sharp reads only the header here, no decode of pixels).
+ */
+import sharp from 'sharp'
+import { badResponse } from '../providers/decode.js'
+import { parseSize } from '../spec/models.js'
+
+export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'avif'
+
+export const MIME_OF: Readonly<Record<ImageFormat, string>> = {
+  png: 'image/png',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+  avif: 'image/avif',
+}
+
+/** Format from the first bytes; undefined when it is none of the image formats we handle. */
+export function sniffFormat(data: Uint8Array): ImageFormat | undefined {
+  if (data.length >= 8 && data[0] === 0x89 && data[1] === 0x50 && data[2] === 0x4e && data[3] === 0x47) return 'png'
+  if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'jpeg'
+  if (data.length >= 12 && ascii(data, 0, 4) === 'RIFF' && ascii(data, 8, 12) === 'WEBP') return 'webp'
+  if (data.length >= 12 && ascii(data, 4, 8) === 'ftyp' && /^(avif|avis)$/.test(ascii(data, 8, 12))) return 'avif'
+  return undefined
+}
+
+function ascii(data: Uint8Array, start: number, end: number): string {
+  return String.fromCharCode(...data.subarray(start, end))
+}
+
+export interface ImageFacts {
+  format: ImageFormat
+  mime: string
+  width: number
+  height: number
+  hasAlpha: boolean
+}
+
+/** Header facts of an image, or undefined when sharp cannot read it. */
+export async function readImageFacts(data: Buffer): Promise<ImageFacts | undefined> {
+  const format = sniffFormat(data)
+  if (!format) return undefined
+  try {
+    const meta = await sharp(data).metadata()
+    if (!meta.width || !meta.height) return undefined
+    return { format, mime: MIME_OF[format], width: meta.width, height: meta.height, hasAlpha: meta.hasAlpha ?? false }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * An image from the API must be the asked format, readable, and the asked size (unless `auto`).
+ * Anything else is BAD_RESPONSE: retried, never cached.
+ */
+export async function checkGeneratedImage(
+  data: Buffer,
+  expected: { format: ImageFormat; size: string | undefined },
+  label: string,
+  requestId?: string,
+): Promise<ImageFacts> {
+  const facts = await readImageFacts(data)
+  if (!facts) throw badResponse(label, `an image is not a readable ${expected.format} (${data.length} bytes)`, requestId)
+  if (facts.format !== expected.format) {
+    throw badResponse(label, `an image is ${facts.format}, but ${expected.format} was asked for`, requestId)
+  }
+  const size = expected.size ? parseSize(expected.size) : undefined
+  if (size && (facts.width !== size.width || facts.height !== size.height)) {
+    throw badResponse(label, `an image is ${facts.width}x${facts.height}, but ${expected.size} was asked for`, requestId)
+  }
+  // A truncated file can still have a valid header: decode the pixels once to be sure.
+  try {
+    await sharp(data).raw().toBuffer({ resolveWithObject: false })
+  } catch {
+    throw badResponse(label, `an image is truncated or corrupt (${data.length} bytes)`, requestId)
+  }
+  return facts
+}

@@ -1,0 +1,209 @@
+/**
+ * resolveOptions(): every default and every environment variable the plugin reads, in one place.
+ * Nothing else in the code base looks at `process.env`.
+ */
+import path from 'node:path'
+import picomatch from 'picomatch'
+import { AiImageError } from './errors.js'
+import { validateDefaults } from './spec/validate.js'
+import type { AiImageOptions, ImageSpec, SpecDefaults, TokenCredentialLike } from '../types.js'
+
+export const DEFAULTS = {
+  include: ['**/*.imgprompt.json'],
+  exclude: ['**/node_modules/**'],
+  cacheDirName: '.ai-image',
+  derivedCacheDir: 'node_modules/.cache/unplugin-ai-image',
+  concurrency: 4,
+  retries: 4,
+  timeout: 300_000,
+  openaiBaseURL: 'https://api.openai.com/v1',
+} as const
+
+export type Env = Readonly<Record<string, string | undefined>>
+
+export interface OpenAIProviderConfig {
+  kind: 'openai'
+  apiKey: string | undefined
+  baseURL: string
+  organization?: string
+  project?: string
+}
+
+export interface AzureProviderConfig {
+  kind: 'azure'
+  endpoint: string
+  apiKey?: string
+  deployment?: string
+  deployments: Readonly<Record<string, string>>
+  apiVersion?: string
+  credential?: TokenCredentialLike
+}
+
+export interface PlaceholderProviderConfig {
+  kind: 'placeholder'
+  /** Chosen in the options (renders even when frozen), or fallen back to for lack of a key. */
+  explicit: boolean
+}
+
+export type ProviderConfig = OpenAIProviderConfig | AzureProviderConfig | PlaceholderProviderConfig
+
+export interface ResolvedOptions {
+  root: string
+  cacheDir: string
+  /** Resized, converted and placeholder files: cheap to rebuild, never committed. */
+  derivedCacheDir: string
+  isSpecFile(file: string): boolean
+  images: Readonly<Record<string, ImageSpec>>
+  defaults: SpecDefaults
+  concurrency: number
+  rateLimit: { imagesPerMinute?: number; requestsPerMinute?: number }
+  retries: number
+  timeout: number
+  frozen: boolean
+  budget: { maxImages?: number; maxUSD?: number }
+  provider: ProviderConfig
+  /** Values that must never appear in an error, a log line, the cache or the bundle. */
+  secrets: string[]
+  /** Notices for the logger (e.g. the placeholder fallback), emitted once by the caller. */
+  notices: string[]
+}
+
+const OPTION_LABEL = 'plugin options'
+
+export function resolveOptions(user: AiImageOptions = {}, context: { root?: string; env?: Env } = {}): ResolvedOptions {
+  const env = context.env ?? process.env
+  if (user === null || typeof user !== 'object') throw optionError('', 'must be an object')
+  const root = path.resolve(user.root ?? context.root ?? process.cwd())
+
+  const include = toList(user.include, 'include') ?? [...DEFAULTS.include]
+  const exclude = toList(user.exclude, 'exclude') ?? [...DEFAULTS.exclude]
+  const included = picomatch(include, { dot: true })
+  const excluded = picomatch(exclude, { dot: true })
+  const isSpecFile = (file: string) => {
+    const rel = path.relative(root, file).split(path.sep).join('/')
+    // Files outside the root are matched by their absolute path, so `**/x.imgprompt.json` still matches.
+    const subject = rel.startsWith('..') ? file.split(path.sep).join('/') : rel
+    return included(subject) && !excluded(subject)
+  }
+
+  const openai = user.openai ?? {}
+  const azure = user.azure ?? {}
+  const openaiKey = nonEmpty(openai.apiKey) ?? nonEmpty(env.OPENAI_API_KEY)
+  const azureEndpoint = nonEmpty(azure.endpoint) ?? nonEmpty(env.AZURE_OPENAI_ENDPOINT)
+  const azureKey = nonEmpty(azure.apiKey) ?? nonEmpty(env.AZURE_OPENAI_API_KEY)
+  const notices: string[] = []
+
+  let kind = user.provider
+  if (kind !== undefined && !['openai', 'azure', 'placeholder'].includes(kind)) {
+    throw optionError('provider', `"${String(kind)}" is not a provider; use 'openai', 'azure' or 'placeholder'`)
+  }
+  if (kind === undefined) {
+    kind = azureEndpoint ? 'azure' : openaiKey ? 'openai' : 'placeholder'
+    if (kind === 'placeholder') {
+      notices.push(
+        'no OPENAI_API_KEY or AZURE_OPENAI_ENDPOINT: cache misses are rendered by the offline placeholder provider and not cached. ' +
+          "Set a key to generate real images, or set provider: 'placeholder' to silence this notice",
+      )
+    }
+  }
+
+  let provider: ProviderConfig
+  if (kind === 'openai') {
+    provider = {
+      kind,
+      apiKey: openaiKey,
+      baseURL: (nonEmpty(openai.baseURL) ?? nonEmpty(env.OPENAI_BASE_URL) ?? DEFAULTS.openaiBaseURL).replace(/\/+$/, ''),
+      ...optional('organization', nonEmpty(openai.organization) ?? nonEmpty(env.OPENAI_ORG_ID)),
+      ...optional('project', nonEmpty(openai.project) ?? nonEmpty(env.OPENAI_PROJECT_ID)),
+    }
+  } else if (kind === 'azure') {
+    if (!azureEndpoint) throw optionError('azure.endpoint', 'is required for the azure provider (or set AZURE_OPENAI_ENDPOINT)')
+    provider = {
+      kind,
+      endpoint: azureEndpoint.replace(/\/+$/, ''),
+      deployments: { ...(azure.deployments ?? {}) },
+      ...optional('apiKey', azureKey),
+      ...optional('deployment', nonEmpty(azure.deployment) ?? nonEmpty(env.AZURE_OPENAI_DEPLOYMENT)),
+      ...optional('apiVersion', nonEmpty(azure.apiVersion) ?? nonEmpty(env.OPENAI_API_VERSION)),
+      ...optional('credential', azure.credential),
+    }
+  } else {
+    provider = { kind: 'placeholder', explicit: user.provider === 'placeholder' }
+  }
+
+  const images = user.images ?? {}
+  if (typeof images !== 'object' || Array.isArray(images)) throw optionError('images', 'must be an object of named specs')
+
+  return {
+    root,
+    cacheDir: path.resolve(root, user.cacheDir ?? DEFAULTS.cacheDirName),
+    derivedCacheDir: path.resolve(root, DEFAULTS.derivedCacheDir),
+    isSpecFile,
+    images,
+    defaults: validateDefaults(user.defaults),
+    concurrency: positiveInteger(user.concurrency, 'concurrency') ?? DEFAULTS.concurrency,
+    rateLimit: {
+      ...optional('imagesPerMinute', positiveNumber(user.rateLimit?.imagesPerMinute, 'rateLimit.imagesPerMinute')),
+      ...optional('requestsPerMinute', positiveNumber(user.rateLimit?.requestsPerMinute, 'rateLimit.requestsPerMinute')),
+    },
+    retries: nonNegativeInteger(user.retries, 'retries') ?? DEFAULTS.retries,
+    timeout: positiveNumber(user.timeout, 'timeout') ?? DEFAULTS.timeout,
+    frozen: user.frozen ?? isCI(env),
+    budget: {
+      ...optional('maxImages', nonNegativeInteger(user.budget?.maxImages, 'budget.maxImages')),
+      ...optional('maxUSD', nonNegativeNumber(user.budget?.maxUSD, 'budget.maxUSD')),
+    },
+    provider,
+    secrets: [openaiKey, azureKey].filter((s): s is string => !!s),
+    notices,
+  }
+}
+
+/** `CI=false` and `CI=0` are how people say "not CI"; anything else set means CI. */
+export function isCI(env: Env): boolean {
+  const value = env.CI
+  return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false'
+}
+
+function optionError(field: string, problem: string): AiImageError {
+  return new AiImageError('SPEC_INVALID', `${field ? `option "${field}" ` : ''}${problem}`, { file: OPTION_LABEL, field })
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
+}
+
+function toList(value: string | string[] | undefined, field: string): string[] | undefined {
+  if (value === undefined) return undefined
+  const list = Array.isArray(value) ? value : [value]
+  if (!list.every((v) => typeof v === 'string' && v !== '')) throw optionError(field, 'must be a glob or an array of globs')
+  return list
+}
+
+function positiveInteger(value: number | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined
+  if (!Number.isInteger(value) || value < 1) throw optionError(field, `must be an integer of at least 1, got ${value}`)
+  return value
+}
+
+function nonNegativeInteger(value: number | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined
+  if (!Number.isInteger(value) || value < 0) throw optionError(field, `must be an integer of at least 0, got ${value}`)
+  return value
+}
+
+function positiveNumber(value: number | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw optionError(field, `must be a positive number, got ${value}`)
+  return value
+}
+
+function nonNegativeNumber(value: number | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) throw optionError(field, `must be a number of at least 0, got ${value}`)
+  return value
+}

@@ -1,0 +1,145 @@
+/**
+ * Maps an Images API failure (status, headers, error body) onto the plugin's error codes, with the
+ * server's retry hints. Shapes from API-FACTS.md: OpenAI, DALL-E and Azure bodies.
+ */
+import { AiImageError, type AiImageErrorCode } from '../errors.js'
+
+export type Headers = Readonly<Record<string, string | string[] | undefined>>
+
+export function header(headers: Headers, name: string): string | undefined {
+  const value = headers[name.toLowerCase()]
+  return Array.isArray(value) ? value[0] : value
+}
+
+export function requestIdOf(headers: Headers): string | undefined {
+  return header(headers, 'x-request-id') ?? header(headers, 'apim-request-id')
+}
+
+/**
+ * Wait hint in milliseconds: `retry-after-ms` (float ms), else `retry-after` (seconds or an HTTP date).
+ * Undefined when absent or unparsable.
+ */
+export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
+  const ms = header(headers, 'retry-after-ms')
+  if (ms !== undefined && ms.trim() !== '') {
+    const value = Number(ms)
+    if (Number.isFinite(value) && value >= 0) return value
+  }
+  const after = header(headers, 'retry-after')
+  if (after === undefined || after.trim() === '') return undefined
+  if (/^\d+(\.\d+)?$/.test(after.trim())) return Number(after) * 1000
+  const date = Date.parse(after)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+/** `x-should-retry: true|false` overrides what the status says. */
+export function shouldRetryOverride(headers: Headers): boolean | undefined {
+  const value = header(headers, 'x-should-retry')
+  return value === 'true' ? true : value === 'false' ? false : undefined
+}
+
+interface ApiErrorBody {
+  error?: {
+    message?: string
+    type?: string
+    code?: string | null
+    param?: string | null
+    moderation_details?: { moderation_stage?: string; categories?: string[] }
+    inner_error?: { code?: string; content_filter_results?: Record<string, unknown>; revised_prompt?: string }
+    innererror?: { code?: string; content_filter_results?: Record<string, unknown> }
+  }
+}
+
+const CONTENT_FILTER_CODES = new Set(['moderation_blocked', 'content_policy_violation', 'contentFilter', 'content_filter'])
+
+/** Build the error for a non-2xx answer. `label` is the spec the request was for. */
+export function errorFromResponse(status: number, headers: Headers, bodyText: string, label: string): AiImageError {
+  const body = parseBody(bodyText)
+  const apiError = body?.error
+  const message = scrub(apiError?.message ?? (bodyText.slice(0, 200) || `HTTP ${status}`))
+  const requestId = requestIdOf(headers)
+  const override = shouldRetryOverride(headers)
+  const hint = retryAfterMs(headers)
+  const base = { file: label, status, ...(requestId ? { requestId } : {}) }
+  const idNote = requestId ? ` (request id ${requestId})` : ''
+
+  const make = (code: AiImageErrorCode, text: string, retryable: boolean, extra: Partial<ConstructorParameters<typeof AiImageError>[2]> = {}) =>
+    new AiImageError(code, text + idNote, {
+      ...base,
+      retryable: override ?? retryable,
+      ...(hint === undefined ? {} : { retryAfterMs: hint }),
+      ...extra,
+    })
+
+  const filter = contentFilterFacts(apiError, message)
+  if (filter) {
+    const categories = filter.categories.length ? `; categories: ${filter.categories.join(', ')}` : ''
+    const advice =
+      filter.stage === 'output'
+        ? 'The generated image was blocked: reword the prompt away from the flagged content, or change "seed" to try another image'
+        : 'The prompt (or an input image) was blocked: reword the prompt or replace the flagged input'
+    // A content filter is a verdict on the request: retrying spends again for the same answer.
+    return make('CONTENT_FILTERED', `the ${filter.stage} was rejected by the content filter${categories} (${message}). ${advice}`, false, {
+      data: { stage: filter.stage, categories: filter.categories },
+    })
+  }
+  if (status === 429) {
+    if (apiError?.type === 'insufficient_quota' || apiError?.code === 'insufficient_quota' || /quota|billing|spend limit|credit/i.test(apiError?.code ?? '')) {
+      return make('QUOTA_EXCEEDED', `the account is out of quota: ${message}. Check billing and spend limits; nothing was retried`, false)
+    }
+    return make('RATE_LIMITED', `rate limited: ${message}`, true)
+  }
+  if (status === 401 || status === 403) {
+    return make('AUTH', `the API refused the credentials (HTTP ${status}): ${message}. Check the API key or the Azure role assignment`, false)
+  }
+  if (status === 404) {
+    return make('SPEC_INVALID', `the model or deployment was not found (HTTP 404): ${message}. Check "model", or the Azure deployment name`, false, {
+      field: 'model',
+    })
+  }
+  if (status === 400 || status === 422) {
+    const field = apiError?.param ?? undefined
+    return make('SPEC_INVALID', `the API rejected the request${field ? ` (parameter "${field}")` : ''}: ${message}`, false, {
+      ...(field ? { field } : {}),
+    })
+  }
+  if (status === 408 || status === 409 || status >= 500) {
+    return make('NETWORK', `the API failed with HTTP ${status}: ${message}`, true, { possiblyBilled: status === 408 })
+  }
+  return make('BAD_RESPONSE', `unexpected HTTP ${status}: ${message}`, false)
+}
+
+function parseBody(text: string): ApiErrorBody | undefined {
+  try {
+    const value = JSON.parse(text) as unknown
+    return value !== null && typeof value === 'object' ? (value as ApiErrorBody) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function contentFilterFacts(
+  apiError: ApiErrorBody['error'],
+  message: string,
+): { stage: 'input' | 'output'; categories: string[] } | undefined {
+  if (!apiError) return undefined
+  const inner = apiError.inner_error ?? apiError.innererror
+  const isFilter =
+    CONTENT_FILTER_CODES.has(apiError.code ?? '') ||
+    inner?.code === 'ResponsibleAIPolicyViolation' ||
+    apiError.moderation_details !== undefined
+  if (!isFilter) return undefined
+  const stageText = apiError.moderation_details?.moderation_stage
+  const stage: 'input' | 'output' =
+    stageText === 'output' || (stageText === undefined && /generated image was filtered/i.test(message)) ? 'output' : 'input'
+  const categories = [...(apiError.moderation_details?.categories ?? [])]
+  for (const [name, result] of Object.entries(inner?.content_filter_results ?? {})) {
+    if (result && typeof result === 'object' && (result as { filtered?: boolean }).filtered) categories.push(name)
+  }
+  return { stage, categories: [...new Set(categories)] }
+}
+
+/** Servers sometimes echo a (masked) key in 401 messages; never pass any of it on. */
+export function scrub(text: string): string {
+  return text.replace(/\bsk-[A-Za-z0-9_*.-]+/g, 'sk-[redacted]').replace(/(api[-_ ]?key[:=]\s*)\S+/gi, '$1[redacted]')
+}

@@ -1,0 +1,156 @@
+/**
+ * The capability table: what each Images API model accepts (see API-FACTS.md). Validation and
+ * normalization read only this table, so supporting a new model is one entry here.
+ */
+
+export type Endpoint = 'generations' | 'edits' | 'variations'
+export type ModelFamily = 'gpt-image' | 'dall-e'
+
+/** Fixed list of `WxH` strings, or the flexible rule of gpt-image-2. */
+export type SizeRule =
+  | { kind: 'list'; values: readonly string[] }
+  | { kind: 'flexible'; multiple: number; maxLong: number; maxShort: number; maxRatio: number; auto: boolean }
+
+/** API parameters that only some models take. `prompt`, `model`, `n`, `size`, `user` are taken by all. */
+export type OptionalParam =
+  | 'quality'
+  | 'background'
+  | 'output_format'
+  | 'output_compression'
+  | 'moderation'
+  | 'style'
+  | 'input_fidelity'
+  | 'stream'
+  | 'partial_images'
+
+export interface ModelCapabilities {
+  family: ModelFamily
+  endpoints: readonly Endpoint[]
+  sizes: SizeRule
+  qualities: readonly string[]
+  /** Most candidates one spec may ask for. */
+  maxN: number
+  /** Most images one request returns; a spec asking for more is split into several requests. */
+  perCallN: number
+  promptMax: number
+  params: readonly OptionalParam[]
+  /** `input_fidelity` is an edits-only parameter even for the models that take it. */
+  inputFidelity: boolean
+  /** Defaults filled into the normalized request (and so into the cache key). */
+  defaults: { size: string; quality?: string; style?: string }
+  /** Edit inputs: allowed mime types and most files. */
+  editInputs?: { mimes: readonly string[]; max: number; squarePngOnly?: boolean; maxBytes: number }
+}
+
+const GPT_FIXED_SIZES = ['1024x1024', '1536x1024', '1024x1536', 'auto'] as const
+const GPT_QUALITIES = ['low', 'medium', 'high', 'auto'] as const
+const GPT_PARAMS: readonly OptionalParam[] = [
+  'quality',
+  'background',
+  'output_format',
+  'output_compression',
+  'moderation',
+  'stream',
+  'partial_images',
+]
+const GPT_EDIT_INPUTS = { mimes: ['image/png', 'image/jpeg', 'image/webp'], max: 16, maxBytes: 50 * 1024 * 1024 } as const
+
+function gptModel(overrides: Partial<ModelCapabilities>): ModelCapabilities {
+  return {
+    family: 'gpt-image',
+    endpoints: ['generations', 'edits'],
+    sizes: { kind: 'list', values: GPT_FIXED_SIZES },
+    qualities: GPT_QUALITIES,
+    maxN: 10,
+    perCallN: 10,
+    promptMax: 32000,
+    params: GPT_PARAMS,
+    inputFidelity: true,
+    defaults: { size: 'auto', quality: 'auto' },
+    editInputs: GPT_EDIT_INPUTS,
+    ...overrides,
+  }
+}
+
+export const MODELS: Readonly<Record<string, ModelCapabilities>> = {
+  'gpt-image-2': gptModel({
+    sizes: { kind: 'flexible', multiple: 16, maxLong: 3840, maxShort: 2160, maxRatio: 3, auto: true },
+    inputFidelity: false,
+  }),
+  'gpt-image-1.5': gptModel({}),
+  'gpt-image-1': gptModel({}),
+  'gpt-image-1-mini': gptModel({ inputFidelity: false }),
+  'dall-e-3': {
+    family: 'dall-e',
+    endpoints: ['generations'],
+    sizes: { kind: 'list', values: ['1024x1024', '1792x1024', '1024x1792'] },
+    qualities: ['standard', 'hd'],
+    maxN: 10,
+    perCallN: 1,
+    promptMax: 4000,
+    params: ['quality', 'style'],
+    inputFidelity: false,
+    defaults: { size: '1024x1024', quality: 'standard', style: 'vivid' },
+  },
+  'dall-e-2': {
+    family: 'dall-e',
+    endpoints: ['generations', 'edits', 'variations'],
+    sizes: { kind: 'list', values: ['256x256', '512x512', '1024x1024'] },
+    qualities: ['standard'],
+    maxN: 10,
+    perCallN: 10,
+    promptMax: 1000,
+    params: ['quality'],
+    inputFidelity: false,
+    defaults: { size: '1024x1024', quality: 'standard' },
+    editInputs: { mimes: ['image/png'], max: 1, squarePngOnly: true, maxBytes: 4 * 1024 * 1024 },
+  },
+}
+
+/** The model used when neither the spec nor `defaults` names one. Changing it changes cache keys. */
+export const DEFAULT_MODEL = 'gpt-image-1.5'
+
+/** Limits applied to models the table does not know (an OpenAI-compatible server, a newer deployment). */
+export const GENERIC_LIMITS = { maxN: 10, promptMax: 32000 } as const
+
+export function modelCapabilities(model: string): ModelCapabilities | undefined {
+  return Object.prototype.hasOwnProperty.call(MODELS, model) ? MODELS[model] : undefined
+}
+
+export const KNOWN_MODELS = Object.keys(MODELS)
+
+/** Human-readable list of the sizes a rule allows, for error messages and the JSON schema. */
+export function describeSizes(rule: SizeRule): string {
+  if (rule.kind === 'list') return rule.values.join(', ')
+  return (
+    `WIDTHxHEIGHT with both sides multiples of ${rule.multiple}, the long side at most ${rule.maxLong}, ` +
+    `the short side at most ${rule.maxShort}, a ratio of at most ${rule.maxRatio}:1` +
+    (rule.auto ? ', or auto' : '')
+  )
+}
+
+/** Parse `WxH`; undefined when the string is not of that form. */
+export function parseSize(size: string): { width: number; height: number } | undefined {
+  const match = /^(\d{1,5})x(\d{1,5})$/.exec(size)
+  if (!match) return undefined
+  return { width: Number(match[1]), height: Number(match[2]) }
+}
+
+export function sizeAllowed(rule: SizeRule, size: string): boolean {
+  if (rule.kind === 'list') return rule.values.includes(size)
+  if (size === 'auto') return rule.auto
+  const parsed = parseSize(size)
+  if (!parsed) return false
+  const { width, height } = parsed
+  const long = Math.max(width, height)
+  const short = Math.min(width, height)
+  return (
+    width > 0 &&
+    height > 0 &&
+    width % rule.multiple === 0 &&
+    height % rule.multiple === 0 &&
+    long <= rule.maxLong &&
+    short <= rule.maxShort &&
+    long <= short * rule.maxRatio
+  )
+}

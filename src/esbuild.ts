@@ -1,0 +1,4 @@
+import { unplugin } from './index.js'
+
+/** esbuild plugin of unplugin-ai-image: `esbuildPlugin(options)`. */
+export default unplugin.esbuild

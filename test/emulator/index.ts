@@ -1,0 +1,314 @@
+/**
+ * A local emulator of the OpenAI and Azure OpenAI Images APIs: a real HTTP server on 127.0.0.1 at a
+ * random port, speaking the wire format of API-FACTS.md (JSON, multipart, SSE) and returning real
+ * image bytes. Tests point the plugin at it through OPENAI_BASE_URL / AZURE_OPENAI_ENDPOINT.
+ *
+ * Shape: `route()` says which API and operation a request is; `readRequest()` parses and records it;
+ * a scripted answer (tests `enqueue` them) or the default behaviour (`answerImages`) replies.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { createHash } from 'node:crypto'
+import { renderImage, sizeOf } from './render.js'
+import { schemaErrors, type SchemaName } from './schema.js'
+import { answers, type HttpAnswer, type ScriptedAnswer } from './answers.js'
+
+export { answers, type ScriptedAnswer } from './answers.js'
+
+export const TEST_OPENAI_KEY = 'sk-test-emulator-0123456789abcdefXYZ'
+export const TEST_AZURE_KEY = 'azure-test-key-0123456789abcdef'
+
+export type Operation = 'generations' | 'edits' | 'variations'
+
+export interface RecordedFile {
+  field: string
+  filename: string
+  type: string
+  size: number
+  sha256: string
+}
+
+export interface RecordedRequest {
+  api: 'openai' | 'azure'
+  operation: Operation
+  /** Azure deployment from the URL (deployment routes) or `model` (v1 routes). */
+  deployment?: string
+  apiVersion?: string
+  url: string
+  headers: Record<string, string>
+  /** JSON body, or the multipart fields (numbers as the strings that were sent). */
+  body: Record<string, unknown>
+  files: RecordedFile[]
+  status?: number
+  /** Images this request was billed for. */
+  billed: number
+}
+
+export interface EmulatorOptions {
+  apiKey?: string
+  azureKey?: string
+  /** Bearer tokens accepted on Azure routes (Entra ID). */
+  azureTokens?: string[]
+  /** Delay before each answer. */
+  latencyMs?: number
+}
+
+export interface Emulator {
+  /** `http://127.0.0.1:<port>` */
+  url: string
+  /** `<url>/v1`, the OPENAI_BASE_URL of the emulator. */
+  openaiBaseURL: string
+  requests: RecordedRequest[]
+  /** Images billed so far (successful answers and answers broken after generation). */
+  readonly billedImages: number
+  /** Answers for the next requests, in order, one each, before the default behaviour. */
+  enqueue(...answers: ScriptedAnswer[]): void
+  /** Env for a child process or `process.env` patch pointing the OpenAI provider here. */
+  openaiEnv(): Record<string, string>
+  reset(): void
+  close(): Promise<void>
+}
+
+interface Route {
+  api: 'openai' | 'azure'
+  operation: Operation
+  deployment?: string
+  apiVersion?: string
+}
+
+function route(req: IncomingMessage): Route | undefined {
+  const url = new URL(req.url ?? '/', 'http://emulator')
+  const apiVersion = url.searchParams.get('api-version') ?? undefined
+  let m = /^\/v1\/images\/(generations|edits|variations)$/.exec(url.pathname)
+  if (m) return { api: 'openai', operation: m[1] as Operation }
+  m = /^\/openai\/deployments\/([^/]+)\/images\/(generations|edits|variations)$/.exec(url.pathname)
+  if (m) return { api: 'azure', operation: m[2] as Operation, deployment: decodeURIComponent(m[1]!), ...(apiVersion ? { apiVersion } : {}) }
+  m = /^\/openai\/v1\/images\/(generations|edits|variations)$/.exec(url.pathname)
+  if (m) return { api: 'azure', operation: m[1] as Operation, ...(apiVersion ? { apiVersion } : {}) }
+  return undefined
+}
+
+const GPT_IMAGE = /^gpt-image|^chatgpt-image/
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const apiKey = options.apiKey ?? TEST_OPENAI_KEY
+  const azureKey = options.azureKey ?? TEST_AZURE_KEY
+  const queue: ScriptedAnswer[] = []
+  const requests: RecordedRequest[] = []
+  const sockets = new Set<Socket>()
+  let billedImages = 0
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) send(res, 500, { error: { message: String(error), type: 'server_error', param: null, code: null } })
+      else res.destroy()
+    })
+  })
+  server.on('connection', (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const where = route(req)
+    if (!where || req.method !== 'POST') return send(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error', param: null, code: 'not_found' } })
+    const record = await readRequest(req, where)
+    requests.push(record)
+    if (options.latencyMs) await delay(options.latencyMs)
+
+    const scripted = queue.shift()
+    if (scripted && (scripted.kind === undefined || scripted.kind === 'http')) return reply(res, record, scripted as HttpAnswer)
+    if (scripted?.kind === 'drop') return req.socket.destroy()
+    if (scripted?.kind === 'stall') return // never answers; the client's timeout must fire
+
+    const refusal = checkAuth(record) ?? checkBody(record)
+    if (refusal) return reply(res, record, refusal)
+    return answerImages(res, record, scripted)
+  }
+
+  function checkAuth(record: RecordedRequest): HttpAnswer | undefined {
+    const { headers } = record
+    if (record.api === 'openai') {
+      return headers.authorization === `Bearer ${apiKey}` ? undefined : answers.unauthorized(maskKey(headers.authorization))
+    }
+    const hasKey = headers['api-key'] !== undefined
+    const hasBearer = headers.authorization !== undefined
+    if (hasKey && hasBearer) return answers.invalidParameter('authorization', 'Send either api-key or Authorization, not both.')
+    if (hasKey && headers['api-key'] === azureKey) return undefined
+    if (hasBearer && (options.azureTokens ?? []).some((t) => headers.authorization === `Bearer ${t}`)) return undefined
+    return { status: 401, body: { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' } } }
+  }
+
+  /** The official schema, plus rules the schema leaves to prose (API-FACTS.md). */
+  function checkBody(record: RecordedRequest): HttpAnswer | undefined {
+    const body = coerceMultipart(record)
+    const schema: SchemaName = record.operation
+    const errors = schemaErrors(schema, { ...body, ...filesAsBinary(record) })
+    if (errors) return answers.invalidParameter(errors.split(' ')[0]!.slice(1) || 'body', `Invalid request: ${errors}`)
+    const known = KNOWN_FIELDS[record.operation]
+    for (const key of Object.keys(body)) {
+      if (!known.has(key)) return answers.invalidParameter(key, `Unknown parameter: '${key}'.`)
+    }
+    const model = String(body.model ?? record.deployment ?? '')
+    if (GPT_IMAGE.test(model) && body.response_format !== undefined) {
+      return answers.invalidParameter('response_format', "Unknown parameter: 'response_format'.")
+    }
+    for (const file of record.files) {
+      if (!/^image\/(png|jpeg|webp)$/.test(file.type)) {
+        return answers.invalidParameter(file.field, `Invalid file '${file.field}': unsupported mimetype ('${file.type}').`)
+      }
+    }
+    return undefined
+  }
+
+  async function answerImages(res: ServerResponse, record: RecordedRequest, scripted: ScriptedAnswer | undefined) {
+    const body = coerceMultipart(record)
+    const n = Number(body.n ?? 1)
+    const model = String(body.model ?? record.deployment ?? 'dall-e-2')
+    const gpt = GPT_IMAGE.test(model)
+    const format = (gpt ? String(body.output_format ?? 'png') : 'png') as 'png' | 'jpeg' | 'webp'
+    const { width, height } = sizeOf(scripted?.kind === 'wrong-size' ? '64x64' : body.size)
+    const seed = `${body.prompt ?? ''}|${record.files.map((f) => f.sha256).join(',')}|${requests.length}`
+    const images: string[] = []
+    for (let i = 0; i < n; i++) {
+      images.push((await renderImage({ seed: `${seed}|${i}`, width, height, format, transparent: body.background === 'transparent' })).toString('base64'))
+    }
+    record.billed = n
+    billedImages += n
+    const created = Math.floor(Date.now() / 1000)
+    const usage = { input_tokens: 50, output_tokens: 272 * n, total_tokens: 50 + 272 * n, input_tokens_details: { text_tokens: 50, image_tokens: 0 } }
+    const requestId = `req_${createHash('sha256').update(`${requests.length}`).digest('hex').slice(0, 16)}`
+
+    if (body.stream === true) return streamImages(res, record, images, { created, usage, partials: Number(body.partial_images ?? 0), requestId, width, height, format })
+
+    if (scripted?.kind === 'truncated-base64') images[0] = images[0]!.slice(0, Math.floor(images[0]!.length / 2) + 1)
+    if (scripted?.kind === 'not-json') return reply(res, record, { status: 200, headers: { 'x-request-id': requestId }, body: '{"created": 1, "data": [{"b64_json": "iVBO' })
+    const data = images.map((b64_json) => ({ b64_json, ...(model.startsWith('dall-e-3') ? { revised_prompt: `revised: ${body.prompt}` } : {}) }))
+    const payload = {
+      created,
+      data: record.api === 'azure' ? data.map((d) => ({ ...d, content_filter_results: {}, prompt_filter_results: {} })) : data,
+      ...(gpt ? { usage, size: `${width}x${height}`, quality: 'high', background: 'opaque', output_format: format } : {}),
+    }
+    return reply(res, record, { status: 200, headers: { 'x-request-id': requestId }, body: payload })
+  }
+
+  function streamImages(
+    res: ServerResponse,
+    record: RecordedRequest,
+    images: string[],
+    facts: { created: number; usage: object; partials: number; requestId: string; width: number; height: number; format: string },
+  ) {
+    record.status = 200
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': facts.requestId })
+    const prefix = record.operation === 'edits' ? 'image_edit' : 'image_generation'
+    const common = { created_at: facts.created, size: `${facts.width}x${facts.height}`, quality: 'high', background: 'opaque', output_format: facts.format }
+    for (const b64 of images) {
+      for (let p = 0; p < facts.partials; p++) {
+        res.write(`event: ${prefix}.partial_image\ndata: ${JSON.stringify({ type: `${prefix}.partial_image`, b64_json: b64, partial_image_index: p, ...common })}\n\n`)
+      }
+      res.write(`event: ${prefix}.completed\ndata: ${JSON.stringify({ type: `${prefix}.completed`, b64_json: b64, ...common, usage: facts.usage })}\n\n`)
+    }
+    res.end()
+  }
+
+  function reply(res: ServerResponse, record: RecordedRequest, answer: HttpAnswer) {
+    record.status = answer.status
+    send(res, answer.status, answer.body, answer.headers)
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  const url = `http://127.0.0.1:${port}`
+
+  return {
+    url,
+    openaiBaseURL: `${url}/v1`,
+    requests,
+    get billedImages() {
+      return billedImages
+    },
+    enqueue: (...more) => void queue.push(...more),
+    openaiEnv: () => ({ OPENAI_API_KEY: apiKey, OPENAI_BASE_URL: `${url}/v1` }),
+    reset() {
+      queue.length = 0
+      requests.length = 0
+      billedImages = 0
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+const GENERATION_FIELDS = ['prompt', 'model', 'n', 'quality', 'response_format', 'output_format', 'output_compression', 'stream', 'partial_images', 'size', 'moderation', 'background', 'style', 'user']
+const KNOWN_FIELDS: Record<Operation, Set<string>> = {
+  generations: new Set(GENERATION_FIELDS),
+  edits: new Set(['prompt', 'model', 'n', 'quality', 'response_format', 'output_format', 'output_compression', 'stream', 'partial_images', 'size', 'background', 'input_fidelity', 'user']),
+  variations: new Set(['model', 'n', 'response_format', 'size', 'user']),
+}
+
+async function readRequest(req: IncomingMessage, where: Route): Promise<RecordedRequest> {
+  const chunks: Buffer[] = []
+  for await (const chunk of req) chunks.push(chunk as Buffer)
+  const raw = Buffer.concat(chunks)
+  const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]))
+  const record: RecordedRequest = { ...where, url: req.url ?? '', headers, body: {}, files: [], billed: 0 }
+  const type = headers['content-type'] ?? ''
+  if (type.startsWith('multipart/form-data')) {
+    // The WHATWG Request parser (undici, bundled with Node) reads multipart exactly as a server would.
+    const form = await new Request('http://emulator/', { method: 'POST', headers: { 'content-type': type }, body: raw }).formData()
+    for (const [field, value] of form.entries()) {
+      if (typeof value === 'string') {
+        record.body[field] = value
+      } else {
+        const bytes = Buffer.from(await value.arrayBuffer())
+        record.files.push({ field, filename: value.name, type: value.type, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') })
+      }
+    }
+  } else {
+    try {
+      record.body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>
+    } catch {
+      record.body = { __unparsable: raw.toString('utf8').slice(0, 200) }
+    }
+  }
+  if (where.api === 'azure' && where.deployment === undefined && typeof record.body.model === 'string') record.deployment = record.body.model
+  return record
+}
+
+/** Multipart sends numbers and booleans as strings; the API reads them as their types. */
+function coerceMultipart(record: RecordedRequest): Record<string, unknown> {
+  if (record.files.length === 0 && record.operation === 'generations') return record.body
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(record.body)) {
+    out[k] = typeof v !== 'string' ? v : /^\d+$/.test(v) && ['n', 'output_compression', 'partial_images'].includes(k) ? Number(v) : v === 'true' ? true : v === 'false' ? false : v
+  }
+  return out
+}
+
+function filesAsBinary(record: RecordedRequest): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const file of record.files) {
+    const field = file.field.replace(/\[\]$/, '')
+    if (file.field.endsWith('[]')) out[field] = [...((out[field] as string[] | undefined) ?? []), 'binary']
+    else out[field] = 'binary'
+  }
+  return out
+}
+
+function maskKey(authorization: string | undefined): string {
+  const key = (authorization ?? '').replace(/^Bearer\s+/i, '')
+  return key.length > 8 ? `${key.slice(0, 5)}****${key.slice(-4)}` : '****'
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const text = typeof body === 'string' ? body : JSON.stringify(body ?? {})
+  res.writeHead(status, { 'content-type': 'application/json', ...headers })
+  res.end(text)
+}
+
+function delay(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

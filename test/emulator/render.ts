@@ -1,0 +1,33 @@
+/**
+ * Real image bytes for the emulator: a solid colour derived from the prompt, at the asked size and
+ * format, so the plugin's checks (magic bytes, dimensions, decoding) run against genuine files.
+ */
+import { createHash } from 'node:crypto'
+import sharp from 'sharp'
+
+export function sizeOf(size: unknown, fallback = '1024x1024'): { width: number; height: number } {
+  const text = typeof size === 'string' && size !== 'auto' ? size : fallback
+  const [w, h] = text.split('x').map(Number)
+  return { width: w || 1024, height: h || 1024 }
+}
+
+export async function renderImage(options: {
+  seed: string
+  width: number
+  height: number
+  format: 'png' | 'jpeg' | 'webp'
+  transparent?: boolean
+}): Promise<Buffer> {
+  const digest = createHash('sha256').update(options.seed).digest()
+  const image = sharp({
+    create: {
+      width: options.width,
+      height: options.height,
+      channels: options.transparent ? 4 : 3,
+      background: { r: digest[0]!, g: digest[1]!, b: digest[2]!, alpha: options.transparent ? 0.5 : 1 },
+    },
+  })
+  if (options.format === 'jpeg') return image.jpeg({ quality: 80 }).toBuffer()
+  if (options.format === 'webp') return image.webp({ quality: 80 }).toBuffer()
+  return image.png({ compressionLevel: 1 }).toBuffer()
+}
