@@ -99,7 +99,7 @@ describe('vite build against the emulator', () => {
     await withEnv(openaiEnv(), () => viteBuild(project.root, {}, { build: { ssr: 'src/result.js', outDir: 'dist-ssr' } }))
     expect(emulator.requests).toHaveLength(2)
     const ssrEntry = (await project.list('dist-ssr')).find((f) => /\.m?js$/.test(f))!
-    const { result } = (await import(path.join(project.root, 'dist-ssr', ssrEntry))) as { result: Record<string, Record<string, unknown>> }
+    const { result } = (await import(path.join(project.root, 'dist-ssr', ssrEntry))) as { result: { hero: Record<string, unknown>; gallery: Record<string, unknown> } }
 
     expect(result.hero).toMatchObject({ width: 512, height: 256, alt: 'A red kite', srcset: '', placeholder: undefined })
     expect(result.hero.key).toMatch(/^[0-9a-f]{64}$/)

@@ -3,24 +3,12 @@
  * emit through `emitFile` and reference the file with `import.meta.ROLLUP_FILE_URL_<ref>`, which the
  * bundler (and Vite, honouring `base`) turns into the final content-hashed URL.
  */
-
-export interface EmittedImage {
-  key: string
-  index: number
-  /** File name before hashing, e.g. `hero.png`. */
-  name: string
-  data: Buffer
-  mime: string
-}
+import type { AssetSink } from '../core/emit/image-module.js'
 
 export interface RollupLikeContext {
   emitFile(file: { type: 'asset'; name: string; source: Uint8Array }): string
 }
 
-/** Returns a JS expression evaluating to the image URL. */
-export type AssetUrl = (context: RollupLikeContext, image: EmittedImage) => string
-
-export const rollupAssetUrl: AssetUrl = (context, image) => {
-  const ref = context.emitFile({ type: 'asset', name: image.name, source: image.data })
-  return `import.meta.ROLLUP_FILE_URL_${ref}`
+export function rollupAssetSink(context: RollupLikeContext): AssetSink {
+  return (asset) => `import.meta.ROLLUP_FILE_URL_${context.emitFile({ type: 'asset', name: asset.name, source: asset.data })}`
 }

@@ -16,7 +16,7 @@ export interface DevAsset {
 export class DevAssets {
   private readonly files = new Map<string, DevAsset>()
 
-  constructor(private readonly store: CacheStore) {}
+  constructor(private readonly store: () => CacheStore) {}
 
   /** Register an image and return its dev URL (as a JS string literal). */
   add(base: string, key: string, index: number, asset: DevAsset): string {
@@ -31,7 +31,7 @@ export class DevAssets {
     // After a server restart the browser may ask before the module is loaded again: read the cache.
     const match = /^([0-9a-f]{64})-(\d+)\.[a-z]+$/.exec(name)
     if (!match) return undefined
-    const entry = await this.store.read(match[1]!)
+    const entry = await this.store().read(match[1]!)
     const image = entry?.images[Number(match[2])]
     return image ? { data: image.data, mime: image.mime } : undefined
   }

@@ -6,10 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import Ajv2020Module from 'ajv/dist/2020.js'
-import type { ErrorObject, ValidateFunction } from 'ajv'
-
-const Ajv2020 = (Ajv2020Module as unknown as { default: typeof Ajv2020Module }).default ?? Ajv2020Module
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
 
 type Json = Record<string, unknown>
 

@@ -1,0 +1,16 @@
+import { defineConfig } from 'vite'
+import aiImage from 'unplugin-ai-image/vite'
+
+// Offline by default: the placeholder provider renders every spec that is not in the committed cache.
+// Set PLAYGROUND_REAL_IMAGES=1 (with OPENAI_API_KEY or AZURE_OPENAI_ENDPOINT) to generate real images.
+export default defineConfig({
+  plugins: [
+    aiImage({
+      ...(process.env.PLAYGROUND_REAL_IMAGES ? {} : { provider: 'placeholder' }),
+      defaults: { model: 'gpt-image-1.5', quality: 'medium' },
+      images: {
+        badge: { prompt: 'A round enamel pin of a paper airplane, flat colours', size: '1024x1024', background: 'transparent' },
+      },
+    }),
+  ],
+})

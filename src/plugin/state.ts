@@ -1,0 +1,46 @@
+/**
+ * What the hooks of one plugin instance share: the root and log sink (known late in Vite), the image
+ * service (created on first use), how assets are emitted, and the frozen misses of the current build.
+ */
+import type { AssetSink } from '../core/emit/image-module.js'
+import type { AiImageError } from '../core/errors.js'
+import type { LogSink } from '../core/log.js'
+import { ImageService } from '../core/service.js'
+import type { AiImageOptions } from '../types.js'
+import type { DevAssets } from './vite-dev.js'
+
+export interface PluginState {
+  service(): ImageService
+  setRoot(root: string): void
+  setSink(sink: LogSink): void
+  /** Replaces the bundler's asset emission (the Vite dev server serves images itself). */
+  setAssetSinkOverride(make: (() => AssetSink) | undefined): void
+  assetSinkOverride(): AssetSink | undefined
+  /** Set when running in the Vite dev server. */
+  dev?: { assets: DevAssets; base: string }
+  /** Frozen misses of this build, reported together at its end. */
+  missing: Map<string, AiImageError>
+}
+
+export function createPluginState(userOptions: AiImageOptions | undefined): PluginState {
+  let root = userOptions?.root ?? process.cwd()
+  let sink: LogSink | undefined
+  let service: ImageService | undefined
+  let override: (() => AssetSink) | undefined
+  return {
+    service: () => (service ??= new ImageService(userOptions, { root, ...(sink ? { sink } : {}) })),
+    setRoot(next) {
+      // An explicit `root` option wins over the bundler's.
+      if (!userOptions?.root) root = next
+    },
+    setSink(next) {
+      sink = next
+      service?.log.setSink(next)
+    },
+    setAssetSinkOverride(make) {
+      override = make
+    },
+    assetSinkOverride: () => override?.(),
+    missing: new Map(),
+  }
+}
