@@ -53,6 +53,9 @@ export interface ResolvedOptions {
   /** Resized, converted and placeholder files: cheap to rebuild, never committed. */
   derivedCacheDir: string
   isSpecFile(file: string): boolean
+  /** The globs behind `isSpecFile`, for discovery with fast-glob. */
+  includeGlobs: readonly string[]
+  excludeGlobs: readonly string[]
   images: Readonly<Record<string, ImageSpec>>
   defaults: SpecDefaults
   concurrency: number
@@ -139,6 +142,8 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
     cacheDir: path.resolve(root, user.cacheDir ?? DEFAULTS.cacheDirName),
     derivedCacheDir: path.resolve(root, DEFAULTS.derivedCacheDir),
     isSpecFile,
+    includeGlobs: include,
+    excludeGlobs: exclude,
     images,
     defaults: validateDefaults(user.defaults),
     concurrency: positiveInteger(user.concurrency, 'concurrency') ?? DEFAULTS.concurrency,
