@@ -1,11 +1,13 @@
 /**
- * Vite-only hooks: the root, base and logger from the resolved config, and the dev server's image
- * middleware. Builds need nothing else: Vite turns `ROLLUP_FILE_URL` references into `base`-aware URLs.
+ * Vite-only hooks: the root, base and logger from the resolved config, and the dev server (image
+ * middleware, live previews, HMR reloads when an image is ready; vite-dev.ts). Builds need nothing else:
+ * Vite turns `ROLLUP_FILE_URL` references into `base`-aware URLs. Editing a spec file or an input image
+ * needs no hook either: both are watch files of the module, so Vite invalidates it and updates its importers.
  */
 import type { ResolvedConfig, ViteDevServer } from 'vite'
 import type { LogSink } from '../core/log.js'
 import type { PluginState } from './state.js'
-import { DevAssets } from './vite-dev.js'
+import { DevServer } from './vite-dev.js'
 
 export function viteHooks(state: PluginState) {
   return {
@@ -19,13 +21,15 @@ export function viteHooks(state: PluginState) {
       }
       state.setSink(sink)
       if (config.command === 'serve') {
-        const dev = new DevAssets(() => state.service().store)
-        state.setAssetSinkOverride(() => (asset) => dev.add(config.base, asset.key, asset.index, asset))
-        state.dev = { assets: dev, base: config.base }
+        const dev = new DevServer(() => state.service(), config.base)
+        state.setAssetSinkOverride(() => (asset) => dev.assets.add(config.base, asset.key, asset.index, asset))
+        state.dev = dev
       }
     },
     configureServer(server: ViteDevServer) {
-      if (state.dev) server.middlewares.use(state.dev.assets.middleware())
+      if (!state.dev) return
+      state.dev.attach(server)
+      server.middlewares.use(state.dev.middleware())
     },
   }
 }
