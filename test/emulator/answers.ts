@@ -31,6 +31,10 @@ export const answers = {
   cutStream(): StreamFault {
     return { kind: 'cut-stream' }
   },
+  /** A streamed answer whose partial frames are followed by an `error` event of the output moderation. */
+  filteredStream(categories = ['violence']): StreamFault {
+    return { kind: 'filtered-stream', categories }
+  },
   rateLimited(headers: Record<string, string> = { 'retry-after-ms': '20' }): HttpAnswer {
     return {
       status: 429,

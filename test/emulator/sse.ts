@@ -7,11 +7,14 @@ import { createHash } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { renderImage } from './render.js'
 
-/** `slow-stream`: wait before every event; `cut-stream`: send the partial frames, then end without `completed`. */
-export type StreamFault = { kind: 'slow-stream'; frameDelayMs: number } | { kind: 'cut-stream' }
+/**
+ * `slow-stream`: wait before every event; `cut-stream`: send the partial frames, then end without
+ * `completed`; `filtered-stream`: send the partial frames, then an `error` event of the output moderation.
+ */
+export type StreamFault = { kind: 'slow-stream'; frameDelayMs: number } | { kind: 'cut-stream' } | { kind: 'filtered-stream'; categories: string[] }
 
 export function isStreamFault(answer: { kind?: string } | undefined): answer is StreamFault {
-  return answer?.kind === 'slow-stream' || answer?.kind === 'cut-stream'
+  return answer?.kind === 'slow-stream' || answer?.kind === 'cut-stream' || answer?.kind === 'filtered-stream'
 }
 
 export interface StreamFacts {
@@ -48,7 +51,8 @@ export async function streamImages(res: ServerResponse, images: readonly string[
   const emit = async (type: string, payload: object) => {
     if (fault?.kind === 'slow-stream') await new Promise((resolve) => setTimeout(resolve, fault.frameDelayMs))
     if (res.destroyed) return
-    res.write(`event: ${prefix}.${type}\ndata: ${JSON.stringify({ type: `${prefix}.${type}`, ...payload })}\n\n`)
+    const event = type === 'error' ? 'error' : `${prefix}.${type}`
+    res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...payload })}\n\n`)
   }
   for (const [i, b64] of images.entries()) {
     for (let p = 0; p < facts.partials; p++) {
@@ -57,6 +61,11 @@ export async function streamImages(res: ServerResponse, images: readonly string[
       await emit('partial_image', { b64_json: frame.toString('base64'), partial_image_index: p, ...common })
     }
     if (fault?.kind === 'cut-stream') break
+    if (fault?.kind === 'filtered-stream') {
+      const details = { moderation_details: { moderation_stage: 'output', categories: fault.categories } }
+      await emit('error', { error: { type: 'image_generation_user_error', code: 'moderation_blocked', message: 'Your request was rejected by the safety system.', param: null, ...details } })
+      break
+    }
     sent.completed.push(sha256(Buffer.from(b64, 'base64')))
     await emit('completed', { b64_json: b64, ...common, usage: facts.usage })
   }
