@@ -54,12 +54,13 @@ export function createPlugin(userOptions: AiImageOptions | undefined, _meta: Unp
         const spec = await service.loadSpec(ref)
         if (ref.kind === 'file') this.addWatchFile(ref.file)
         // Inputs, the mask and, through chains, upstream specs and their inputs: any change regenerates this one.
-        for (const file of await specDependencies(spec, (f) => service.loadSpec({ kind: 'file', file: f }))) this.addWatchFile(file)
+        const dependencies = await specDependencies(spec, (f) => service.loadSpec({ kind: 'file', file: f }))
+        for (const file of dependencies) this.addWatchFile(file)
 
         let image
         try {
           // The Vite dev server answers a slow generation at once with a live preview module (vite-dev.ts).
-          const loaded = state.dev ? await state.dev.load(id, spec) : await service.resolve(spec)
+          const loaded = state.dev ? await state.dev.load(id, spec, dependencies) : await service.resolve(spec)
           if (typeof loaded === 'string') return jsModule(loaded)
           image = loaded
         } catch (error) {

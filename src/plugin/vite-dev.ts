@@ -78,6 +78,8 @@ export class DevServer {
   /** A failure found after its module was answered, thrown once by the reload that follows. */
   private readonly failures = new Map<string, { fingerprint: string; error: unknown }>()
   private followed: ImageService | undefined
+  /** Files each module's image depends on (inputs, masks, upstream specs of chains). */
+  private readonly dependencies = new Map<string, readonly string[]>()
 
   constructor(
     private readonly service: () => ImageService,
@@ -92,9 +94,10 @@ export class DevServer {
 
   /**
    * The image of a spec, or, when it is not ready within `DEV_PREVIEW_AFTER_MS`, the code of a preview
-   * module whose URLs stream the generation live.
+   * module whose URLs stream the generation live. `dependencies` are the files whose change must reload it.
    */
-  async load(id: string, spec: ValidatedSpec): Promise<ResolvedImage | string> {
+  async load(id: string, spec: ValidatedSpec, dependencies: readonly string[]): Promise<ResolvedImage | string> {
+    this.dependencies.set(id, dependencies)
     const fingerprint = specFingerprint(spec)
     const failed = this.failures.get(id)
     if (failed) {
@@ -133,6 +136,19 @@ export class DevServer {
     // Vite receives the code right after this returns; a reload from then on reaches the module.
     setImmediate(answered)
     return code
+  }
+
+  /**
+   * Modules of `graph` whose image depends on `file`. Vite skips import analysis of `.json?…` ids, so
+   * the files a spec module watches never become its imports: the link is kept here instead.
+   */
+  dependentsOf<M>(file: string, graph: { getModuleById(id: string): M | undefined }): M[] {
+    const found: M[] = []
+    for (const [id, files] of this.dependencies) {
+      const module = files.includes(file) ? graph.getModuleById(id) : undefined
+      if (module) found.push(module)
+    }
+    return found
   }
 
   middleware() {

@@ -1,10 +1,10 @@
 /**
  * Vite-only hooks: the root, base and logger from the resolved config, and the dev server (image
  * middleware, live previews, HMR reloads when an image is ready; vite-dev.ts). Builds need nothing else:
- * Vite turns `ROLLUP_FILE_URL` references into `base`-aware URLs. Editing a spec file or an input image
- * needs no hook either: both are watch files of the module, so Vite invalidates it and updates its importers.
+ * Vite turns `ROLLUP_FILE_URL` references into `base`-aware URLs. Editing a spec file reloads its module
+ * (the module's file is the spec); `hotUpdate` does the same for input images and upstream specs.
  */
-import type { ResolvedConfig, ViteDevServer } from 'vite'
+import type { DevEnvironment, HotUpdateOptions, ResolvedConfig, ViteDevServer } from 'vite'
 import type { LogSink } from '../core/log.js'
 import type { PluginState } from './state.js'
 import { DevServer } from './vite-dev.js'
@@ -30,6 +30,12 @@ export function viteHooks(state: PluginState) {
       if (!state.dev) return
       state.dev.attach(server)
       server.middlewares.use(state.dev.middleware())
+    },
+    /** An input image or an upstream spec changed: reload the spec modules built from it, and so their importers. */
+    hotUpdate(this: { environment: DevEnvironment }, options: HotUpdateOptions) {
+      const dependents = state.dev?.dependentsOf(options.file, this.environment.moduleGraph) ?? []
+      if (dependents.length === 0) return
+      return [...new Set([...options.modules, ...dependents])]
     },
   }
 }

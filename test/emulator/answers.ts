@@ -32,8 +32,8 @@ export const answers = {
     return { kind: 'cut-stream' }
   },
   /** A streamed answer whose partial frames are followed by an `error` event of the output moderation. */
-  filteredStream(categories = ['violence']): StreamFault {
-    return { kind: 'filtered-stream', categories }
+  filteredStream(categories = ['violence'], frameDelayMs = 0): StreamFault {
+    return { kind: 'filtered-stream', categories, frameDelayMs }
   },
   rateLimited(headers: Record<string, string> = { 'retry-after-ms': '20' }): HttpAnswer {
     return {

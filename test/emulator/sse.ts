@@ -8,10 +8,13 @@ import type { ServerResponse } from 'node:http'
 import { renderImage } from './render.js'
 
 /**
- * `slow-stream`: wait before every event; `cut-stream`: send the partial frames, then end without
+ * `slow-stream`: wait before every event (`frameDelayMs`, also for `filtered-stream`); `cut-stream`: send the partial frames, then end without
  * `completed`; `filtered-stream`: send the partial frames, then an `error` event of the output moderation.
  */
-export type StreamFault = { kind: 'slow-stream'; frameDelayMs: number } | { kind: 'cut-stream' } | { kind: 'filtered-stream'; categories: string[] }
+export type StreamFault =
+  | { kind: 'slow-stream'; frameDelayMs: number }
+  | { kind: 'cut-stream' }
+  | { kind: 'filtered-stream'; categories: string[]; frameDelayMs?: number }
 
 export function isStreamFault(answer: { kind?: string } | undefined): answer is StreamFault {
   return answer?.kind === 'slow-stream' || answer?.kind === 'cut-stream' || answer?.kind === 'filtered-stream'
@@ -49,7 +52,8 @@ export async function streamImages(res: ServerResponse, images: readonly string[
     output_format: facts.format,
   }
   const emit = async (type: string, payload: object) => {
-    if (fault?.kind === 'slow-stream') await new Promise((resolve) => setTimeout(resolve, fault.frameDelayMs))
+    const pause = fault && 'frameDelayMs' in fault ? (fault.frameDelayMs ?? 0) : 0
+    if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause))
     if (res.destroyed) return
     const event = type === 'error' ? 'error' : `${prefix}.${type}`
     res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...payload })}\n\n`)
