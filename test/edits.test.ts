@@ -14,6 +14,14 @@ const suite = emulatorSuite()
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const build = (root: string) => withEnv(suite.openaiEnv(), () => viteBuild(root))
 
+/** The one request of a build, answered 200 at `url`, and its file parts. */
+function onlyRequest(url: string) {
+  expect(suite.emulator.requests).toHaveLength(1)
+  const request = suite.emulator.requests[0]!
+  expect([request.status, request.url]).toEqual([200, url])
+  return { request, files: request.files.map(({ field, type, sha256 }) => ({ field, type, sha256 })) }
+}
+
 describe('edits', () => {
   it('sends two inputs and a mask as image[] and mask parts with image/png types and numbers as strings', async () => {
     const [a, b, mask] = await Promise.all([png(64, 64, [200, 30, 30]), png(64, 64, [30, 200, 30]), png(64, 64, [0, 0, 0], 0)])
@@ -34,17 +42,14 @@ describe('edits', () => {
     })
     await build(project.root)
 
-    const [request] = suite.emulator.requests
-    expect(suite.emulator.requests).toHaveLength(1)
-    expect(request!.status).toBe(200)
-    expect(request!.url).toBe('/v1/images/edits')
-    expect(request!.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/)
-    expect(request!.files.map(({ field, type, sha256 }) => ({ field, type, sha256 }))).toEqual([
+    const { request, files } = onlyRequest('/v1/images/edits')
+    expect(request.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/)
+    expect(files).toEqual([
       { field: 'image[]', type: 'image/png', sha256: sha256(a) },
       { field: 'image[]', type: 'image/png', sha256: sha256(b) },
       { field: 'mask', type: 'image/png', sha256: sha256(mask) },
     ])
-    expect(request!.body).toEqual({
+    expect(request.body).toEqual({
       prompt: 'put both on one table',
       model: 'gpt-image-1.5',
       n: '1',
@@ -145,15 +150,25 @@ describe('variations', () => {
     })
     await build(project.root)
 
-    const [request] = suite.emulator.requests
-    expect(suite.emulator.requests).toHaveLength(1)
-    expect(request!.status).toBe(200)
-    expect(request!.url).toBe('/v1/images/variations')
-    expect(request!.body).toEqual({ model: 'dall-e-2', n: '2', size: '256x256', response_format: 'b64_json' })
-    expect(request!.files.map(({ field, type, sha256 }) => ({ field, type, sha256 }))).toEqual([{ field: 'image', type: 'image/png', sha256: sha256(square) }])
+    const { request, files } = onlyRequest('/v1/images/variations')
+    expect(request.body).toEqual({ model: 'dall-e-2', n: '2', size: '256x256', response_format: 'b64_json' })
+    expect(files).toEqual([{ field: 'image', type: 'image/png', sha256: sha256(square) }])
     const images = (await project.list('dist/assets')).filter((f) => /^v-[01]-/.test(f))
     expect(images).toHaveLength(2)
     expect((await sharp(await project.read(`dist/assets/${images[0]}`)).metadata()).width).toBe(256)
+  })
+
+  it('rejects an input over dall-e-2\'s 4 MB limit before spending', async () => {
+    const noise = Buffer.from(Array.from({ length: 1100 * 1100 * 4 }, (_, i) => (i * 2654435761) >>> 24))
+    const project = await suite.project({
+      'src/main.js': "import v from './v.imgprompt.json'\nconsole.log(v)\n",
+      'src/v.imgprompt.json': spec({ image: './big.png', model: 'dall-e-2', size: '256x256' }),
+      'src/big.png': await sharp(noise, { raw: { width: 1100, height: 1100, channels: 4 } }).png({ compressionLevel: 0 }).toBuffer(),
+    })
+    const error = await failure(build(project.root))
+    expect(error.message).toContain('SPEC_INVALID')
+    expect(error.message).toMatch(/big\.png is [\d.]+ MB; dall-e-2 takes files under 4\.0 MB/)
+    expect(suite.emulator.requests).toHaveLength(0)
   })
 
   it('rejects a non-square input for dall-e-2 before spending', async () => {
