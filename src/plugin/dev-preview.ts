@@ -124,11 +124,15 @@ function streamFrames(res: ServerResponse, preview: Preview, index: number): voi
     'x-content-type-options': 'nosniff',
   })
   res.write(`--${BOUNDARY}\r\n`)
-  // Each part ends with the next boundary at once: browsers show a part when its successor's boundary arrives.
+  // Chrome shows a part only once the headers of the next part arrive, so each frame is followed at once by
+  // the opening of the next part (parts carry no Content-Length: the boundary ends them). The next frame is
+  // announced with the type of this one: every frame of a generation has the requested output format.
+  let opened = false
   const writePart = (frame: PreviewFrame, last: boolean) => {
-    res.write(`Content-Type: ${frame.mime}\r\nContent-Length: ${frame.data.length}\r\n\r\n`)
+    if (!opened) res.write(`Content-Type: ${frame.mime}\r\n\r\n`)
     res.write(frame.data)
-    res.write(last ? `\r\n--${BOUNDARY}--\r\n` : `\r\n--${BOUNDARY}\r\n`)
+    res.write(last ? `\r\n--${BOUNDARY}--\r\n` : `\r\n--${BOUNDARY}\r\nContent-Type: ${frame.mime}\r\n\r\n`)
+    opened = true
   }
   const unsubscribe = preview.subscribe(
     index,

@@ -116,21 +116,24 @@ export function readMixedReplace(url: string): Promise<{ contentType: string; pa
       const parts: MultipartPart[] = []
       let buffer = Buffer.alloc(0)
       const delimiter = Buffer.from(`--${boundary}`)
+      // A part is complete when the next delimiter arrives (parts carry no Content-Length).
+      let partStart: number | undefined
+      let type = ''
       res.on('data', (chunk: Buffer) => {
         buffer = Buffer.concat([buffer, chunk])
-        // Each complete part: boundary line, headers, blank line, Content-Length bytes.
         for (;;) {
-          const start = buffer.indexOf(delimiter)
-          if (start === -1) return
-          const headerStart = start + delimiter.length + 2
-          const headerEnd = buffer.indexOf('\r\n\r\n', headerStart)
-          if (headerEnd === -1) return
-          const headers = buffer.subarray(headerStart, headerEnd).toString('latin1')
-          const length = Number(/content-length:\s*(\d+)/i.exec(headers)?.[1])
-          const type = /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1] ?? ''
-          if (buffer.length < headerEnd + 4 + length) return
-          parts.push({ type, data: Buffer.from(buffer.subarray(headerEnd + 4, headerEnd + 4 + length)), at: performance.now() - started })
-          buffer = buffer.subarray(headerEnd + 4 + length + 2)
+          if (partStart === undefined) {
+            const start = buffer.indexOf(delimiter)
+            const headerEnd = start === -1 ? -1 : buffer.indexOf('\r\n\r\n', start)
+            if (headerEnd === -1) return
+            type = /content-type:\s*([^\r\n]+)/i.exec(buffer.subarray(start, headerEnd).toString('latin1'))?.[1] ?? ''
+            partStart = headerEnd + 4
+          }
+          const end = buffer.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), partStart)
+          if (end === -1) return
+          parts.push({ type, data: Buffer.from(buffer.subarray(partStart, end)), at: performance.now() - started })
+          buffer = buffer.subarray(end + 2)
+          partStart = undefined
         }
       })
       res.on('end', () => resolve({ contentType, parts }))
