@@ -64,7 +64,6 @@ export class DevAssets {
 
 /** A load answered with a preview module: its image is still on its way. */
 interface PendingLoad {
-  token: string
   /** Resolves once the preview module was handed to Vite (reloading before that would be lost). */
   answered: Promise<void>
 }
@@ -98,6 +97,8 @@ export class DevServer {
    */
   async load(id: string, spec: ValidatedSpec, dependencies: readonly string[]): Promise<ResolvedImage | string> {
     this.dependencies.set(id, dependencies)
+    // Whatever an older load of this module still waits for, this load now owns the module.
+    this.pending.delete(id)
     const fingerprint = specFingerprint(spec)
     const failed = this.failures.get(id)
     if (failed) {
@@ -116,7 +117,7 @@ export class DevServer {
     }
 
     let answered!: () => void
-    const load: PendingLoad = { token: preview.token, answered: new Promise((resolve) => (answered = resolve)) }
+    const load: PendingLoad = { answered: new Promise((resolve) => (answered = resolve)) }
     this.pending.set(id, load)
     image.then(
       (resolved) => preview.finish(resolved.images.map(({ data, mime }) => ({ data, mime }))),
@@ -125,13 +126,17 @@ export class DevServer {
         if (this.pending.get(id) === load) this.failures.set(id, { fingerprint, error })
       },
     )
-    void preview.settled().then(async () => {
-      await load.answered
-      setTimeout(() => this.previews.delete(preview.token), PREVIEW_TTL_MS).unref()
-      if (this.pending.get(id) !== load) return // the spec changed meanwhile; a newer load owns the module
-      this.pending.delete(id)
-      await this.reload(id)
-    })
+    void preview
+      .settled()
+      .then(async () => {
+        await load.answered
+        setTimeout(() => this.previews.delete(preview.token), PREVIEW_TTL_MS).unref()
+        if (this.pending.get(id) !== load) return // the spec changed meanwhile; a newer load owns the module
+        this.pending.delete(id)
+        await this.reload(id)
+      })
+      // The server may have closed meanwhile; the next page load gets the image from the cache.
+      .catch((error: unknown) => service.log.warn(`${spec.label}: could not reload the module after generating it (${(error as Error).message})`))
     const code = this.previewModule(spec, preview)
     // Vite receives the code right after this returns; a reload from then on reaches the module.
     setImmediate(answered)
