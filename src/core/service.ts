@@ -20,6 +20,13 @@ export type SpecRef =
   | { kind: 'query'; query: string; dir: string; id: string }
   | { kind: 'named'; name: string }
 
+export interface ResolveOptions {
+  /** Spec files being resolved above this one (chains), to report a cycle. */
+  chain?: readonly string[]
+  /** Called with the cache key once the inputs are resolved, before any generation. */
+  onKey?: (key: string) => void
+}
+
 export interface ServiceContext {
   root?: string
   env?: Env
@@ -74,19 +81,21 @@ export class ImageService {
 
   /**
    * The image of a spec: a verified cache hit, or generated now. `chain` holds the spec files being
-   * resolved above this one, to report a cycle between specs instead of waiting forever.
+   * resolved above this one, to report a cycle between specs instead of waiting forever. `onKey` learns
+   * the cache key as soon as it is known (the dev server follows that key's streamed previews).
    */
-  async resolve(spec: ValidatedSpec, chain: readonly string[] = []): Promise<ResolvedImage> {
+  async resolve(spec: ValidatedSpec, { chain = [], onKey }: ResolveOptions = {}): Promise<ResolvedImage> {
     const prepared = await this.engine.prepare(spec, async (file) => {
       const here = spec.source.kind === 'file' ? [...chain, spec.source.file] : [...chain]
       if (here.includes(file)) {
         const cycle = [...here.slice(here.indexOf(file)), file].map((f) => relativeLabel(this.options.root, f)).join(' → ')
         throw specInvalid(spec.label, 'image', `the specs form a cycle: ${cycle}`, 'Remove one of the links')
       }
-      const upstream = await this.resolve(await this.loadSpec({ kind: 'file', file }), here)
+      const upstream = await this.resolve(await this.loadSpec({ kind: 'file', file }), { chain: here })
       const picked = upstream.images[upstream.spec.pick]!
       return { data: picked.data, mime: picked.mime, sha256: picked.sha256 }
     })
+    onKey?.(prepared.key)
     try {
       const image = await this.engine.obtain(prepared)
       if (image.placeholder && !this.isPlaceholderExplicit()) for (const notice of this.options.notices) this.log.warnOnce(notice)

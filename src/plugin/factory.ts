@@ -9,7 +9,7 @@ import type { UnpluginContextMeta, UnpluginOptions } from 'unplugin'
 import { AiImageError, isAiImageError } from '../core/errors.js'
 import { imageModuleCode } from '../core/emit/image-module.js'
 import { renderMissingModule } from '../core/emit/module-code.js'
-import { isSpecPath } from '../core/engine/inputs.js'
+import { isSpecPath, specDependencies } from '../core/engine/inputs.js'
 import type { AiImageOptions } from '../types.js'
 import { rollupAssetSink, type RollupLikeContext } from './assets.js'
 import { LOAD_FILTER, RESOLVE_FILTER, SPEC_QUERY, isVirtualRequest, resolveVirtual, specRefOf } from './ids.js'
@@ -53,11 +53,16 @@ export function createPlugin(userOptions: AiImageOptions | undefined, _meta: Unp
         if (!ref) return null
         const spec = await service.loadSpec(ref)
         if (ref.kind === 'file') this.addWatchFile(ref.file)
-        for (const input of [...spec.inputs, ...(spec.mask ? [spec.mask] : [])]) this.addWatchFile(input)
+        // Inputs, the mask and, through chains, upstream specs and their inputs: any change regenerates this one.
+        const dependencies = await specDependencies(spec, (f) => service.loadSpec({ kind: 'file', file: f }))
+        for (const file of dependencies) this.addWatchFile(file)
 
         let image
         try {
-          image = await service.resolve(spec)
+          // The Vite dev server answers a slow generation at once with a live preview module (vite-dev.ts).
+          const loaded = state.dev ? await state.dev.load(id, spec, dependencies) : await service.resolve(spec)
+          if (typeof loaded === 'string') return jsModule(loaded)
+          image = loaded
         } catch (error) {
           // In a build, keep going to list every missing spec at the end; the dev server shows each at once.
           if (isAiImageError(error) && error.code === 'CACHE_MISS_FROZEN' && !state.dev) {
@@ -67,9 +72,7 @@ export function createPlugin(userOptions: AiImageOptions | undefined, _meta: Unp
           throw error
         }
         const sink = state.assetSinkOverride() ?? rollupAssetSink(this as unknown as RollupLikeContext)
-        const code = await imageModuleCode(image, sink)
-        // `moduleType` tells Rolldown (Vite 8) this is JavaScript whatever the id looks like.
-        return { code, map: null, moduleType: 'js' } as { code: string; map: null }
+        return jsModule(await imageModuleCode(image, sink))
       },
     },
 
@@ -83,6 +86,11 @@ export function createPlugin(userOptions: AiImageOptions | undefined, _meta: Unp
 
     vite: viteHooks(state),
   }
+}
+
+/** `moduleType` tells Rolldown (Vite 8) this is JavaScript whatever the id looks like. */
+function jsModule(code: string) {
+  return { code, map: null, moduleType: 'js' } as { code: string; map: null }
 }
 
 function frozenMissesError(files: string[]): AiImageError {

@@ -7,7 +7,7 @@ import type { AiImageError } from '../core/errors.js'
 import type { LogSink } from '../core/log.js'
 import { ImageService } from '../core/service.js'
 import type { AiImageOptions } from '../types.js'
-import type { DevAssets } from './vite-dev.js'
+import type { DevServer } from './vite-dev.js'
 
 export interface PluginState {
   service(): ImageService
@@ -17,7 +17,7 @@ export interface PluginState {
   setAssetSinkOverride(make: (() => AssetSink) | undefined): void
   assetSinkOverride(): AssetSink | undefined
   /** Set when running in the Vite dev server. */
-  dev?: { assets: DevAssets; base: string }
+  dev?: DevServer
   /** Frozen misses of this build, reported together at its end. */
   missing: Map<string, AiImageError>
 }

@@ -1,6 +1,7 @@
 /**
  * Canned answers of the Images APIs (API-FACTS.md "Errors"), for tests to enqueue.
  */
+import type { StreamFault } from './sse.js'
 
 export interface HttpAnswer {
   kind?: 'http'
@@ -15,13 +16,25 @@ export type SocketFault = { kind: 'drop' } | { kind: 'stall' }
 /** A 200 whose body is broken in the given way. */
 export type BrokenAnswer = { kind: 'truncated-base64' } | { kind: 'not-json' } | { kind: 'wrong-size' }
 
-export type ScriptedAnswer = HttpAnswer | SocketFault | BrokenAnswer
+export type ScriptedAnswer = HttpAnswer | SocketFault | BrokenAnswer | StreamFault
 
 function error(message: string, type: string, code: string | null, param: string | null = null, extra: object = {}) {
   return { error: { message, type, param, code, ...extra } }
 }
 
 export const answers = {
+  /** A streamed answer whose every event waits `frameDelayMs` (a slow generation with visible previews). */
+  slowStream(frameDelayMs: number): StreamFault {
+    return { kind: 'slow-stream', frameDelayMs }
+  },
+  /** A streamed answer that ends after its partial frames, before `completed` (a dropped stream). */
+  cutStream(): StreamFault {
+    return { kind: 'cut-stream' }
+  },
+  /** A streamed answer whose partial frames are followed by an `error` event of the output moderation. */
+  filteredStream(categories = ['violence'], frameDelayMs = 0): StreamFault {
+    return { kind: 'filtered-stream', categories, frameDelayMs }
+  },
   rateLimited(headers: Record<string, string> = { 'retry-after-ms': '20' }): HttpAnswer {
     return {
       status: 429,

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto'
 import { renderImage, sizeOf } from './render.js'
 import { schemaErrors, type SchemaName } from './schema.js'
 import { answers, type HttpAnswer, type ScriptedAnswer } from './answers.js'
+import { isStreamFault, streamImages } from './sse.js'
 
 export { answers, type ScriptedAnswer } from './answers.js'
 
@@ -42,6 +43,10 @@ export interface RecordedRequest {
   status?: number
   /** Images this request was billed for. */
   billed: number
+  /** SHA-256 of each image answered (for a stream: each `completed` image). */
+  returned?: string[]
+  /** SHA-256 of each streamed partial frame. */
+  partials?: string[]
 }
 
 export interface EmulatorOptions {
@@ -149,6 +154,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     for (const key of Object.keys(body)) {
       if (!known.has(key)) return answers.invalidParameter(key, `Unknown parameter: '${key}'.`)
     }
+    const azureRefusal = record.api === 'azure' ? checkAzure(record, body) : undefined
+    if (azureRefusal) return azureRefusal
     const model = String(body.model ?? record.deployment ?? '')
     if (GPT_IMAGE.test(model) && body.response_format !== undefined) {
       return answers.invalidParameter('response_format', "Unknown parameter: 'response_format'.")
@@ -179,7 +186,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const usage = { input_tokens: 50, output_tokens: 272 * n, total_tokens: 50 + 272 * n, input_tokens_details: { text_tokens: 50, image_tokens: 0 } }
     const requestId = `req_${createHash('sha256').update(`${requests.length}`).digest('hex').slice(0, 16)}`
 
-    if (body.stream === true) return streamImages(res, record, images, { created, usage, partials: Number(body.partial_images ?? 0), requestId, width, height, format })
+    if (body.stream === true) {
+      record.status = 200
+      const facts = { operation: record.operation, created, usage, partials: Number(body.partial_images ?? 0), requestId, width, height, format, seed, transparent: body.background === 'transparent' }
+      const sent = await streamImages(res, images, facts, isStreamFault(scripted) ? scripted : undefined)
+      Object.assign(record, { partials: sent.partials, returned: sent.completed })
+      return
+    }
+    record.returned = images.map((b64) => createHash('sha256').update(Buffer.from(b64, 'base64')).digest('hex'))
 
     if (scripted?.kind === 'truncated-base64') images[0] = images[0]!.slice(0, Math.floor(images[0]!.length / 2) + 1)
     if (scripted?.kind === 'not-json') return reply(res, record, { status: 200, headers: { 'x-request-id': requestId }, body: '{"created": 1, "data": [{"b64_json": "iVBO' })
@@ -190,25 +204,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ...(gpt ? { usage, size: `${width}x${height}`, quality: 'high', background: 'opaque', output_format: format } : {}),
     }
     return reply(res, record, { status: 200, headers: { 'x-request-id': requestId }, body: payload })
-  }
-
-  function streamImages(
-    res: ServerResponse,
-    record: RecordedRequest,
-    images: string[],
-    facts: { created: number; usage: object; partials: number; requestId: string; width: number; height: number; format: string },
-  ) {
-    record.status = 200
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': facts.requestId })
-    const prefix = record.operation === 'edits' ? 'image_edit' : 'image_generation'
-    const common = { created_at: facts.created, size: `${facts.width}x${facts.height}`, quality: 'high', background: 'opaque', output_format: facts.format }
-    for (const b64 of images) {
-      for (let p = 0; p < facts.partials; p++) {
-        res.write(`event: ${prefix}.partial_image\ndata: ${JSON.stringify({ type: `${prefix}.partial_image`, b64_json: b64, partial_image_index: p, ...common })}\n\n`)
-      }
-      res.write(`event: ${prefix}.completed\ndata: ${JSON.stringify({ type: `${prefix}.completed`, b64_json: b64, ...common, usage: facts.usage })}\n\n`)
-    }
-    res.end()
   }
 
   function reply(res: ServerResponse, record: RecordedRequest, answer: HttpAnswer) {
@@ -296,6 +291,15 @@ function filesAsBinary(record: RecordedRequest): Record<string, unknown> {
     else out[field] = 'binary'
   }
   return out
+}
+
+/** What Azure OpenAI refuses beyond the OpenAI schema (API-FACTS.md "Azure OpenAI"). */
+function checkAzure(record: RecordedRequest, body: Record<string, unknown>): HttpAnswer | undefined {
+  if (record.operation === 'variations') return { status: 404, body: { error: { code: '404', message: 'Resource not found' } } }
+  if (!record.url.startsWith('/openai/v1/') && !record.apiVersion) return answers.invalidParameter('api-version', 'Missing required query parameter api-version.')
+  if (body.moderation !== undefined) return answers.invalidParameter('moderation', "Unknown parameter: 'moderation'.")
+  if (body.output_format === 'webp') return answers.invalidParameter('output_format', "Invalid value: 'webp'. Supported values are: 'png' and 'jpeg'.")
+  return undefined
 }
 
 function maskKey(authorization: string | undefined): string {
