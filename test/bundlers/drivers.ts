@@ -1,0 +1,304 @@
+/**
+ * One driver per bundler: the same build (entry → an ES module in `<root>/dist`), the same watch, and the
+ * bundler's own error channel turned into `BuildFailed` (a rejected promise for Rollup, Rolldown and Vite,
+ * stats errors for webpack and Rspack, the failure's messages for esbuild). The plugin comes from source.
+ */
+import path from 'node:path'
+import { rspack, type Configuration as RspackConfiguration, type Stats as RspackStats } from '@rspack/core'
+import * as esbuild from 'esbuild'
+import { rolldown, watch as rolldownWatch } from 'rolldown'
+import { rollup, watch as rollupWatch, type RollupWatcherEvent } from 'rollup'
+import { build as viteBuild, type InlineConfig } from 'vite'
+import webpack, { type Configuration as WebpackConfiguration, type Stats as WebpackStats } from 'webpack'
+import esbuildPlugin from '../../src/esbuild.js'
+import rolldownPlugin from '../../src/rolldown.js'
+import rollupPlugin from '../../src/rollup.js'
+import rspackPlugin from '../../src/rspack.js'
+import type { AiImageOptions } from '../../src/types.js'
+import vitePlugin from '../../src/vite.js'
+import webpackPlugin from '../../src/webpack.js'
+
+export const OUT_DIR = 'dist'
+
+export interface BuildRun {
+  outDir: string
+  /** The built entry: an ES module. */
+  entry: string
+}
+
+/** A build that failed, with every message the bundler reported. */
+export class BuildFailed extends Error {
+  constructor(readonly messages: string[]) {
+    super(messages.join('\n'))
+  }
+}
+
+export type BuildOutcome = BuildRun | BuildFailed
+
+export interface Driver {
+  name: 'vite' | 'rollup' | 'rolldown' | 'webpack' | 'rspack' | 'esbuild'
+  /**
+   * How the driver's image URLs start, when they are not `file:` URLs resolved against the chunk (Rollup,
+   * Rolldown, and webpack's `publicPath: 'auto'` in an ES module give those).
+   */
+  publicPath: string
+  build(root: string, options: AiImageOptions, entry?: string): Promise<BuildRun>
+  /** Builds now and after every change, reporting each outcome; resolves to a stop function. */
+  watch(root: string, options: AiImageOptions, report: (outcome: BuildOutcome) => void): Promise<() => Promise<void>>
+}
+
+const DEFAULT_ENTRY = 'src/main.js'
+
+function runOf(root: string, entry: string): BuildRun {
+  const outDir = path.join(root, OUT_DIR)
+  return { outDir, entry: path.join(outDir, `${path.basename(entry, '.js')}.js`) }
+}
+
+function failure(error: unknown): BuildFailed {
+  if (error instanceof BuildFailed) return error
+  // esbuild's failure lists `{ text }`, Rolldown's `{ message }`; Rollup throws a single error.
+  const listed = (error as { errors?: Array<{ text?: string; message?: string }> }).errors?.map((e) => e.text ?? e.message ?? '')
+  return new BuildFailed(listed?.length ? listed : [String((error as Error).message ?? error)])
+}
+
+// ---- Rollup and Rolldown: no root of their own, so the plugin gets `root`. ----
+
+const rollupOutput = (root: string) => ({ dir: path.join(root, OUT_DIR), format: 'es' as const, entryFileNames: '[name].js' })
+
+export const rollupDriver: Driver = {
+  name: 'rollup',
+  publicPath: '',
+  async build(root, options, entry = DEFAULT_ENTRY) {
+    try {
+      const bundle = await rollup({ input: path.join(root, entry), plugins: [rollupPlugin({ root, ...options })], onwarn: () => {} })
+      try {
+        await bundle.write(rollupOutput(root))
+      } finally {
+        await bundle.close()
+      }
+    } catch (error) {
+      throw failure(error)
+    }
+    return runOf(root, entry)
+  },
+  async watch(root, options, report) {
+    const watcher = rollupWatch({
+      input: path.join(root, DEFAULT_ENTRY),
+      plugins: [rollupPlugin({ root, ...options })],
+      output: rollupOutput(root),
+      onwarn: () => {},
+      watch: { buildDelay: 50 },
+    })
+    watcher.on('event', (event: RollupWatcherEvent) => {
+      if (event.code === 'BUNDLE_END') {
+        void event.result.close()
+        report(runOf(root, DEFAULT_ENTRY))
+      } else if (event.code === 'ERROR') {
+        void event.result?.close()
+        report(failure(event.error))
+      }
+    })
+    return () => watcher.close()
+  },
+}
+
+export const rolldownDriver: Driver = {
+  name: 'rolldown',
+  publicPath: '',
+  async build(root, options, entry = DEFAULT_ENTRY) {
+    try {
+      const bundle = await rolldown({ input: path.join(root, entry), cwd: root, plugins: [rolldownPlugin({ root, ...options })], onLog: () => {} })
+      try {
+        await bundle.write(rollupOutput(root))
+      } finally {
+        await bundle.close()
+      }
+    } catch (error) {
+      throw failure(error)
+    }
+    return runOf(root, entry)
+  },
+  async watch(root, options, report) {
+    const watcher = rolldownWatch({
+      input: path.join(root, DEFAULT_ENTRY),
+      cwd: root,
+      plugins: [rolldownPlugin({ root, ...options })],
+      output: rollupOutput(root),
+      onLog: () => {},
+    })
+    watcher.on('event', async (event) => {
+      if (event.code === 'BUNDLE_END') {
+        await event.result.close()
+        report(runOf(root, DEFAULT_ENTRY))
+      } else if (event.code === 'ERROR') {
+        await event.result.close()
+        report(failure(event.error))
+      }
+    })
+    return () => watcher.close()
+  },
+}
+
+// ---- Vite: an app build of one JS entry that keeps its exports; images under `base` ('/'). ----
+
+function viteConfig(root: string, options: AiImageOptions, entry: string, watch: boolean): InlineConfig {
+  return {
+    root,
+    configFile: false,
+    logLevel: 'silent',
+    plugins: [vitePlugin(options)],
+    build: {
+      outDir: OUT_DIR,
+      minify: false,
+      watch: watch ? {} : null,
+      rolldownOptions: {
+        input: path.join(root, entry),
+        preserveEntrySignatures: 'exports-only',
+        output: { entryFileNames: '[name].js' },
+      },
+    },
+  }
+}
+
+export const viteDriver: Driver = {
+  name: 'vite',
+  publicPath: '/',
+  async build(root, options, entry = DEFAULT_ENTRY) {
+    try {
+      await viteBuild(viteConfig(root, options, entry, false))
+    } catch (error) {
+      throw failure(error)
+    }
+    return runOf(root, entry)
+  },
+  async watch(root, options, report) {
+    const watcher = (await viteBuild(viteConfig(root, options, DEFAULT_ENTRY, true))) as unknown as {
+      on(name: 'event', listener: (event: { code: string; error?: Error; result?: { close(): Promise<void> } }) => void): void
+      close(): Promise<void>
+    }
+    watcher.on('event', (event) => {
+      if (event.code === 'BUNDLE_END') {
+        void event.result?.close()
+        report(runOf(root, DEFAULT_ENTRY))
+      } else if (event.code === 'ERROR') {
+        void event.result?.close()
+        report(failure(event.error))
+      }
+    })
+    return () => watcher.close()
+  },
+}
+
+// ---- webpack and Rspack: an ES module library; errors arrive in the stats. ----
+
+interface CompilerLike {
+  run(callback: (error: Error | null, stats?: WebpackStats | RspackStats) => void): void
+  watch(options: { aggregateTimeout: number }, callback: (error: Error | null, stats?: WebpackStats | RspackStats) => void): { close(callback: () => void): void }
+  close(callback: (error?: Error | null) => void): void
+}
+
+function outcomeOf(root: string, entry: string, error: Error | null, stats: WebpackStats | RspackStats | undefined): BuildOutcome {
+  if (error) return failure(error)
+  if (stats?.hasErrors()) return new BuildFailed((stats.toJson({ all: false, errors: true }).errors ?? []).map((e) => e.message))
+  return runOf(root, entry)
+}
+
+function webpackLikeDriver(
+  name: 'webpack' | 'rspack',
+  publicPath: string,
+  createCompiler: (root: string, options: AiImageOptions, entry: string) => CompilerLike,
+): Driver {
+  return {
+    name,
+    publicPath,
+    async build(root, options, entry = DEFAULT_ENTRY) {
+      const compiler = createCompiler(root, options, entry)
+      const outcome = await new Promise<BuildOutcome>((resolve) => compiler.run((error, stats) => resolve(outcomeOf(root, entry, error, stats))))
+      await new Promise<void>((resolve) => compiler.close(() => resolve()))
+      if (outcome instanceof BuildFailed) throw outcome
+      return outcome
+    },
+    async watch(root, options, report) {
+      const compiler = createCompiler(root, options, DEFAULT_ENTRY)
+      const watching = compiler.watch({ aggregateTimeout: 50 }, (error, stats) => report(outcomeOf(root, DEFAULT_ENTRY, error, stats)))
+      return () => new Promise<void>((resolve) => watching.close(() => compiler.close(() => resolve())))
+    },
+  }
+}
+
+function webpackLikeConfig(root: string, entry: string, publicPath: string | undefined) {
+  return {
+    mode: 'production' as const,
+    context: root,
+    entry: { [path.basename(entry, '.js')]: `./${entry}` },
+    devtool: false as const,
+    output: {
+      path: path.join(root, OUT_DIR),
+      filename: '[name].js',
+      module: true,
+      library: { type: 'module' as const },
+      ...(publicPath === undefined ? {} : { publicPath }),
+    },
+    optimization: { minimize: false },
+    infrastructureLogging: { level: 'error' as const },
+  }
+}
+
+/** webpack keeps its default `publicPath: 'auto'`: in an ES module that is the chunk's own URL. */
+export const webpackDriver = webpackLikeDriver('webpack', '', (root, options, entry) => {
+  const config: WebpackConfiguration = {
+    ...webpackLikeConfig(root, entry, undefined),
+    experiments: { outputModule: true },
+    plugins: [webpackPlugin(options)],
+  }
+  return webpack(config) as unknown as CompilerLike
+})
+
+/** Rspack gets an explicit `output.publicPath`. */
+export const rspackDriver = webpackLikeDriver('rspack', '/static/', (root, options, entry) => {
+  const config: RspackConfiguration = { ...webpackLikeConfig(root, entry, '/static/'), plugins: [rspackPlugin(options)] }
+  return rspack(config) as unknown as CompilerLike
+})
+
+// ---- esbuild: the plugin's `publicPath` option; errors are the failure's messages. ----
+
+export const ESBUILD_PUBLIC_PATH = 'https://cdn.example.com/img'
+
+function esbuildOptions(root: string, options: AiImageOptions, entry: string): esbuild.BuildOptions {
+  return {
+    absWorkingDir: root,
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    outdir: OUT_DIR,
+    metafile: true,
+    logLevel: 'silent',
+    plugins: [esbuildPlugin({ publicPath: ESBUILD_PUBLIC_PATH, ...options })],
+  }
+}
+
+export const esbuildDriver: Driver = {
+  name: 'esbuild',
+  publicPath: `${ESBUILD_PUBLIC_PATH}/`,
+  async build(root, options, entry = DEFAULT_ENTRY) {
+    try {
+      await esbuild.build(esbuildOptions(root, options, entry))
+    } catch (error) {
+      throw failure(error)
+    }
+    return runOf(root, entry)
+  },
+  async watch(root, options, report) {
+    const base = esbuildOptions(root, options, DEFAULT_ENTRY)
+    // After the plugin, so its end callback sees the images written.
+    const probe: esbuild.Plugin = {
+      name: 'probe',
+      setup(build) {
+        build.onEnd((result) => report(result.errors.length ? new BuildFailed(result.errors.map((e) => e.text)) : runOf(root, DEFAULT_ENTRY)))
+      },
+    }
+    const context = await esbuild.context({ ...base, plugins: [...(base.plugins ?? []), probe] })
+    await context.watch()
+    return () => context.dispose()
+  },
+}
