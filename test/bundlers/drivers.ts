@@ -203,30 +203,35 @@ function outcomeOf(root: string, entry: string, error: Error | null, stats: Webp
   return runOf(root, entry)
 }
 
-function webpackLikeDriver(
-  name: 'webpack' | 'rspack',
-  publicPath: string,
-  createCompiler: (root: string, options: AiImageOptions, entry: string) => CompilerLike,
-): Driver {
+/** A webpack or Rspack driver; `buildWithRules` adds module rules of the test's own. */
+export interface WebpackLikeDriver extends Driver {
+  buildWithRules(root: string, options: AiImageOptions, rules: object[]): Promise<BuildRun>
+}
+
+type CreateCompiler = (root: string, options: AiImageOptions, entry: string, rules: object[]) => CompilerLike
+
+function webpackLikeDriver(name: 'webpack' | 'rspack', publicPath: string, createCompiler: CreateCompiler): WebpackLikeDriver {
+  const build = async (root: string, options: AiImageOptions, entry: string, rules: object[]) => {
+    const compiler = createCompiler(root, options, entry, rules)
+    const outcome = await new Promise<BuildOutcome>((resolve) => compiler.run((error, stats) => resolve(outcomeOf(root, entry, error, stats))))
+    await new Promise<void>((resolve) => compiler.close(() => resolve()))
+    if (outcome instanceof BuildFailed) throw outcome
+    return outcome
+  }
   return {
     name,
     publicPath,
-    async build(root, options, entry = DEFAULT_ENTRY) {
-      const compiler = createCompiler(root, options, entry)
-      const outcome = await new Promise<BuildOutcome>((resolve) => compiler.run((error, stats) => resolve(outcomeOf(root, entry, error, stats))))
-      await new Promise<void>((resolve) => compiler.close(() => resolve()))
-      if (outcome instanceof BuildFailed) throw outcome
-      return outcome
-    },
+    build: (root, options, entry = DEFAULT_ENTRY) => build(root, options, entry, []),
+    buildWithRules: (root, options, rules) => build(root, options, DEFAULT_ENTRY, rules),
     async watch(root, options, report) {
-      const compiler = createCompiler(root, options, DEFAULT_ENTRY)
+      const compiler = createCompiler(root, options, DEFAULT_ENTRY, [])
       const watching = compiler.watch({ aggregateTimeout: 50 }, (error, stats) => report(outcomeOf(root, DEFAULT_ENTRY, error, stats)))
       return () => new Promise<void>((resolve) => watching.close(() => compiler.close(() => resolve())))
     },
   }
 }
 
-function webpackLikeConfig(root: string, entry: string, publicPath: string | undefined) {
+function webpackLikeConfig(root: string, entry: string, publicPath: string | undefined, rules: object[]) {
   return {
     mode: 'production' as const,
     context: root,
@@ -239,15 +244,16 @@ function webpackLikeConfig(root: string, entry: string, publicPath: string | und
       library: { type: 'module' as const },
       ...(publicPath === undefined ? {} : { publicPath }),
     },
+    module: { rules },
     optimization: { minimize: false },
     infrastructureLogging: { level: 'error' as const },
   }
 }
 
 /** webpack keeps its default `publicPath: 'auto'`: in an ES module that is the chunk's own URL. */
-export const webpackDriver = webpackLikeDriver('webpack', '', (root, options, entry) => {
+export const webpackDriver = webpackLikeDriver('webpack', '', (root, options, entry, rules) => {
   const config: WebpackConfiguration = {
-    ...webpackLikeConfig(root, entry, undefined),
+    ...webpackLikeConfig(root, entry, undefined, rules),
     experiments: { outputModule: true },
     plugins: [webpackPlugin(options)],
   }
@@ -255,8 +261,8 @@ export const webpackDriver = webpackLikeDriver('webpack', '', (root, options, en
 })
 
 /** Rspack gets an explicit `output.publicPath`. */
-export const rspackDriver = webpackLikeDriver('rspack', '/static/', (root, options, entry) => {
-  const config: RspackConfiguration = { ...webpackLikeConfig(root, entry, '/static/'), plugins: [rspackPlugin(options)] }
+export const rspackDriver = webpackLikeDriver('rspack', '/static/', (root, options, entry, rules) => {
+  const config: RspackConfiguration = { ...webpackLikeConfig(root, entry, '/static/', rules), plugins: [rspackPlugin(options)] }
   return rspack(config) as unknown as CompilerLike
 })
 
