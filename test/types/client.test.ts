@@ -45,8 +45,9 @@ const projects: TempProject[] = []
 afterAll(() => Promise.all(projects.map((p) => p.remove())))
 
 /** A project whose `node_modules/unplugin-ai-image` is `packageDir`. */
-async function project(packageDir: string, compilerOptions: Record<string, unknown>): Promise<TempProject> {
+async function project(packageDir: string, compilerOptions: Record<string, unknown>, files: Record<string, string> = {}): Promise<TempProject> {
   const created = await makeProject({
+    ...files,
     'src/app.ts': APP,
     'src/hero.imgprompt.json': spec({ prompt: 'a lighthouse' }),
     'tsconfig.json': JSON.stringify({
@@ -73,6 +74,12 @@ async function tsc(root: string): Promise<{ ok: boolean; output: string }> {
 describe('unplugin-ai-image/client', () => {
   it('types spec and virtual imports with the exports of an image module', async () => {
     const { root } = await project(REPO, { types: ['unplugin-ai-image/client'] })
+    expect(await tsc(root)).toEqual({ ok: true, output: '' })
+  })
+
+  it('types them in a CommonJS project too (the declarations are global, of no module format)', async () => {
+    const options = { module: 'node16', moduleResolution: 'node16', types: ['unplugin-ai-image/client'] }
+    const { root } = await project(REPO, options, { 'package.json': JSON.stringify({ type: 'commonjs' }) })
     expect(await tsc(root)).toEqual({ ok: true, output: '' })
   })
 
