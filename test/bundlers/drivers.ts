@@ -7,7 +7,7 @@ import path from 'node:path'
 import { rspack, type Configuration as RspackConfiguration, type Stats as RspackStats } from '@rspack/core'
 import * as esbuild from 'esbuild'
 import { rolldown, watch as rolldownWatch } from 'rolldown'
-import { rollup, watch as rollupWatch, type RollupWatcherEvent } from 'rollup'
+import { rollup, watch as rollupWatch } from 'rollup'
 import { build as viteBuild, type InlineConfig } from 'vite'
 import webpack, { type Configuration as WebpackConfiguration, type Stats as WebpackStats } from 'webpack'
 import esbuildPlugin from '../../src/esbuild.js'
@@ -61,86 +61,71 @@ function failure(error: unknown): BuildFailed {
   return new BuildFailed(listed?.length ? listed : [String((error as Error).message ?? error)])
 }
 
-// ---- Rollup and Rolldown: no root of their own, so the plugin gets `root`. ----
+// ---- Rollup, Rolldown and Vite: the same bundle and watcher shapes. ----
+
+interface RollupLikeBundle {
+  write(output: ReturnType<typeof rollupOutput>): Promise<unknown>
+  close(): Promise<void>
+}
+
+interface RollupLikeWatcher {
+  on(name: 'event', listener: (event: { code: string; error?: unknown; result?: { close(): unknown } | null }) => void): unknown
+  close(): Promise<void>
+}
 
 const rollupOutput = (root: string) => ({ dir: path.join(root, OUT_DIR), format: 'es' as const, entryFileNames: '[name].js' })
 
-export const rollupDriver: Driver = {
-  name: 'rollup',
-  publicPath: '',
-  async build(root, options, entry = DEFAULT_ENTRY) {
-    try {
-      const bundle = await rollup({ input: path.join(root, entry), plugins: [rollupPlugin({ root, ...options })], onwarn: () => {} })
+async function built(root: string, entry: string, build: () => Promise<RollupLikeBundle | void>): Promise<BuildRun> {
+  try {
+    const bundle = await build()
+    if (bundle) {
       try {
         await bundle.write(rollupOutput(root))
       } finally {
         await bundle.close()
       }
-    } catch (error) {
-      throw failure(error)
     }
-    return runOf(root, entry)
-  },
+  } catch (error) {
+    throw failure(error)
+  }
+  return runOf(root, entry)
+}
+
+function reportEvents(watcher: RollupLikeWatcher, root: string, report: (outcome: BuildOutcome) => void): () => Promise<void> {
+  watcher.on('event', (event) => {
+    if (event.code !== 'BUNDLE_END' && event.code !== 'ERROR') return
+    void event.result?.close()
+    report(event.code === 'ERROR' ? failure(event.error) : runOf(root, DEFAULT_ENTRY))
+  })
+  return () => watcher.close()
+}
+
+/** Rollup has no root of its own, so the plugin gets `root`. */
+export const rollupDriver: Driver = {
+  name: 'rollup',
+  publicPath: '',
+  build: (root, options, entry = DEFAULT_ENTRY) =>
+    built(root, entry, () => rollup({ input: path.join(root, entry), plugins: [rollupPlugin({ root, ...options })], onwarn: () => {} })),
   async watch(root, options, report) {
-    const watcher = rollupWatch({
-      input: path.join(root, DEFAULT_ENTRY),
-      plugins: [rollupPlugin({ root, ...options })],
-      output: rollupOutput(root),
-      onwarn: () => {},
-      watch: { buildDelay: 50 },
-    })
-    watcher.on('event', (event: RollupWatcherEvent) => {
-      if (event.code === 'BUNDLE_END') {
-        void event.result.close()
-        report(runOf(root, DEFAULT_ENTRY))
-      } else if (event.code === 'ERROR') {
-        void event.result?.close()
-        report(failure(event.error))
-      }
-    })
-    return () => watcher.close()
+    const input = { input: path.join(root, DEFAULT_ENTRY), plugins: [rollupPlugin({ root, ...options })], onwarn: () => {} }
+    const watcher = rollupWatch({ ...input, output: rollupOutput(root), watch: { buildDelay: 50 } })
+    return reportEvents(watcher as unknown as RollupLikeWatcher, root, report)
   },
 }
 
 export const rolldownDriver: Driver = {
   name: 'rolldown',
   publicPath: '',
-  async build(root, options, entry = DEFAULT_ENTRY) {
-    try {
-      const bundle = await rolldown({ input: path.join(root, entry), cwd: root, plugins: [rolldownPlugin({ root, ...options })], onLog: () => {} })
-      try {
-        await bundle.write(rollupOutput(root))
-      } finally {
-        await bundle.close()
-      }
-    } catch (error) {
-      throw failure(error)
-    }
-    return runOf(root, entry)
-  },
+  build: (root, options, entry = DEFAULT_ENTRY) =>
+    built(root, entry, () => rolldown({ input: path.join(root, entry), cwd: root, plugins: [rolldownPlugin({ root, ...options })], onLog: () => {} })),
   async watch(root, options, report) {
-    const watcher = rolldownWatch({
-      input: path.join(root, DEFAULT_ENTRY),
-      cwd: root,
-      plugins: [rolldownPlugin({ root, ...options })],
-      output: rollupOutput(root),
-      onLog: () => {},
-    })
-    watcher.on('event', async (event) => {
-      if (event.code === 'BUNDLE_END') {
-        await event.result.close()
-        report(runOf(root, DEFAULT_ENTRY))
-      } else if (event.code === 'ERROR') {
-        await event.result.close()
-        report(failure(event.error))
-      }
-    })
-    return () => watcher.close()
+    const input = { input: path.join(root, DEFAULT_ENTRY), cwd: root, plugins: [rolldownPlugin({ root, ...options })], onLog: () => {} }
+    const watcher = rolldownWatch({ ...input, output: rollupOutput(root) })
+    return reportEvents(watcher as unknown as RollupLikeWatcher, root, report)
   },
 }
 
-// ---- Vite: an app build of one JS entry that keeps its exports; images under `base` ('/'). ----
-
+/** Vite: an app build of one JS entry that keeps its exports; images under `base` ('/'). */
 function viteConfig(root: string, options: AiImageOptions, entry: string, watch: boolean): InlineConfig {
   return {
     root,
@@ -163,29 +148,13 @@ function viteConfig(root: string, options: AiImageOptions, entry: string, watch:
 export const viteDriver: Driver = {
   name: 'vite',
   publicPath: '/',
-  async build(root, options, entry = DEFAULT_ENTRY) {
-    try {
+  build: (root, options, entry = DEFAULT_ENTRY) =>
+    built(root, entry, async () => {
       await viteBuild(viteConfig(root, options, entry, false))
-    } catch (error) {
-      throw failure(error)
-    }
-    return runOf(root, entry)
-  },
+    }),
   async watch(root, options, report) {
-    const watcher = (await viteBuild(viteConfig(root, options, DEFAULT_ENTRY, true))) as unknown as {
-      on(name: 'event', listener: (event: { code: string; error?: Error; result?: { close(): Promise<void> } }) => void): void
-      close(): Promise<void>
-    }
-    watcher.on('event', (event) => {
-      if (event.code === 'BUNDLE_END') {
-        void event.result?.close()
-        report(runOf(root, DEFAULT_ENTRY))
-      } else if (event.code === 'ERROR') {
-        void event.result?.close()
-        report(failure(event.error))
-      }
-    })
-    return () => watcher.close()
+    const watcher = await viteBuild(viteConfig(root, options, DEFAULT_ENTRY, true))
+    return reportEvents(watcher as unknown as RollupLikeWatcher, root, report)
   },
 }
 
