@@ -174,7 +174,7 @@ function optionError(field: string, problem: string): AiImageError {
   return new AiImageError('SPEC_INVALID', `${field ? `option "${field}" ` : ''}${problem}`, { file: OPTION_LABEL, field })
 }
 
-/** esbuild's own `publicPath` wins over the default but not over this option; see `esbuildPublicPath`. */
+/** Any URL prefix ('' keeps URLs relative); resolved against esbuild's own setting by `esbuildPublicPath`. */
 function publicPathOption(value: string | undefined): string | undefined {
   if (value !== undefined && typeof value !== 'string') throw optionError('publicPath', `must be a string (a URL prefix such as '/' or 'https://cdn.example.com/'), got ${typeof value}`)
   return value

@@ -8,6 +8,7 @@ import path from 'node:path'
 import * as esbuild from 'esbuild'
 import sharp from 'sharp'
 import { afterAll, describe, expect, it } from 'vitest'
+import { resolveOptions } from '../../src/core/options.js'
 import aiImage from '../../src/esbuild.js'
 import { makeProject, spec, type TempProject } from '../helpers/project.js'
 
@@ -59,6 +60,10 @@ describe('esbuild output', () => {
     }
     expect(await build(undefined)).toMatch(/"https:\/\/static\.example\.com\/app\/assets\/hero-[0-9a-f]{8}\.png"/)
     expect(await build('')).toMatch(/"assets\/hero-[0-9a-f]{8}\.png"/)
+  })
+
+  it('rejects a publicPath that is not a string, naming the option', () => {
+    expect(() => resolveOptions({ publicPath: 42 as unknown as string }, { env: {} })).toThrow(/SPEC_INVALID.*option "publicPath" must be a string/)
   })
 
   it('fails without an outdir, saying what to set', async () => {
