@@ -13,6 +13,7 @@ export default defineConfig([
     target: 'node20',
     splitting: true,
     shims: false,
+    cjsInterop: true,
     // The schema is generated from the validator's field table, so the two cannot drift.
     async onSuccess() {
       await mkdir('dist', { recursive: true })

@@ -157,4 +157,11 @@ export interface AiImageOptions {
   /** A cache miss is an error listing every missing spec. @default true when env CI is set */
   frozen?: boolean
   budget?: BudgetOptions
+  /**
+   * esbuild only: URL prefix of emitted images (`<publicPath>assets/hero-1a2b3c4d.png`), where the outdir is
+   * served. Other bundlers use their own setting (Vite `base`, webpack/Rspack `output.publicPath`, Rollup
+   * URLs relative to the chunk).
+   * @default esbuild's `publicPath` build option, else '/'
+   */
+  publicPath?: string
 }

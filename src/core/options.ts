@@ -17,6 +17,8 @@ export const DEFAULTS = {
   retries: 4,
   timeout: 300_000,
   openaiBaseURL: 'https://api.openai.com/v1',
+  /** esbuild: URL prefix of emitted images when neither the option nor esbuild's `publicPath` is set. */
+  publicPath: '/',
 } as const
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -64,6 +66,8 @@ export interface ResolvedOptions {
   timeout: number
   frozen: boolean
   budget: { maxImages?: number; maxUSD?: number }
+  /** esbuild: the option as given; the bundler's own setting and `DEFAULTS.publicPath` come next. */
+  publicPath: string | undefined
   provider: ProviderConfig
   /** Values that must never appear in an error, a log line, the cache or the bundle. */
   secrets: string[]
@@ -158,6 +162,7 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
       ...optional('maxImages', nonNegativeInteger(user.budget?.maxImages, 'budget.maxImages')),
       ...optional('maxUSD', nonNegativeNumber(user.budget?.maxUSD, 'budget.maxUSD')),
     },
+    publicPath: publicPathOption(user.publicPath),
     provider,
     secrets: [openaiKey, azureKey].filter((s): s is string => !!s),
     notices,
@@ -172,6 +177,17 @@ export function isCI(env: Env): boolean {
 
 function optionError(field: string, problem: string): AiImageError {
   return new AiImageError('SPEC_INVALID', `${field ? `option "${field}" ` : ''}${problem}`, { file: OPTION_LABEL, field })
+}
+
+/** Any URL prefix ('' keeps URLs relative); resolved against esbuild's own setting by `esbuildPublicPath`. */
+function publicPathOption(value: string | undefined): string | undefined {
+  if (value !== undefined && typeof value !== 'string') throw optionError('publicPath', `must be a string (a URL prefix such as '/' or 'https://cdn.example.com/'), got ${typeof value}`)
+  return value
+}
+
+/** URL prefix of esbuild's emitted images: the option, else esbuild's `publicPath`, else '/'. */
+export function esbuildPublicPath(options: Pick<ResolvedOptions, 'publicPath'>, esbuildOption: string | undefined): string {
+  return options.publicPath ?? esbuildOption ?? DEFAULTS.publicPath
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

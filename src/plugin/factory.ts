@@ -1,7 +1,8 @@
 /**
  * The unplugin factory: bundler hooks around the image service. It resolves spec imports to module ids,
  * loads them (spec → image → emitted assets → module code) and reports errors through the bundler.
- * Bundler specifics live beside it: asset emission in `assets.ts`, Vite's hooks in `vite-hooks.ts`.
+ * Bundler specifics live beside it: asset emission in `assets.ts`, Vite's hooks in `vite-hooks.ts`,
+ * webpack's and Rspack's in `webpack-hooks.ts`, esbuild's in `esbuild-hooks.ts`.
  */
 import path from 'node:path'
 import { existsSync } from 'node:fs'
@@ -12,13 +13,15 @@ import { renderMissingModule } from '../core/emit/module-code.js'
 import { isSpecPath, specDependencies } from '../core/engine/inputs.js'
 import type { AiImageOptions } from '../types.js'
 import { rollupAssetSink, type RollupLikeContext } from './assets.js'
-import { LOAD_FILTER, RESOLVE_FILTER, SPEC_QUERY, isVirtualRequest, resolveVirtual, specRefOf } from './ids.js'
+import { esbuildHooks } from './esbuild-hooks.js'
+import { LOAD_FILTER, RESOLVE_FILTER, SPEC_QUERY, isVirtualRequest, resolveVirtual, specModuleId, specRefOf } from './ids.js'
 import { createPluginState } from './state.js'
 import { viteHooks } from './vite-hooks.js'
+import { webpackHooks } from './webpack-hooks.js'
 
 export const PLUGIN_NAME = 'unplugin-ai-image'
 
-export function createPlugin(userOptions: AiImageOptions | undefined, _meta: UnpluginContextMeta): UnpluginOptions {
+export function createPlugin(userOptions: AiImageOptions | undefined, meta: UnpluginContextMeta): UnpluginOptions {
   const state = createPluginState(userOptions)
 
   return {
@@ -41,15 +44,22 @@ export function createPlugin(userOptions: AiImageOptions | undefined, _meta: Unp
           return path.isAbsolute(id) && existsSync(id.slice(0, -SPEC_QUERY.length)) ? id : null
         }
         const file = await resolveSpecPath(this as unknown as ResolveContext, id, importer, options.root)
-        return file && options.isSpecFile(file) ? `${file}${SPEC_QUERY}` : null
+        if (!file || !options.isSpecFile(file)) return null
+        const resolved = specModuleId(file, meta.framework)
+        // Unchanged (webpack asking again with the path it got from us): let the bundler take it from here.
+        return resolved === id ? null : resolved
       },
     },
+
+    // The filter cannot express `include`/`exclude` (globs relative to the root): without this, webpack's
+    // load rule would take an excluded spec file from its JSON parser.
+    loadInclude: (id) => specRefOf(id, state.service().options) !== undefined,
 
     load: {
       filter: { id: LOAD_FILTER },
       async handler(id) {
         const service = state.service()
-        const ref = specRefOf(id, service.options.root)
+        const ref = specRefOf(id, service.options)
         if (!ref) return null
         const spec = await service.loadSpec(ref)
         if (ref.kind === 'file') this.addWatchFile(ref.file)
@@ -71,7 +81,7 @@ export function createPlugin(userOptions: AiImageOptions | undefined, _meta: Unp
           }
           throw error
         }
-        const sink = state.assetSinkOverride() ?? rollupAssetSink(this as unknown as RollupLikeContext)
+        const sink = state.assetSinkOverride(this) ?? rollupAssetSink(this as unknown as RollupLikeContext)
         return jsModule(await imageModuleCode(image, sink))
       },
     },
@@ -85,6 +95,9 @@ export function createPlugin(userOptions: AiImageOptions | undefined, _meta: Unp
     },
 
     vite: viteHooks(state),
+    webpack: webpackHooks(state, PLUGIN_NAME),
+    rspack: webpackHooks(state, PLUGIN_NAME),
+    esbuild: esbuildHooks(state),
   }
 }
 

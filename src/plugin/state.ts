@@ -13,9 +13,12 @@ export interface PluginState {
   service(): ImageService
   setRoot(root: string): void
   setSink(sink: LogSink): void
-  /** Replaces the bundler's asset emission (the Vite dev server serves images itself). */
-  setAssetSinkOverride(make: (() => AssetSink) | undefined): void
-  assetSinkOverride(): AssetSink | undefined
+  /**
+   * Replaces Rollup-style asset emission: the Vite dev server serves images itself; webpack, Rspack and
+   * esbuild emit their own way. `make` gets the load hook's context (`this`).
+   */
+  setAssetSinkOverride(make: ((context: unknown) => AssetSink) | undefined): void
+  assetSinkOverride(context?: unknown): AssetSink | undefined
   /** Set when running in the Vite dev server. */
   dev?: DevServer
   /** Frozen misses of this build, reported together at its end. */
@@ -26,7 +29,7 @@ export function createPluginState(userOptions: AiImageOptions | undefined): Plug
   let root = userOptions?.root ?? process.cwd()
   let sink: LogSink | undefined
   let service: ImageService | undefined
-  let override: (() => AssetSink) | undefined
+  let override: ((context: unknown) => AssetSink) | undefined
   return {
     service: () => (service ??= new ImageService(userOptions, { root, ...(sink ? { sink } : {}) })),
     setRoot(next) {
@@ -40,7 +43,7 @@ export function createPluginState(userOptions: AiImageOptions | undefined): Plug
     setAssetSinkOverride(make) {
       override = make
     },
-    assetSinkOverride: () => override?.(),
+    assetSinkOverride: (context) => override?.(context),
     missing: new Map(),
   }
 }
