@@ -1,20 +1,39 @@
 /**
- * The one place requests wait, run and retry. Every paid call of a build (plugin or CLI) goes through
- * `Scheduler.run`: a concurrency cap, a per-request timeout, and retries of retryable failures that
- * honour the server's wait hint, else exponential backoff with full jitter.
+ * The one place paid requests wait, run and retry. One scheduler per build (or CLI run), shared by every
+ * import: every call of the engine goes through `Scheduler.run`, which
+ * - holds one of `concurrency` slots while the request waits at the gate and is on the wire;
+ * - passes the gate (pacing.ts): client pacing, and the pause the whole queue takes on a 429;
+ * - reserves the call in the budget right before sending (budget.ts), so a limit stops the next paid call;
+ * - bounds each attempt with `timeout` (abort; counted as possibly billed, since the server may finish);
+ * - retries what is retryable: a 429 pauses everyone for the server's hint (`retry-after-ms`, `retry-after`
+ *   seconds or HTTP date; long hints honoured up to `rateLimit.maxWait` from the first 429), else
+ *   exponential backoff with full jitter; 5xx, dropped connections, timeouts and broken answers back off
+ *   per request (slot released while waiting) up to `retries`. `x-should-retry` has already decided
+ *   `retryable` (providers/errors.ts); quota, auth, content-filter and 400 errors fail at once.
  */
 import pLimit, { type LimitFunction } from 'p-limit'
 import { AiImageError, isAiImageError } from '../errors.js'
 import type { Logger } from '../log.js'
+import type { Budget, PaidCall } from './budget.js'
+import { formatMs, realClock, type Clock } from './clock.js'
+import { Gate } from './pacing.js'
+import { RunStats } from './report.js'
+
+export { formatMs, sleep } from './clock.js'
 
 export interface SchedulerOptions {
   concurrency: number
+  /** Retries of failures other than rate limits. */
   retries: number
   /** Milliseconds per attempt. */
   timeout: number
+  rateLimit?: { imagesPerMinute?: number; requestsPerMinute?: number; maxWait?: number }
   log: Logger
+  /** Counters of the current build (shared with the engine). */
+  stats?: RunStats
+  budget?: Budget
   /** Injected in tests. */
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  clock?: Clock
   random?: () => number
 }
 
@@ -24,72 +43,138 @@ export interface AttemptInfo {
   attempt: number
 }
 
-export interface SchedulerStats {
-  requests: number
-  retries: number
-  /** Attempts that failed after the server may have billed them (timeouts, dropped answers). */
-  possiblyBilledFailures: number
-}
-
 export const BACKOFF = { baseMs: 500, maxMs: 8_000 } as const
+/** Used when no `rateLimit.maxWait` is given (options.ts resolves the user-facing default). */
+const FALLBACK_MAX_WAIT = 600_000
 
 export class Scheduler {
-  readonly stats: SchedulerStats = { requests: 0, retries: 0, possiblyBilledFailures: 0 }
+  readonly stats: RunStats
+  readonly gate: Gate
   private readonly limit: LimitFunction
-  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>
+  private readonly clock: Clock
   private readonly random: () => number
+  /** Aborted to cancel every call that has not been sent yet (a failed build); in-flight calls finish. */
+  private queue = new AbortController()
+  private active = 0
 
   constructor(private readonly options: SchedulerOptions) {
     this.limit = pLimit(options.concurrency)
-    this.sleep = options.sleep ?? sleep
+    this.clock = options.clock ?? realClock
     this.random = options.random ?? Math.random
+    this.stats = options.stats ?? new RunStats()
+    this.gate = new Gate({ clock: this.clock, ...options.rateLimit })
   }
 
-  /** Run `attempt` until it succeeds, fails for good, or runs out of retries. */
-  async run<T>(label: string, attempt: (info: AttemptInfo) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  /** Run a paid call until it succeeds, fails for good, or runs out of retries or rate-limit patience. */
+  async run<T>(call: PaidCall, attempt: (info: AttemptInfo) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const queued = this.queue.signal
+    const waitSignal = signal ? AbortSignal.any([signal, queued]) : queued
+    const maxWait = this.options.rateLimit?.maxWait ?? FALLBACK_MAX_WAIT
+    let failures = 0
+    let rateLimits = 0
+    let firstRateLimitAt: number | undefined
     for (let n = 0; ; n++) {
+      let error: unknown
       try {
-        return await this.limit(() => {
-          signal?.throwIfAborted()
-          this.stats.requests++
-          const timeout = AbortSignal.timeout(this.options.timeout)
-          return attempt({ signal: signal ? AbortSignal.any([signal, timeout]) : timeout, attempt: n })
-        })
-      } catch (error) {
-        if (isAiImageError(error) && error.possiblyBilled) this.stats.possiblyBilledFailures++
-        if (!isAiImageError(error) || !error.retryable || n >= this.options.retries || signal?.aborted) throw error
-        const wait = this.delay(error, n)
-        this.stats.retries++
-        this.options.log.warn(`${label}: ${error.code} (${error.bareMessage}); retry ${n + 1}/${this.options.retries} in ${formatMs(wait)}`)
-        // The slot is released while waiting, so other specs keep the connection pool busy.
-        await this.sleep(wait, signal)
+        return await this.limit(() => this.send(call, attempt, n, waitSignal, signal))
+      } catch (caught) {
+        error = caught
       }
+      if (!isAiImageError(error) || !error.retryable || waitSignal.aborted) throw error
+
+      if (error.code === 'RATE_LIMITED') {
+        const now = this.clock.now()
+        const wait = error.retryAfterMs ?? this.backoff(rateLimits)
+        rateLimits++
+        this.stats.rateLimited++
+        firstRateLimitAt ??= now
+        if (now + wait - firstRateLimitAt > maxWait) throw rateLimitDeadline(error, wait, maxWait, now - firstRateLimitAt)
+        this.stats.retries++
+        // The whole queue waits once, instead of every request retrying into the same limit.
+        if (this.gate.pause(wait)) {
+          const why = error.retryAfterMs === undefined ? 'backing off' : 'as the server asked'
+          this.options.log.warn(`rate limited (HTTP 429): pausing all requests for ${formatMs(wait)} ${why}`)
+        }
+        continue
+      }
+
+      if (failures >= this.options.retries) throw error
+      const wait = error.retryAfterMs ?? this.backoff(failures)
+      failures++
+      if (wait > maxWait) throw error
+      this.stats.retries++
+      this.options.log.warn(`${call.label}: ${error.code} (${error.bareMessage}); retry ${failures}/${this.options.retries} in ${formatMs(wait)}`)
+      // The slot is released while waiting, so other specs keep the connection pool busy.
+      await this.clock.sleep(wait, waitSignal)
     }
   }
 
-  /** The server's hint wins; otherwise exponential backoff with full jitter. */
-  delay(error: AiImageError, attempt: number): number {
-    if (error.retryAfterMs !== undefined) return error.retryAfterMs
+  private async send<T>(
+    call: PaidCall,
+    attempt: (info: AttemptInfo) => Promise<T>,
+    n: number,
+    waitSignal: AbortSignal,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    waitSignal.throwIfAborted()
+    await this.gate.pass(call.images, waitSignal)
+    const ticket = this.options.budget?.reserve(call)
+    this.stats.requests++
+    this.stats.startedAt ??= this.clock.now()
+    this.active++
+    // Once sent, a call is not cancelled with the queue: it is paid for, so its answer is kept.
+    const timeout = AbortSignal.timeout(this.options.timeout)
+    try {
+      const result = await attempt({ signal: signal ? AbortSignal.any([signal, timeout]) : timeout, attempt: n })
+      ticket?.spend()
+      return result
+    } catch (error) {
+      if (isAiImageError(error) && error.possiblyBilled) {
+        ticket?.spend()
+        this.stats.possiblyBilledFailures++
+        this.stats.possiblyBilledUSD += call.usd ?? 0
+      } else {
+        ticket?.release()
+      }
+      throw error
+    } finally {
+      this.active--
+    }
+  }
+
+  /** Exponential backoff with full jitter: uniform in [0, min(8 s, 0.5 s × 2^attempt)]. */
+  backoff(attempt: number): number {
     const cap = Math.min(BACKOFF.maxMs, BACKOFF.baseMs * 2 ** attempt)
     return Math.round(this.random() * cap)
   }
+
+  /** Requests on the wire. */
+  inFlight(): number {
+    return this.active
+  }
+
+  /** Fail every call not sent yet (waiting for a slot, at the gate, or backing off); sent calls finish. */
+  cancelQueued(reason = 'the build stopped before this request was sent'): void {
+    const error = new Error(`[ai-image] not sent: ${reason}`)
+    error.name = 'AbortError'
+    this.queue.abort(error)
+    this.queue = new AbortController()
+  }
 }
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal!.reason)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
-}
-
-export function formatMs(ms: number): string {
-  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`
+function rateLimitDeadline(error: AiImageError, wait: number, maxWait: number, waited: number): AiImageError {
+  const already = waited > 0 ? ` after ${formatMs(waited)} of rate limiting` : ''
+  return new AiImageError(
+    'RATE_LIMITED',
+    `the server asked to wait ${formatMs(wait)}${already}, which passes the rate-limit deadline (rateLimit.maxWait = ${formatMs(maxWait)}). ` +
+      'Raise `rateLimit.maxWait`, lower `rateLimit.imagesPerMinute`, or build again later',
+    {
+      ...(error.file ? { file: error.file } : {}),
+      ...(error.status ? { status: error.status } : {}),
+      ...(error.requestId ? { requestId: error.requestId } : {}),
+      retryAfterMs: wait,
+      data: { waitMs: wait, maxWaitMs: maxWait },
+      cause: error,
+    },
+  )
 }
