@@ -9,8 +9,11 @@ export interface HttpAnswer {
   headers?: Record<string, string>
 }
 
-/** Faults below HTTP. `drop`: close the socket after reading the request; `stall`: never answer. */
-export type SocketFault = { kind: 'drop' } | { kind: 'stall' }
+/**
+ * Faults below HTTP. `drop`: close the socket after reading the request; `stall`: never answer.
+ * `billed`: the server generated (and billed) the images before the answer was lost.
+ */
+export type SocketFault = { kind: 'drop'; billed?: boolean } | { kind: 'stall'; billed?: boolean }
 
 /** A 200 whose body is broken in the given way. */
 export type BrokenAnswer = { kind: 'truncated-base64' } | { kind: 'not-json' } | { kind: 'wrong-size' }

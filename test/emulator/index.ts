@@ -12,8 +12,10 @@ import { createHash } from 'node:crypto'
 import { renderImage, sizeOf } from './render.js'
 import { schemaErrors, type SchemaName } from './schema.js'
 import { answers, type HttpAnswer, type ScriptedAnswer } from './answers.js'
+import { Traffic, type TrafficOptions } from './faults.js'
 
 export { answers, type ScriptedAnswer } from './answers.js'
+export type { FaultKind, TrafficOptions } from './faults.js'
 
 export const TEST_OPENAI_KEY = 'sk-test-emulator-0123456789abcdefXYZ'
 export const TEST_AZURE_KEY = 'azure-test-key-0123456789abcdef'
@@ -51,6 +53,10 @@ export interface EmulatorOptions {
   azureTokens?: string[]
   /** Delay before each answer. */
   latencyMs?: number
+  /** Server capacity, rate window and injected faults (faults.ts). */
+  traffic?: TrafficOptions
+  /** Answer with incompressible (noise) images, as large as real ones, instead of solid colours. */
+  noise?: boolean
 }
 
 export interface Emulator {
@@ -61,6 +67,8 @@ export interface Emulator {
   requests: RecordedRequest[]
   /** Images billed so far (successful answers and answers broken after generation). */
   readonly billedImages: number
+  /** Server capacity, rate window and fault schedule, with counts of what was injected. */
+  traffic?: Traffic
   /** Answers for the next requests, in order, one each, before the default behaviour. */
   enqueue(...answers: ScriptedAnswer[]): void
   /** Env for a child process or `process.env` patch pointing the OpenAI provider here. */
@@ -97,6 +105,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const requests: RecordedRequest[] = []
   const sockets = new Set<Socket>()
   let billedImages = 0
+  const traffic = options.traffic ? new Traffic(options.traffic) : undefined
+  const bill = (record: RecordedRequest) => {
+    const n = Number(coerceMultipart(record).n ?? 1)
+    record.billed = n
+    billedImages += n
+  }
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -114,12 +128,24 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (!where || req.method !== 'POST') return send(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error', param: null, code: 'not_found' } })
     const record = await readRequest(req, where)
     requests.push(record)
+    const limited = traffic?.rateLimit(Number(coerceMultipart(record).n ?? 1))
+    if (limited) return reply(res, record, limited)
+    await traffic?.admit(res)
+    let scripted = queue.shift()
+    const fault = scripted ? undefined : traffic?.next()
+    if (fault?.immediate) return reply(res, record, fault.answer as HttpAnswer)
     if (options.latencyMs) await delay(options.latencyMs)
+    scripted ??= fault?.answer
 
-    const scripted = queue.shift()
     if (scripted && (scripted.kind === undefined || scripted.kind === 'http')) return reply(res, record, scripted as HttpAnswer)
-    if (scripted?.kind === 'drop') return req.socket.destroy()
-    if (scripted?.kind === 'stall') return // never answers; the client's timeout must fire
+    if (scripted?.kind === 'drop') {
+      if (scripted.billed) bill(record)
+      return req.socket.destroy()
+    }
+    if (scripted?.kind === 'stall') {
+      if (scripted.billed) bill(record)
+      return // never answers; the client's timeout must fire
+    }
 
     const refusal = checkAuth(record) ?? checkBody(record)
     if (refusal) return reply(res, record, refusal)
@@ -171,10 +197,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const seed = `${body.prompt ?? ''}|${record.files.map((f) => f.sha256).join(',')}|${requests.length}`
     const images: string[] = []
     for (let i = 0; i < n; i++) {
-      images.push((await renderImage({ seed: `${seed}|${i}`, width, height, format, transparent: body.background === 'transparent' })).toString('base64'))
+      images.push((await renderImage({ seed: `${seed}|${i}`, width, height, format, transparent: body.background === 'transparent', noise: options.noise })).toString('base64'))
     }
-    record.billed = n
-    billedImages += n
+    bill(record)
     const created = Math.floor(Date.now() / 1000)
     const usage = { input_tokens: 50, output_tokens: 272 * n, total_tokens: 50 + 272 * n, input_tokens_details: { text_tokens: 50, image_tokens: 0 } }
     const requestId = `req_${createHash('sha256').update(`${requests.length}`).digest('hex').slice(0, 16)}`
@@ -224,6 +249,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     url,
     openaiBaseURL: `${url}/v1`,
     requests,
+    ...(traffic ? { traffic } : {}),
     get billedImages() {
       return billedImages
     },
