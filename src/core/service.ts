@@ -87,6 +87,7 @@ export class ImageService {
       stats: this.stats,
       progress: this.progress,
       locks: new KeyLocks(this.options.cacheDir, { clock: this.clock }),
+      clock: this.clock,
       provider: () => (this.provider ??= createProvider(this.options.provider, this.options)),
     })
   }
@@ -96,6 +97,7 @@ export class ImageService {
     this.stats.reset()
     this.budget.reset()
     this.progress.reset()
+    this.scheduler.reopen()
   }
 
   /**

@@ -11,7 +11,7 @@ import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { sha256 } from './key.js'
 import { atomicWrite, type CacheStore, type CachedImage, type SidecarImage } from './store.js'
-import { ensureWorkDir, workPath } from './workdir.js'
+import { ensureWorkDir, retryWhileTidied, workPath } from './workdir.js'
 
 export interface JournalState {
   key: string
@@ -71,10 +71,12 @@ export class Journal {
   /** Persist `state` as it is when the write runs (later calls see every earlier change). */
   record(state: JournalState): Promise<void> {
     const previous = this.writes.get(state.key) ?? Promise.resolve()
-    const next = previous.then(async () => {
-      await ensureWorkDir(this.store.dir, 'journal')
-      await atomicWrite(this.file(state.key), `${JSON.stringify(state, null, 2)}\n`)
-    })
+    const next = previous.then(() =>
+      retryWhileTidied(
+        () => atomicWrite(this.file(state.key), `${JSON.stringify(state, null, 2)}\n`),
+        () => ensureWorkDir(this.store.dir, 'journal'),
+      ),
+    )
     const tracked = next.catch(() => {})
     this.writes.set(state.key, tracked)
     void tracked.then(() => {

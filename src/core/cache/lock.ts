@@ -51,7 +51,8 @@ export interface AcquireOptions {
 
 /** A lock file with no readable owner is given this long to be written before it counts as stale. */
 const UNREADABLE_GRACE_MS = 5_000
-const POLL_MS = { min: 50, max: 500 } as const
+/** Waits between looks at a lock held by another process. */
+export const POLL_MS = { min: 50, max: 500 } as const
 
 export class KeyLocks {
   private readonly staleMs: number
@@ -74,29 +75,35 @@ export class KeyLocks {
 
   /** Wait until this process holds the lock of `key`. */
   async acquire(key: string, options: AcquireOptions = {}): Promise<HeldLock> {
-    const file = this.lockFile(key)
-    const owner: LockOwner = { pid: process.pid, host: this.host, token: randomBytes(8).toString('hex'), since: Date.now() }
     let poll: number = POLL_MS.min
-    let waiting = false
-    for (;;) {
+    for (let waiting = false; ; waiting = true) {
       options.signal?.throwIfAborted()
-      if (await this.tryCreate(file, owner)) break
-      const current = await readLock(file)
-      if (!current) continue // released between our attempt and the read: try again at once
-      if (this.isStale(current)) {
-        await breakLock(file, current)
-        continue
-      }
-      if (!waiting) {
-        waiting = true
-        options.onWait?.(current.owner)
-      }
+      const held = await this.tryAcquire(key)
+      if (held.lock) return held.lock
+      if (!waiting) options.onWait?.(held.owner)
       await this.clock.sleep(poll + Math.random() * poll, options.signal)
       poll = Math.min(POLL_MS.max, poll * 2)
     }
-    this.held.set(file, owner.token)
-    this.startHeartbeat()
-    return { release: () => this.release(file, owner.token) }
+  }
+
+  /**
+   * Take the lock of `key` if no live process holds it (a stale lock is broken on the way); otherwise
+   * return its owner at once, so the caller can do other work meanwhile.
+   */
+  async tryAcquire(key: string): Promise<{ lock?: HeldLock; owner?: LockOwner }> {
+    const file = this.lockFile(key)
+    const owner: LockOwner = { pid: process.pid, host: this.host, token: randomBytes(8).toString('hex'), since: Date.now() }
+    for (;;) {
+      if (await this.tryCreate(file, owner)) {
+        this.held.set(file, owner.token)
+        this.startHeartbeat()
+        return { lock: { release: () => this.release(file, owner.token) } }
+      }
+      const current = await readLock(file)
+      if (!current) continue // released between our attempt and the read: try again at once
+      if (!this.isStale(current)) return current.owner ? { owner: current.owner } : {}
+      await breakLock(file, current)
+    }
   }
 
   private async tryCreate(file: string, owner: LockOwner): Promise<boolean> {

@@ -15,13 +15,30 @@ export function workPath(cacheDir: string, ...parts: string[]): string {
 /** Create `<cacheDir>/.work/<sub>` (and the `.gitignore` that keeps it out of commits). */
 export async function ensureWorkDir(cacheDir: string, sub: string): Promise<string> {
   const dir = workPath(cacheDir, sub)
-  await mkdir(dir, { recursive: true })
-  await writeFile(workPath(cacheDir, '.gitignore'), '# Machine-local state of unplugin-ai-image (locks, unfinished generations)\n*\n', {
-    flag: 'wx',
-  }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EEXIST') throw error
+  await retryWhileTidied(async () => {
+    await mkdir(dir, { recursive: true })
+    await writeFile(workPath(cacheDir, '.gitignore'), '# Machine-local state of unplugin-ai-image (locks, unfinished generations)\n*\n', {
+      flag: 'wx',
+    }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error
+    })
   })
   return dir
+}
+
+/**
+ * Run a write into `.work/`, again if another process tidied the folder away under it (ENOENT): a process
+ * that ends removes `.work/` when it looks empty, which can race with one that is just starting to use it.
+ */
+export async function retryWhileTidied<T>(write: () => Promise<T>, before?: () => Promise<unknown>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await before?.()
+      return await write()
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw error
+    }
+  }
 }
 
 /**

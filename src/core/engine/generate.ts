@@ -11,7 +11,8 @@ import { AiImageError, isAiImageError } from '../errors.js'
 import { computeKey, sha256, type KeyMaterial } from '../cache/key.js'
 import { cleanLeftovers } from '../cache/housekeeping.js'
 import { Journal, type JournalState } from '../cache/journal.js'
-import { KeyLocks } from '../cache/lock.js'
+import pLimit, { type LimitFunction } from 'p-limit'
+import { KeyLocks, POLL_MS, type LockOwner } from '../cache/lock.js'
 import { sidecarFor, type CacheStore, type Sidecar, type SidecarImage } from '../cache/store.js'
 import type { Logger } from '../log.js'
 import type { ResolvedOptions } from '../options.js'
@@ -19,6 +20,7 @@ import type { ImageProvider, PartialFrame, ProviderRequest } from '../providers/
 import { renderPlaceholders } from '../providers/placeholder.js'
 import { addUsage } from '../providers/stream.js'
 import type { ValidatedSpec } from '../spec/validate.js'
+import { realClock, type Clock } from './clock.js'
 import { estimateCost } from './cost.js'
 import { resolveInputs, type ChainResolver, type ResolvedInput } from './inputs.js'
 import type { Progress } from './progress.js'
@@ -72,6 +74,8 @@ export interface EngineDeps {
   locks?: KeyLocks
   journal?: Journal
   progress?: Progress
+  /** Waits between looks at keys locked by other processes. */
+  clock?: Clock
 }
 
 /** One request of a generation: which candidates (indices of `n`) it asks for. */
@@ -85,13 +89,18 @@ export class ImageEngine {
   readonly locks: KeyLocks
   readonly journal: Journal
   private readonly inflight = new Map<string, Promise<ResolvedImage>>()
+  /** Keys this process generates (and holds locks for) at once. */
+  private readonly generations: LimitFunction
+  private readonly clock: Clock
   private housekeeping: Promise<void> | undefined
   private toldAboutWaiting = false
 
   constructor(private readonly deps: EngineDeps) {
     this.stats = deps.stats ?? deps.scheduler.stats
-    this.locks = deps.locks ?? new KeyLocks(deps.store.dir)
+    this.clock = deps.clock ?? realClock
+    this.locks = deps.locks ?? new KeyLocks(deps.store.dir, { clock: this.clock })
     this.journal = deps.journal ?? new Journal(deps.store)
+    this.generations = pLimit(2 * deps.options.concurrency)
   }
 
   /** Resolve inputs (chains included) and compute the key. */
@@ -167,37 +176,72 @@ export class ImageEngine {
     return { key: prepared.key, spec: prepared.spec, hit: false, placeholder: true, images }
   }
 
-  /** Generate under the key's lock: another process may have made the entry while we waited for it. */
+  /**
+   * Generate under the key's lock. At most `2 × concurrency` keys are held by this process at a time (enough
+   * to keep every request slot busy), so builds sharing a cache folder split the work between them instead
+   * of one taking every lock. A key locked by another live process is set aside and looked at again later;
+   * once its lock is free, the cache usually has the entry that process made.
+   */
   private async generateOnce(prepared: PreparedSpec): Promise<ResolvedImage> {
     const { spec, key } = prepared
     const provider = this.deps.provider()
     // Provider-specific restrictions fail before any lock, request or spending.
     provider.checkSpec(spec)
     await (this.housekeeping ??= this.cleanLeftovers())
-    const lock = await this.locks.acquire(key, {
-      onWait: (owner) => {
-        if (this.toldAboutWaiting) return
-        this.toldAboutWaiting = true
-        this.deps.log.info(
-          `another process${owner ? ` (pid ${owner.pid})` : ''} is generating images for this cache folder; waiting for it instead of paying twice`,
-        )
-      },
-    })
+
+    const total = Number(spec.request.n)
+    const tally = { accounted: 0, ok: false }
+    const finish = (images: number, ok: boolean) => {
+      tally.accounted += images
+      this.deps.progress?.finish(images, ok)
+    }
+    this.deps.progress?.add(total)
     try {
-      const found = await this.deps.store.inspect(key)
-      if (found.status === 'hit') {
-        this.stats.hits++
-        return { key, spec, hit: true, placeholder: false, sidecar: found.entry.sidecar, images: found.entry.images }
+      for (let poll: number = POLL_MS.min; ; poll = Math.min(POLL_MS.max, poll * 2)) {
+        const result = await this.generations(async () => {
+          const held = await this.locks.tryAcquire(key)
+          if (!held.lock) {
+            this.tellWaiting(held.owner)
+            return undefined
+          }
+          try {
+            const found = await this.deps.store.inspect(key)
+            if (found.status === 'hit') {
+              this.stats.hits++
+              return { key, spec, hit: true, placeholder: false, sidecar: found.entry.sidecar, images: found.entry.images }
+            }
+            return await this.generate(prepared, provider, finish)
+          } finally {
+            await held.lock.release()
+          }
+        })
+        if (result) {
+          tally.ok = true
+          return result
+        }
+        await this.clock.sleep(poll * (1 + Math.random()))
       }
-      return await this.generate(prepared, provider)
     } finally {
-      await lock.release()
+      // Images made by another process count as done; those of a failed generation as failed.
+      if (tally.accounted < total) this.deps.progress?.finish(total - tally.accounted, tally.ok)
     }
   }
 
-  private async generate(prepared: PreparedSpec, provider: ImageProvider): Promise<ResolvedImage> {
+  private tellWaiting(owner: LockOwner | undefined): void {
+    if (this.toldAboutWaiting) return
+    this.toldAboutWaiting = true
+    this.deps.log.info(
+      `another process${owner ? ` (pid ${owner.pid})` : ''} is generating images for this cache folder; its keys are left to it instead of paid twice`,
+    )
+  }
+
+  private async generate(
+    prepared: PreparedSpec,
+    provider: ImageProvider,
+    finish: (images: number, ok: boolean) => void,
+  ): Promise<ResolvedImage> {
     const { spec, key } = prepared
-    const { store, log, progress } = this.deps
+    const { store, log } = this.deps
     const total = Number(spec.request.n)
     const records: SidecarImage[] = new Array(total)
     const files: ResolvedImageFile[] = new Array(total)
@@ -210,20 +254,21 @@ export class ImageEngine {
       files[index] = { data: image.data, sha256: image.sha256, width: image.width, height: image.height, mime: image.mime }
     }
     const missing = [...Array(total).keys()].filter((i) => !records[i])
-    if (missing.length < total) log.info(`${spec.label}: resuming an interrupted generation, ${total - missing.length} of ${total} images kept`)
+    if (missing.length < total) {
+      log.info(`${spec.label}: resuming an interrupted generation, ${total - missing.length} of ${total} images kept`)
+      finish(total - missing.length, true)
+    }
 
     // A model that returns fewer images per call than asked (dall-e-3: one) gets several calls.
     const calls: PlannedCall[] = []
     for (let i = 0; i < missing.length; i += spec.perCallN) calls.push({ indices: missing.slice(i, i + spec.perCallN) })
-    progress?.add(missing.length)
-
     const outcomes = await Promise.allSettled(
       calls.map(async (call) => {
         try {
           await this.runCall(prepared, provider, call, state, records, files)
-          progress?.finish(call.indices.length, true)
+          finish(call.indices.length, true)
         } catch (error) {
-          progress?.finish(call.indices.length, false)
+          finish(call.indices.length, false)
           throw error
         }
       }),

@@ -153,12 +153,20 @@ export class Scheduler {
     return this.active
   }
 
-  /** Fail every call not sent yet (waiting for a slot, at the gate, or backing off); sent calls finish. */
+  /**
+   * Fail every call not sent yet (waiting for a slot, at the gate, or backing off), and every call that
+   * comes later until `reopen()`; sent calls finish, since they are paid for.
+   */
   cancelQueued(reason = 'the build stopped before this request was sent'): void {
+    if (this.queue.signal.aborted) return
     const error = new Error(`[ai-image] not sent: ${reason}`)
     error.name = 'AbortError'
     this.queue.abort(error)
-    this.queue = new AbortController()
+  }
+
+  /** A new build may send again after `cancelQueued`. */
+  reopen(): void {
+    if (this.queue.signal.aborted) this.queue = new AbortController()
   }
 }
 

@@ -1,0 +1,155 @@
+/**
+ * Across processes: builds sharing one cache folder generate each key once, and a build killed with SIGKILL
+ * at any moment leaves nothing a reader would accept but is broken; the rerun recovers the dead process's
+ * locks, cleans its temp files, and pays only for the images that were not kept. Real child processes
+ * (test/helpers/generate-child.ts); the emulator runs here, so it sees every request of every process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { ImageService } from '../src/core/service.js'
+import type { RunSummary } from '../src/core/engine/report.js'
+import { startEmulator, type Emulator } from './emulator/index.js'
+import { cacheFiles } from './helpers/engine.js'
+import { makeProject, spec, type TempProject } from './helpers/project.js'
+
+const CHILD = fileURLToPath(new URL('./helpers/generate-child.ts', import.meta.url))
+const REPO = fileURLToPath(new URL('..', import.meta.url))
+
+let emulator: Emulator | undefined
+const projects: TempProject[] = []
+const children = new Set<ChildProcess>()
+
+afterEach(async () => {
+  for (const child of children) child.kill('SIGKILL')
+  children.clear()
+  await emulator?.close()
+  emulator = undefined
+})
+afterAll(async () => {
+  await Promise.all(projects.map((p) => p.remove()))
+})
+
+interface ChildRun {
+  child: ChildProcess
+  ready: Promise<void>
+  go(): void
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; report?: { statuses: string[]; summary: RunSummary; errors: string[] }; stderr: string }>
+}
+
+function startChild(project: TempProject, files: string[], options: Record<string, unknown> = {}, onGo = false): ChildRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, project.root, JSON.stringify({ provider: 'openai', ...options }), ...files], {
+    cwd: REPO,
+    env: { ...process.env, ...emulator!.openaiEnv(), CI: '', ...(onGo ? { AI_IMAGE_TEST_START_ON_GO: '1' } : {}) },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  children.add(child)
+  let stdout = ''
+  let stderr = ''
+  let markReady: () => void = () => {}
+  const ready = new Promise<void>((resolve) => (markReady = resolve))
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString()
+    if (stdout.startsWith('ready\n')) markReady()
+  })
+  child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk.toString()))
+  const done = new Promise<Awaited<ChildRun['done']>>((resolve) => {
+    child.on('close', (code, signal) => {
+      children.delete(child)
+      const line = stdout.split('\n').find((l) => l.startsWith('{'))
+      resolve({ code, signal, stderr, ...(line ? { report: JSON.parse(line) } : {}) })
+    })
+  })
+  return { child, ready, go: () => child.stdin!.write('go\n'), done }
+}
+
+async function specFiles(count: number, fields: (i: number) => Record<string, unknown>): Promise<{ project: TempProject; files: string[] }> {
+  const content: Record<string, string> = {}
+  for (let i = 0; i < count; i++) content[`src/p${i}.imgprompt.json`] = spec({ model: 'gpt-image-2', size: '256x256', prompt: `process test ${i}`, ...fields(i) })
+  const project = await makeProject(content)
+  projects.push(project)
+  return { project, files: Object.keys(content) }
+}
+
+/** Every sidecar in the cache: a reader must accept it whole or not at all (never a corrupt entry). */
+async function sidecarStates(project: TempProject): Promise<string[]> {
+  const service = new ImageService({ provider: 'openai' }, { root: project.root, env: {} })
+  const sidecars = (await cacheFiles(project)).filter((f) => /^[0-9a-f]{2}\/[0-9a-f]{64}\.json$/.test(f))
+  return Promise.all(sidecars.map(async (f) => (await service.store.inspect(path.basename(f, '.json'))).status))
+}
+
+/** Images a rerun must still request: `n` of each miss, less the candidates kept in its journal. */
+async function imagesStillMissing(project: TempProject, files: string[]): Promise<number> {
+  const service = new ImageService({ provider: 'openai' }, { root: project.root, env: {} })
+  const plan = await service.plan(files.map((f) => ({ kind: 'file', file: path.join(project.root, f) })))
+  return plan.reduce((sum, entry) => sum + entry.images, 0)
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('timed out waiting')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+describe('several processes, one cache folder', () => {
+  it('four processes building the same 30 specs at once make the emulator bill exactly 30 images', async () => {
+    emulator = await startEmulator({ latencyMs: 150 })
+    const { project, files } = await specFiles(30, () => ({}))
+    const runs = Array.from({ length: 4 }, () => startChild(project, files, {}, true))
+    await Promise.all(runs.map((r) => r.ready))
+    for (const run of runs) run.go()
+    const results = await Promise.all(runs.map((r) => r.done))
+
+    for (const result of results) expect(result.code, `${result.stderr}\n${result.report?.errors.join("\n")}`).toBe(0)
+    expect(emulator.billedImages).toBe(30)
+    expect(emulator.requests).toHaveLength(30)
+    const generated = results.map((r) => r.report!.summary.generated)
+    const hits = results.map((r) => r.report!.summary.hits)
+    expect(generated.reduce((a, b) => a + b)).toBe(30)
+    expect(hits.reduce((a, b) => a + b)).toBe(90)
+    // The work was really shared: more than one process generated.
+    expect(generated.filter((n) => n > 0).length, `generated per process: ${generated}`).toBeGreaterThan(1)
+    expect(await sidecarStates(project)).toEqual(Array(30).fill('hit'))
+    expect((await cacheFiles(project)).filter((f) => f.startsWith('.work/') || f.includes('.tmp-'))).toEqual([])
+  })
+
+  it('a build killed with SIGKILL mid-generation (twice) and rerun leaves every entry verified and every spec generated', async () => {
+    emulator = await startEmulator({ latencyMs: 120 })
+    // Single images, dall-e-3 candidates split into one call each, and two-candidate calls.
+    const { project, files } = await specFiles(12, (i) =>
+      i < 2 ? { model: 'dall-e-3', size: '1024x1024', n: 3 } : i < 4 ? { n: 2 } : {},
+    )
+    const totalImages = 2 * 3 + 2 * 2 + 8
+    const options = { concurrency: 2 }
+
+    for (const killAfter of [3, 4]) {
+      const stillMissing = await imagesStillMissing(project, files)
+      const billedBefore = emulator.billedImages
+      const run = startChild(project, files, options)
+      await waitFor(() => emulator!.billedImages >= billedBefore + killAfter)
+      run.child.kill('SIGKILL')
+      expect((await run.done).signal).toBe('SIGKILL')
+      // Nothing half-written is accepted: every sidecar present verifies whole.
+      expect((await sidecarStates(project)).every((s) => s === 'hit')).toBe(true)
+      // What was paid for and written is kept for the rerun (answers in flight at the kill are lost).
+      expect(await imagesStillMissing(project, files)).toBeLessThan(stillMissing)
+    }
+
+    const missing = await imagesStillMissing(project, files)
+    const billedBefore = emulator.billedImages
+    const final = await startChild(project, files, options).done
+    expect(final.code, final.stderr).toBe(0)
+    expect(final.report!.statuses.every((s) => s === 'generated' || s === 'hit')).toBe(true)
+    // The rerun paid only for the images that were not kept.
+    expect(emulator.billedImages - billedBefore).toBe(missing)
+    expect(final.report!.summary.images).toBe(missing)
+    expect(await sidecarStates(project)).toEqual(Array(12).fill('hit'))
+    expect(await imagesStillMissing(project, files)).toBe(0)
+    // The dead processes' locks were recovered and their temp files cleaned; nothing machine-local is left.
+    expect((await cacheFiles(project)).filter((f) => f.startsWith('.work/') || f.includes('.tmp-'))).toEqual([])
+    expect(emulator.billedImages).toBeGreaterThanOrEqual(totalImages)
+  })
+})
