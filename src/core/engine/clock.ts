@@ -32,21 +32,55 @@ export interface VirtualClock extends Clock {
 }
 
 /**
- * A clock whose sleeps return (almost) at once and move time forward by the time asked for. Waits that are
- * computed from `now()` (a pause until a moment) see time already moved by an earlier sleeper, so many
- * requests waiting out one pause move the clock once, as real timers would.
+ * A clock for tests whose time only moves when everything is waiting on it: each sleep sets a timer on the
+ * virtual time line; once the process has run every pending callback (a `setImmediate` later), time jumps
+ * to the earliest timer and wakes it. Minutes of rate-limit pauses and backoff take milliseconds, in the
+ * order real timers would fire. Real I/O still takes real time, during which virtual time may move on.
  */
 export function virtualClock(start = Date.now()): VirtualClock {
   let now = start
   const sleeps: number[] = []
+  const timers: Array<{ at: number; wake: () => void }> = []
+  let scheduled = false
+  const advance = () => {
+    scheduled = false
+    if (timers.length === 0) return
+    const at = Math.min(...timers.map((t) => t.at))
+    now = Math.max(now, at)
+    for (const timer of timers.filter((t) => t.at === at)) {
+      timers.splice(timers.indexOf(timer), 1)
+      timer.wake()
+    }
+    schedule()
+  }
+  const schedule = () => {
+    if (scheduled || timers.length === 0) return
+    scheduled = true
+    setImmediate(advance)
+  }
   return {
     sleeps,
     now: () => now,
     sleep(ms, signal) {
       if (signal?.aborted) return Promise.reject(signal.reason)
       sleeps.push(ms)
-      now += Math.max(0, ms)
-      return new Promise((resolve) => setImmediate(resolve))
+      return new Promise<void>((resolve, reject) => {
+        const timer = {
+          at: now + Math.max(0, ms),
+          wake: () => {
+            signal?.removeEventListener('abort', onAbort)
+            resolve()
+          },
+        }
+        const onAbort = () => {
+          const index = timers.indexOf(timer)
+          if (index >= 0) timers.splice(index, 1)
+          reject(signal!.reason)
+        }
+        signal?.addEventListener('abort', onAbort, { once: true })
+        timers.push(timer)
+        schedule()
+      })
     },
   }
 }

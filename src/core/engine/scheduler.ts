@@ -43,6 +43,15 @@ export interface AttemptInfo {
   attempt: number
 }
 
+/** Rate limiting met by one call: for backoff without hints and for the deadline. */
+interface RateLimitState {
+  count: number
+  /** Clock time of the call's first 429. */
+  firstAt?: number
+  /** Set when the next wait would pass `rateLimit.maxWait`. */
+  gaveUp?: AiImageError
+}
+
 export const BACKOFF = { baseMs: 500, maxMs: 8_000 } as const
 /** Used when no `rateLimit.maxWait` is given (options.ts resolves the user-facing default). */
 const FALLBACK_MAX_WAIT = 600_000
@@ -69,39 +78,26 @@ export class Scheduler {
   async run<T>(call: PaidCall, attempt: (info: AttemptInfo) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const queued = this.queue.signal
     const waitSignal = signal ? AbortSignal.any([signal, queued]) : queued
-    const maxWait = this.options.rateLimit?.maxWait ?? FALLBACK_MAX_WAIT
+    const limits: RateLimitState = { count: 0 }
     let failures = 0
-    let rateLimits = 0
-    let firstRateLimitAt: number | undefined
     for (let n = 0; ; n++) {
       let error: unknown
       try {
-        return await this.limit(() => this.send(call, attempt, n, waitSignal, signal))
+        return await this.limit(() => this.send(call, attempt, n, waitSignal, signal, limits))
       } catch (caught) {
         error = caught
       }
       if (!isAiImageError(error) || !error.retryable || waitSignal.aborted) throw error
-
       if (error.code === 'RATE_LIMITED') {
-        const now = this.clock.now()
-        const wait = error.retryAfterMs ?? this.backoff(rateLimits)
-        rateLimits++
-        this.stats.rateLimited++
-        firstRateLimitAt ??= now
-        if (now + wait - firstRateLimitAt > maxWait) throw rateLimitDeadline(error, wait, maxWait, now - firstRateLimitAt)
+        // The gate was paused before the slot was given up (see send); what is left is to go through it again.
+        if (limits.gaveUp) throw limits.gaveUp
         this.stats.retries++
-        // The whole queue waits once, instead of every request retrying into the same limit.
-        if (this.gate.pause(wait)) {
-          const why = error.retryAfterMs === undefined ? 'backing off' : 'as the server asked'
-          this.options.log.warn(`rate limited (HTTP 429): pausing all requests for ${formatMs(wait)} ${why}`)
-        }
         continue
       }
-
       if (failures >= this.options.retries) throw error
       const wait = error.retryAfterMs ?? this.backoff(failures)
       failures++
-      if (wait > maxWait) throw error
+      if (wait > this.maxWait) throw error
       this.stats.retries++
       this.options.log.warn(`${call.label}: ${error.code} (${error.bareMessage}); retry ${failures}/${this.options.retries} in ${formatMs(wait)}`)
       // The slot is released while waiting, so other specs keep the connection pool busy.
@@ -115,6 +111,7 @@ export class Scheduler {
     n: number,
     waitSignal: AbortSignal,
     signal: AbortSignal | undefined,
+    limits: RateLimitState,
   ): Promise<T> {
     waitSignal.throwIfAborted()
     await this.gate.pass(call.images, waitSignal)
@@ -136,10 +133,34 @@ export class Scheduler {
       } else {
         ticket?.release()
       }
+      // Pause the queue while this request still holds its slot: the request queued behind it must not
+      // slip through the gate before the pause is set.
+      if (isAiImageError(error) && error.code === 'RATE_LIMITED' && error.retryable) this.onRateLimited(error, limits)
       throw error
     } finally {
       this.active--
     }
+  }
+
+  /** A 429: the whole queue waits once for the hint (or a backoff), unless that passes the deadline. */
+  private onRateLimited(error: AiImageError, limits: RateLimitState): void {
+    const now = this.clock.now()
+    const wait = error.retryAfterMs ?? this.backoff(limits.count)
+    limits.count++
+    limits.firstAt ??= now
+    this.stats.rateLimited++
+    if (now + wait - limits.firstAt > this.maxWait) {
+      limits.gaveUp = rateLimitDeadline(error, wait, this.maxWait, now - limits.firstAt)
+      return
+    }
+    if (this.gate.pause(wait)) {
+      const why = error.retryAfterMs === undefined ? 'backing off' : 'as the server asked'
+      this.options.log.warn(`rate limited (HTTP 429): pausing all requests for ${formatMs(wait)} ${why}`)
+    }
+  }
+
+  private get maxWait(): number {
+    return this.options.rateLimit?.maxWait ?? FALLBACK_MAX_WAIT
   }
 
   /** Exponential backoff with full jitter: uniform in [0, min(8 s, 0.5 s × 2^attempt)]. */
