@@ -83,7 +83,7 @@ export function formatSummary(s: RunSummary): string {
   parts.push(`${plural(s.requests, 'request')}, ${plural(s.retries, 'retry', 'retries')}${s.rateLimited ? ` (${s.rateLimited} rate-limited)` : ''}`)
   parts.push(`${s.tokens.toLocaleString('en-US')} tokens`)
   let cost = `estimated cost ${formatUSD(s.estimatedUSD)}`
-  if (s.unpricedImages) cost += ` + ${plural(s.unpricedImages, 'image')} of unpriced models`
+  if (s.unpricedImages) cost += ` (not counting ${plural(s.unpricedImages, 'image')} of models without a price: see the \`prices\` option)`
   if (s.possiblyBilledFailures) {
     cost += `; ${plural(s.possiblyBilledFailures, 'failed attempt')} may also have been billed (up to ${formatUSD(s.possiblyBilledUSD)})`
   }
