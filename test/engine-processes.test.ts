@@ -4,18 +4,14 @@
  * locks, cleans its temp files, and pays only for the images that were not kept. Real child processes
  * (test/helpers/generate-child.ts); the emulator runs here, so it sees every request of every process.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { ImageService } from '../src/core/service.js'
-import type { RunSummary } from '../src/core/engine/report.js'
 import { startEmulator, type Emulator } from './emulator/index.js'
+import { startGenerateChild, type ChildRun } from './helpers/child.js'
 import { cacheFiles } from './helpers/engine.js'
 import { makeProject, spec, type TempProject } from './helpers/project.js'
-
-const CHILD = fileURLToPath(new URL('./helpers/generate-child.ts', import.meta.url))
-const REPO = fileURLToPath(new URL('..', import.meta.url))
 
 let emulator: Emulator | undefined
 const projects: TempProject[] = []
@@ -31,37 +27,11 @@ afterAll(async () => {
   await Promise.all(projects.map((p) => p.remove()))
 })
 
-interface ChildRun {
-  child: ChildProcess
-  ready: Promise<void>
-  go(): void
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; report?: { statuses: string[]; summary: RunSummary; errors: string[] }; stderr: string }>
-}
-
 function startChild(project: TempProject, files: string[], options: Record<string, unknown> = {}, onGo = false): ChildRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, project.root, JSON.stringify({ provider: 'openai', ...options }), ...files], {
-    cwd: REPO,
-    env: { ...process.env, ...emulator!.openaiEnv(), CI: '', ...(onGo ? { AI_IMAGE_TEST_START_ON_GO: '1' } : {}) },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  children.add(child)
-  let stdout = ''
-  let stderr = ''
-  let markReady: () => void = () => {}
-  const ready = new Promise<void>((resolve) => (markReady = resolve))
-  child.stdout!.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString()
-    if (stdout.startsWith('ready\n')) markReady()
-  })
-  child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk.toString()))
-  const done = new Promise<Awaited<ChildRun['done']>>((resolve) => {
-    child.on('close', (code, signal) => {
-      children.delete(child)
-      const line = stdout.split('\n').find((l) => l.startsWith('{'))
-      resolve({ code, signal, stderr, ...(line ? { report: JSON.parse(line) } : {}) })
-    })
-  })
-  return { child, ready, go: () => child.stdin!.write('go\n'), done }
+  const run = startGenerateChild(project.root, files, { provider: 'openai', ...options }, emulator!.openaiEnv(), onGo)
+  children.add(run.child)
+  void run.done.then(() => children.delete(run.child))
+  return run
 }
 
 async function specFiles(count: number, fields: (i: number) => Record<string, unknown>): Promise<{ project: TempProject; files: string[] }> {

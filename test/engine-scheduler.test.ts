@@ -40,8 +40,9 @@ describe('Scheduler', () => {
         return name
       })
     expect(await Promise.all([task('a'), task('b'), task('c')])).toEqual(['a', 'b', 'c'])
-    // b was queued behind a: it waits out the pause too, and the pause is waited once.
-    expect(starts).toEqual([['a', 0], ['b', 1_000], ['c', 1_000], ['a', 1_000]])
+    // b was queued behind a: it waits out the pause too, and the pause is waited once. a's retry goes
+    // before c, which had not started yet.
+    expect(starts).toEqual([['a', 0], ['b', 1_000], ['a', 1_000], ['c', 1_000]])
     expect(clock.sleeps).toEqual([1_000])
     expect(lines.filter((l) => l.includes('pausing all requests'))).toHaveLength(1)
   })
@@ -174,6 +175,28 @@ describe('Scheduler', () => {
 
     const unpriced = harness({ budget: new Budget({ maxUSD: 1 }) }).scheduler
     await expect(unpriced.run(call('x', 1, undefined), async () => 'x')).rejects.toThrow(/cannot be estimated/)
+  })
+
+  it('gives the slot to the next request once the answer is read, and still retries a failed check', async () => {
+    const { scheduler } = harness({ concurrency: 1 })
+    const events: string[] = []
+    let checks = 0
+    const a = scheduler.run(call('a'), async ({ release }) => {
+      events.push('a sent')
+      release()
+      // Checking the answer: b is already on the wire meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      events.push('a checked')
+      if (checks++ === 0) throw new AiImageError('BAD_RESPONSE', 'truncated', { retryable: true, possiblyBilled: true })
+      return 'a'
+    })
+    const b = scheduler.run(call('b'), async () => {
+      events.push('b sent')
+      return 'b'
+    })
+    expect(await Promise.all([a, b])).toEqual(['a', 'b'])
+    expect(events).toEqual(['a sent', 'b sent', 'a checked', 'a sent', 'a checked'])
+    expect(scheduler.stats).toMatchObject({ requests: 3, retries: 1, possiblyBilledFailures: 1 })
   })
 
   it('cancels calls not yet sent, lets the one on the wire finish, and sends again after reopen', async () => {

@@ -134,8 +134,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     let scripted = queue.shift()
     const fault = scripted ? undefined : traffic?.next()
     if (fault?.immediate) return reply(res, record, fault.answer as HttpAnswer)
-    if (options.latencyMs) await delay(options.latencyMs)
     scripted ??= fault?.answer
+    // The latency is the time to the answer: rendering images happens within it, as on a real server.
+    const answerAt = Date.now() + (options.latencyMs ?? 0)
+    const untilAnswer = () => delay(answerAt - Date.now())
+    if (!(scripted === undefined || scripted.kind === 'truncated-base64' || scripted.kind === 'not-json' || scripted.kind === 'wrong-size')) await untilAnswer()
 
     if (scripted && (scripted.kind === undefined || scripted.kind === 'http')) return reply(res, record, scripted as HttpAnswer)
     if (scripted?.kind === 'drop') {
@@ -148,8 +151,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
 
     const refusal = checkAuth(record) ?? checkBody(record)
-    if (refusal) return reply(res, record, refusal)
-    return answerImages(res, record, scripted)
+    if (refusal) {
+      await untilAnswer()
+      return reply(res, record, refusal)
+    }
+    return answerImages(res, record, scripted, untilAnswer)
   }
 
   function checkAuth(record: RecordedRequest): HttpAnswer | undefined {
@@ -187,7 +193,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return undefined
   }
 
-  async function answerImages(res: ServerResponse, record: RecordedRequest, scripted: ScriptedAnswer | undefined) {
+  async function answerImages(res: ServerResponse, record: RecordedRequest, scripted: ScriptedAnswer | undefined, untilAnswer: () => Promise<unknown>) {
     const body = coerceMultipart(record)
     const n = Number(body.n ?? 1)
     const model = String(body.model ?? record.deployment ?? 'dall-e-2')
@@ -204,17 +210,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const usage = { input_tokens: 50, output_tokens: 272 * n, total_tokens: 50 + 272 * n, input_tokens_details: { text_tokens: 50, image_tokens: 0 } }
     const requestId = `req_${createHash('sha256').update(`${requests.length}`).digest('hex').slice(0, 16)}`
 
-    if (body.stream === true) return streamImages(res, record, images, { created, usage, partials: Number(body.partial_images ?? 0), requestId, width, height, format })
+    if (body.stream === true) {
+      await untilAnswer()
+      return streamImages(res, record, images, { created, usage, partials: Number(body.partial_images ?? 0), requestId, width, height, format })
+    }
 
     if (scripted?.kind === 'truncated-base64') images[0] = images[0]!.slice(0, Math.floor(images[0]!.length / 2) + 1)
-    if (scripted?.kind === 'not-json') return reply(res, record, { status: 200, headers: { 'x-request-id': requestId }, body: '{"created": 1, "data": [{"b64_json": "iVBO' })
     const data = images.map((b64_json) => ({ b64_json, ...(model.startsWith('dall-e-3') ? { revised_prompt: `revised: ${body.prompt}` } : {}) }))
     const payload = {
       created,
       data: record.api === 'azure' ? data.map((d) => ({ ...d, content_filter_results: {}, prompt_filter_results: {} })) : data,
       ...(gpt ? { usage, size: `${width}x${height}`, quality: 'high', background: 'opaque', output_format: format } : {}),
     }
-    return reply(res, record, { status: 200, headers: { 'x-request-id': requestId }, body: payload })
+    // Serialized before the wait, so the latency is the whole time to the answer.
+    const text = scripted?.kind === 'not-json' ? '{"created": 1, "data": [{"b64_json": "iVBO' : JSON.stringify(payload)
+    await untilAnswer()
+    return reply(res, record, { status: 200, headers: { 'x-request-id': requestId }, body: text })
   }
 
   function streamImages(
@@ -336,5 +347,5 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 function delay(ms: number) {
-  return new Promise((resolve) => setTimeout(resolve, ms))
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
 }

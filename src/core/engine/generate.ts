@@ -310,11 +310,12 @@ export class ImageEngine {
     const n = call.indices.length
     const request = this.providerRequest(prepared, n)
     const paid = { label: spec.label, images: n, usd: estimateCost(spec, this.deps.options.prices, n).usd }
-    const result = await this.deps.scheduler.run(paid, async ({ signal }) => {
+    const result = await this.deps.scheduler.run(paid, async ({ signal, release }) => {
       const answer = await provider.generate(request, {
         signal,
         onPartial: (frame) => this.events.emit('partial', key, { ...frame, index: call.indices[frame.index] ?? frame.index }),
       })
+      release()
       if (answer.images.length !== n) {
         throw new AiImageError('BAD_RESPONSE', `asked for ${n} image(s), got ${answer.images.length}`, {
           file: spec.label,

@@ -1,7 +1,8 @@
 /**
  * The one place paid requests wait, run and retry. One scheduler per build (or CLI run), shared by every
  * import: every call of the engine goes through `Scheduler.run`, which
- * - holds one of `concurrency` slots while the request waits at the gate and is on the wire;
+ * - holds one of `concurrency` slots while the request waits at the gate and is on the wire (retries are
+ *   served first; the slot is given back as soon as the answer is read, before the images are checked);
  * - passes the gate (pacing.ts): client pacing, and the pause the whole queue takes on a 429;
  * - reserves the call in the budget right before sending (budget.ts), so a limit stops the next paid call;
  * - bounds each attempt with `timeout` (abort; counted as possibly billed, since the server may finish);
@@ -11,7 +12,7 @@
  *   per request (slot released while waiting) up to `retries`. `x-should-retry` has already decided
  *   `retryable` (providers/errors.ts); quota, auth, content-filter and 400 errors fail at once.
  */
-import pLimit, { type LimitFunction } from 'p-limit'
+import PQueue from 'p-queue'
 import { AiImageError, isAiImageError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Budget, PaidCall } from './budget.js'
@@ -41,6 +42,11 @@ export interface AttemptInfo {
   signal: AbortSignal
   /** 0 for the first try. */
   attempt: number
+  /**
+   * The answer is in: give the request slot to the next request while this attempt checks what it got
+   * (a failed check is still retried). Called at the latest when the attempt settles.
+   */
+  release(): void
 }
 
 /** Rate limiting met by one call: for backoff without hints and for the deadline. */
@@ -59,7 +65,8 @@ const FALLBACK_MAX_WAIT = 600_000
 export class Scheduler {
   readonly stats: RunStats
   readonly gate: Gate
-  private readonly limit: LimitFunction
+  /** The `concurrency` request slots; retries are served before first tries. */
+  private readonly slots: PQueue
   private readonly clock: Clock
   private readonly random: () => number
   /** Aborted to cancel every call that has not been sent yet (a failed build); in-flight calls finish. */
@@ -67,7 +74,7 @@ export class Scheduler {
   private active = 0
 
   constructor(private readonly options: SchedulerOptions) {
-    this.limit = pLimit(options.concurrency)
+    this.slots = new PQueue({ concurrency: options.concurrency })
     this.clock = options.clock ?? realClock
     this.random = options.random ?? Math.random
     this.stats = options.stats ?? new RunStats()
@@ -83,7 +90,7 @@ export class Scheduler {
     for (let n = 0; ; n++) {
       let error: unknown
       try {
-        return await this.limit(() => this.send(call, attempt, n, waitSignal, signal, limits))
+        return await this.send(call, attempt, n, waitSignal, signal, limits)
       } catch (caught) {
         error = caught
       }
@@ -113,33 +120,53 @@ export class Scheduler {
     signal: AbortSignal | undefined,
     limits: RateLimitState,
   ): Promise<T> {
-    waitSignal.throwIfAborted()
-    await this.gate.pass(call.images, waitSignal)
-    const ticket = this.options.budget?.reserve(call)
-    this.stats.requests++
-    this.stats.startedAt ??= this.clock.now()
-    this.active++
-    // Once sent, a call is not cancelled with the queue: it is paid for, so its answer is kept.
-    const timeout = AbortSignal.timeout(this.options.timeout)
-    try {
-      const result = await attempt({ signal: signal ? AbortSignal.any([signal, timeout]) : timeout, attempt: n })
-      ticket?.spend()
-      return result
-    } catch (error) {
-      if (isAiImageError(error) && error.possiblyBilled) {
-        ticket?.spend()
-        this.stats.possiblyBilledFailures++
-        this.stats.possiblyBilledUSD += call.usd ?? 0
-      } else {
-        ticket?.release()
-      }
-      // Pause the queue while this request still holds its slot: the request queued behind it must not
-      // slip through the gate before the pause is set.
-      if (isAiImageError(error) && error.code === 'RATE_LIMITED' && error.retryable) this.onRateLimited(error, limits)
-      throw error
-    } finally {
-      this.active--
-    }
+    let outcome: Promise<T> | undefined
+    // Retries go first: a spec that already waited should not also wait behind every spec not started yet.
+    await this.slots.add(
+      async () => {
+        waitSignal.throwIfAborted()
+        await this.gate.pass(call.images, waitSignal)
+        const ticket = this.options.budget?.reserve(call)
+        this.stats.requests++
+        this.stats.startedAt ??= this.clock.now()
+        this.active++
+        let freed = false
+        let release!: () => void
+        const slotFree = new Promise<void>((resolve) => {
+          release = () => {
+            if (freed) return
+            freed = true
+            this.active--
+            resolve()
+          }
+        })
+        // Once sent, a call is not cancelled with the queue: it is paid for, so its answer is kept.
+        const timeout = AbortSignal.timeout(this.options.timeout)
+        outcome = attempt({ signal: signal ? AbortSignal.any([signal, timeout]) : timeout, attempt: n, release }).then(
+          (result) => {
+            ticket?.spend()
+            return result
+          },
+          (error: unknown) => {
+            if (isAiImageError(error) && error.possiblyBilled) {
+              ticket?.spend()
+              this.stats.possiblyBilledFailures++
+              this.stats.possiblyBilledUSD += call.usd ?? 0
+            } else {
+              ticket?.release()
+            }
+            // Pause the queue while this request still holds its slot: the request queued behind it must
+            // not slip through the gate before the pause is set.
+            if (isAiImageError(error) && error.code === 'RATE_LIMITED' && error.retryable) this.onRateLimited(error, limits)
+            throw error
+          },
+        )
+        void outcome.then(release, release)
+        await slotFree
+      },
+      { priority: n > 0 ? 1 : 0 },
+    )
+    return outcome!
   }
 
   /** A 429: the whole queue waits once for the hint (or a backoff), unless that passes the deadline. */
