@@ -11,7 +11,8 @@
  * cross-process tests use) so its RSS is its own; the emulator runs here and answers with noise PNGs of
  * real size (1024x1024, about 3 MB each).
  *
- *   npm run bench:cold
+ *   npm run bench:cold          all three
+ *   npm run bench:cold -- c     only (c)
  */
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -96,8 +97,9 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`
 }
 
+const only = process.argv.slice(2)
 const rows: Row[] = []
-for (const scenario of scenarios) {
+for (const scenario of scenarios.filter((s) => only.length === 0 || only.some((o) => s.name.startsWith(`(${o})`)))) {
   process.stderr.write(`running ${scenario.name} …\n`)
   rows.push(await run(scenario))
 }

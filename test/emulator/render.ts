@@ -22,11 +22,11 @@ export async function renderImage(options: {
 }): Promise<Buffer> {
   const digest = createHash('sha256').update(options.seed).digest()
   if (options.noise) {
-    const channels = options.transparent ? 4 : 3
-    const raw = sharp(randomBytes(options.width * options.height * channels), { raw: { width: options.width, height: options.height, channels } })
-    if (options.format === 'jpeg') return raw.jpeg({ quality: 90 }).toBuffer()
-    if (options.format === 'webp') return raw.webp({ quality: 90 }).toBuffer()
-    return raw.png({ compressionLevel: 0 }).toBuffer()
+    // A few noise images per size and format, reused: real sizes without spending the benchmark's CPU.
+    const id = `${options.width}x${options.height}|${options.format}|${options.transparent ? 4 : 3}`
+    const pool = (noisePool.get(id) ?? noisePool.set(id, []).get(id))!
+    const slot = digest[0]! % NOISE_POOL_SIZE
+    return (pool[slot] ??= renderNoise(options.width, options.height, options.format, options.transparent ? 4 : 3))
   }
   const image = sharp({
     create: {
@@ -39,4 +39,14 @@ export async function renderImage(options: {
   if (options.format === 'jpeg') return image.jpeg({ quality: 80 }).toBuffer()
   if (options.format === 'webp') return image.webp({ quality: 80 }).toBuffer()
   return image.png({ compressionLevel: 1 }).toBuffer()
+}
+
+const NOISE_POOL_SIZE = 8
+const noisePool = new Map<string, Array<Promise<Buffer>>>()
+
+function renderNoise(width: number, height: number, format: 'png' | 'jpeg' | 'webp', channels: 3 | 4): Promise<Buffer> {
+  const raw = sharp(randomBytes(width * height * channels), { raw: { width, height, channels } })
+  if (format === 'jpeg') return raw.jpeg({ quality: 90 }).toBuffer()
+  if (format === 'webp') return raw.webp({ quality: 90 }).toBuffer()
+  return raw.png({ compressionLevel: 0 }).toBuffer()
 }

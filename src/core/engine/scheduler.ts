@@ -2,7 +2,8 @@
  * The one place paid requests wait, run and retry. One scheduler per build (or CLI run), shared by every
  * import: every call of the engine goes through `Scheduler.run`, which
  * - holds one of `concurrency` slots while the request waits at the gate and is on the wire (retries are
- *   served first; the slot is given back as soon as the answer is read, before the images are checked);
+ *   served first; the slot is given back as soon as the answer's body is read (providers/http.ts tells),
+ *   before it is decoded and its images checked);
  * - passes the gate (pacing.ts): client pacing, and the pause the whole queue takes on a 429;
  * - reserves the call in the budget right before sending (budget.ts), so a limit stops the next paid call;
  * - bounds each attempt with `timeout` (abort; counted as possibly billed, since the server may finish);
@@ -14,6 +15,7 @@
  */
 import PQueue from 'p-queue'
 import { AiImageError, isAiImageError } from '../errors.js'
+import { answerWatch } from '../providers/http.js'
 import type { Logger } from '../log.js'
 import type { Budget, PaidCall } from './budget.js'
 import { formatMs, realClock, type Clock } from './clock.js'
@@ -142,7 +144,8 @@ export class Scheduler {
         })
         // Once sent, a call is not cancelled with the queue: it is paid for, so its answer is kept.
         const timeout = AbortSignal.timeout(this.options.timeout)
-        outcome = attempt({ signal: signal ? AbortSignal.any([signal, timeout]) : timeout, attempt: n, release }).then(
+        const info = { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, attempt: n, release }
+        outcome = answerWatch.run({ received: release }, () => attempt(info)).then(
           (result) => {
             ticket?.spend()
             return result
