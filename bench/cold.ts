@@ -5,7 +5,8 @@
  *   (b) rate limited: 20 images per 10 s window, 429 with the exact wait, latency 0.5 s, and the client told
  *       nothing of the limit                     ideal = the time the window allows
  *   (c) transient faults, latency 1 s: 5 % each of 500, 503, dropped connections, stalls (client timeout 3 s)
- *       and broken base64                       ideal = ceil(N / 4) × latency
+ *       and broken base64 (faults.ts says when each happens and which are billed), over three fault schedules
+ *                                                ideal = ceil(N / 4) × latency
  * For each: wall ÷ ideal, billed images ÷ unique keys (and whether every extra billed image is one the server
  * broke), peak RSS of the building process. The build runs in a child process (the same one the
  * cross-process tests use) so its RSS is its own; the emulator runs here and answers with noise PNGs of
@@ -18,6 +19,8 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startEmulator, type TrafficOptions } from '../test/emulator/index.js'
+import { warmNoise } from '../test/emulator/render.js'
+import { schemaErrors } from '../test/emulator/schema.js'
 import { startGenerateChild, type ChildReport } from '../test/helpers/child.js'
 
 const N = 60
@@ -32,6 +35,7 @@ interface Scenario {
   target: number
 }
 
+const FAULT_SEEDS = [1, 2, 3]
 const window = { images: 20, windowMs: 10_000 }
 const lastWindowImages = N - (Math.ceil(N / window.images) - 1) * window.images
 
@@ -53,14 +57,16 @@ const scenarios: Scenario[] = [
     idealMs: (Math.ceil(N / window.images) - 1) * window.windowMs + Math.ceil(lastWindowImages / SERVER_CAP) * 500,
     target: 1.15,
   },
-  {
-    name: '(c) faults',
+  // Where the faults fall decides how long the last retries run past the rest, so three fault schedules
+  // are measured and their median is held against the target.
+  ...FAULT_SEEDS.map((seed) => ({
+    name: `(c) faults, seed ${seed}`,
     latencyMs: 1_000,
-    traffic: { maxInFlight: SERVER_CAP, faults: { status500: 0.05, status503: 0.05, drop: 0.05, stall: 0.05, brokenBase64: 0.05 }, seed: 7 },
+    traffic: { maxInFlight: SERVER_CAP, faults: { status500: 0.05, status503: 0.05, drop: 0.05, stall: 0.05, brokenBase64: 0.05 }, seed },
     client: { timeout: 3_000 },
     idealMs: Math.ceil(N / SERVER_CAP) * 1_000,
     target: 1.5,
-  },
+  })),
 ]
 
 interface Row {
@@ -72,6 +78,9 @@ interface Row {
 }
 
 async function run(scenario: Scenario): Promise<Row> {
+  // A warm server: its request schemas compiled and its images rendered before the clock starts.
+  schemaErrors('generations', {})
+  await warmNoise(1024, 1024)
   const emulator = await startEmulator({ latencyMs: scenario.latencyMs, traffic: scenario.traffic, noise: true })
   const root = await mkdtemp(path.join(tmpdir(), 'ai-image-bench-'))
   try {
@@ -122,6 +131,11 @@ const lines = rows.map((row) => {
 })
 const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
 for (const line of [header, ...lines]) console.log(line.map((cell, i) => cell.padEnd(widths[i]!)).join('  '))
+const faultRatios = rows.filter((r) => r.scenario.name.startsWith('(c)')).map((r) => r.report.wallMs / r.scenario.idealMs)
+if (faultRatios.length > 1) {
+  const median = [...faultRatios].sort((a, b) => a - b)[Math.floor(faultRatios.length / 2)]!
+  console.log(`\n(c) median wall/ideal over ${faultRatios.length} fault schedules: ${median.toFixed(3)} ${median <= 1.5 ? 'ok' : 'MISSED'} (target <= 1.50)`)
+}
 console.log('')
 for (const row of rows) {
   const s = row.report.summary

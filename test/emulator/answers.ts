@@ -10,10 +10,11 @@ export interface HttpAnswer {
 }
 
 /**
- * Faults below HTTP. `drop`: close the socket after reading the request; `stall`: never answer.
- * `billed`: the server generated (and billed) the images before the answer was lost.
+ * Faults below HTTP. `drop`: close the socket after reading the request (at the end of the latency, or
+ * after `at` × the latency); `stall`: never answer. `billed`: the server generated (and billed) the images
+ * although the answer was lost.
  */
-export type SocketFault = { kind: 'drop'; billed?: boolean } | { kind: 'stall'; billed?: boolean }
+export type SocketFault = { kind: 'drop'; billed?: boolean; at?: number } | { kind: 'stall'; billed?: boolean }
 
 /** A 200 whose body is broken in the given way. */
 export type BrokenAnswer = { kind: 'truncated-base64' } | { kind: 'not-json' } | { kind: 'wrong-size' }

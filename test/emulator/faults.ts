@@ -7,9 +7,9 @@
  *   `retry-after` in whole seconds).
  * - `faults`: fractions of requests answered with a fault, on a fixed schedule (in every block of
  *   1/min(rate) requests, each fault takes exactly its share of places, shuffled by a seeded generator), so
- *   rates hold exactly and a run can be repeated. 503 answers at once (overloaded, nothing generated); 500,
- *   dropped connections and broken base64 come after the latency; a stall never answers. Dropped, stalled and
- *   broken answers are billed: the server generated the image and then broke the answer.
+ *   rates hold exactly and a run can be repeated. 503 answers at once (overloaded, nothing generated); 500
+ *   and broken base64 come after the latency; a connection drops at a random moment of the latency; a stall
+ *   never answers. Dropped, stalled and broken answers are billed: the server generated the image anyway.
  */
 import type { ServerResponse } from 'node:http'
 import type { HttpAnswer, ScriptedAnswer } from './answers.js'
@@ -96,7 +96,8 @@ export class Traffic {
       case 'status503':
         return { kind, answer: answers.serverError(503), immediate: true }
       case 'drop':
-        return { kind, answer: { kind: 'drop', billed: true }, immediate: false }
+        // The connection breaks at a random moment while the client waits; the generation is billed anyway.
+        return { kind, answer: { kind: 'drop', billed: true, at: this.random() }, immediate: false }
       case 'stall':
         return { kind, answer: { kind: 'stall', billed: true }, immediate: false }
       case 'brokenBase64':

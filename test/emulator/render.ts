@@ -44,6 +44,14 @@ export async function renderImage(options: {
 const NOISE_POOL_SIZE = 8
 const noisePool = new Map<string, Array<Promise<Buffer>>>()
 
+/** Render the whole noise pool of a size now (a benchmark warms its server before measuring). */
+export async function warmNoise(width: number, height: number, format: 'png' | 'jpeg' | 'webp' = 'png'): Promise<void> {
+  const id = `${width}x${height}|${format}|3`
+  const pool = (noisePool.get(id) ?? noisePool.set(id, []).get(id))!
+  for (let slot = 0; slot < NOISE_POOL_SIZE; slot++) pool[slot] ??= renderNoise(width, height, format, 3)
+  await Promise.all(pool)
+}
+
 function renderNoise(width: number, height: number, format: 'png' | 'jpeg' | 'webp', channels: 3 | 4): Promise<Buffer> {
   const raw = sharp(randomBytes(width * height * channels), { raw: { width, height, channels } })
   if (format === 'jpeg') return raw.jpeg({ quality: 90 }).toBuffer()
