@@ -207,13 +207,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     for (let i = 0; i < n; i++) {
       images.push(base64Of(await renderImage({ seed: `${seed}|${i}`, width, height, format, transparent: body.background === 'transparent', noise: options.noise })))
     }
-    bill(record)
     const created = Math.floor(Date.now() / 1000)
     const usage = { input_tokens: 50, output_tokens: 272 * n, total_tokens: 50 + 272 * n, input_tokens_details: { text_tokens: 50, image_tokens: 0 } }
     const requestId = `req_${createHash('sha256').update(`${requests.length}`).digest('hex').slice(0, 16)}`
 
     if (body.stream === true) {
       await untilAnswer()
+      bill(record)
       return streamImages(res, record, images, { created, usage, partials: Number(body.partial_images ?? 0), requestId, width, height, format })
     }
 
@@ -227,6 +227,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     // Serialized before the wait, so the latency is the whole time to the answer.
     const text = scripted?.kind === 'not-json' ? '{"created": 1, "data": [{"b64_json": "iVBO' : jsonWithImages(payload, images)
     await untilAnswer()
+    // Billed when the generation is done, whether or not the answer then reaches the client intact.
+    bill(record)
     return reply(res, record, { status: 200, headers: { 'x-request-id': requestId }, body: text })
   }
 
