@@ -159,12 +159,15 @@ export interface AiImageOptions {
   images?: Record<string, ImageSpec>
   /** Spec fields applied to every spec (a spec's own fields win). */
   defaults?: SpecDefaults
-  /** Requests in flight at once. @default 4 */
+  /** Requests in flight at once, shared by every import of a build. @default 4 */
   concurrency?: number
   rateLimit?: RateLimitOptions
-  /** Retries of a failed request (429, 5xx, timeouts, broken answers). @default 4 */
+  /**
+   * Retries of a failed request (5xx, dropped connections, timeouts, broken answers), with exponential backoff
+   * and full jitter. 429s are waited out instead, up to `rateLimit.maxWait`. @default 4
+   */
   retries?: number
-  /** Milliseconds per request before it is aborted (and retried). @default 300000 */
+  /** Milliseconds per request before it is aborted (counted as possibly billed, and retried). @default 300000 */
   timeout?: number
   /** A cache miss is an error listing every missing spec. @default true when env CI is set */
   frozen?: boolean

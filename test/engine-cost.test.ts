@@ -3,25 +3,15 @@
  * that send nothing, budgets that stop before the limit is passed and list what was not generated, progress
  * while generating, and the closing summary; silence when every spec is a hit.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { estimateCost } from '../src/core/engine/cost.js'
 import { formatProgress } from '../src/core/engine/progress.js'
 import { resolveOptions } from '../src/core/options.js'
-import { startEmulator, type Emulator } from './emulator/index.js'
+import { startEmulator } from './emulator/index.js'
 import { makeService, specProject } from './helpers/engine.js'
-import type { TempProject } from './helpers/project.js'
+import { useEmulator } from './helpers/suite.js'
 
-let emulator: Emulator
-const projects: TempProject[] = []
-
-beforeAll(async () => {
-  emulator = await startEmulator()
-})
-afterAll(async () => {
-  await emulator.close()
-  await Promise.all(projects.map((p) => p.remove()))
-})
-afterEach(() => emulator.reset())
+const suite = useEmulator()
 
 const specOf = (model: string, request: Record<string, string | number>) => ({ model, request: { n: 1, ...request } })
 
@@ -64,10 +54,10 @@ describe('cost estimates', () => {
 describe('a build that costs money', () => {
   it('plans a dry run without a request, with an estimate per spec', async () => {
     const made = await specProject(3, { model: 'gpt-image-1.5', size: '1024x1024', quality: 'medium' })
-    projects.push(made.project)
-    const h = makeService(emulator, made.project)
+    suite.keep(made.project)
+    const h = makeService(suite.emulator, made.project)
     const plan = await h.service.plan(made.refs)
-    expect(emulator.requests).toHaveLength(0)
+    expect(suite.emulator.requests).toHaveLength(0)
     expect(plan.map((p) => [p.status, p.images, p.estimate?.usd])).toEqual(Array(3).fill(['miss', 1, 0.034]))
     expect(plan[0]!.key).toMatch(/^[0-9a-f]{64}$/)
     await h.service.generateAll(made.refs)
@@ -76,11 +66,11 @@ describe('a build that costs money', () => {
 
   it('stops before the call that would pass budget.maxImages, listing what was not generated', async () => {
     const made = await specProject(5)
-    projects.push(made.project)
-    const h = makeService(emulator, made.project, { budget: { maxImages: 3 } })
+    suite.keep(made.project)
+    const h = makeService(suite.emulator, made.project, { budget: { maxImages: 3 } })
     const report = await h.service.generateAll(made.refs)
-    expect(emulator.billedImages).toBe(3)
-    expect(emulator.requests).toHaveLength(3)
+    expect(suite.emulator.billedImages).toBe(3)
+    expect(suite.emulator.requests).toHaveLength(3)
     const refused = report.results.filter((r) => r.status === 'failed')
     expect(refused).toHaveLength(2)
     for (const r of refused) expect(r.error).toMatchObject({ code: 'BUDGET_EXCEEDED' })
@@ -91,20 +81,20 @@ describe('a build that costs money', () => {
 
   it('stops before the call whose estimate would pass budget.maxUSD', async () => {
     const made = await specProject(5, { model: 'dall-e-2', size: '256x256' })
-    projects.push(made.project)
-    const h = makeService(emulator, made.project, { budget: { maxUSD: 0.05 } })
+    suite.keep(made.project)
+    const h = makeService(suite.emulator, made.project, { budget: { maxUSD: 0.05 } })
     const report = await h.service.generateAll(made.refs)
     // $0.016 each: a fourth image would make $0.064.
-    expect(emulator.billedImages).toBe(3)
+    expect(suite.emulator.billedImages).toBe(3)
     expect(report.summary.estimatedUSD).toBeCloseTo(0.048)
     expect(report.budgetError!.message).toContain('would pass budget.maxUSD = $0.050')
   })
 
   it('ends with a summary (generated, hits, retries, tokens, estimated cost) and keeps usage in the sidecar', async () => {
     const made = await specProject(3, { model: 'gpt-image-1.5', size: '1024x1024', quality: 'low' })
-    projects.push(made.project)
-    const h = makeService(emulator, made.project)
-    emulator.enqueue({ status: 503, body: { error: { message: 'overloaded', type: 'server_error', param: null, code: null } } })
+    suite.keep(made.project)
+    const h = makeService(suite.emulator, made.project)
+    suite.emulator.enqueue({ status: 503, body: { error: { message: 'overloaded', type: 'server_error', param: null, code: null } } })
     const report = await h.service.generateAll([...made.refs, made.refs[0]!])
     expect(report.summary).toMatchObject({ generated: 3, images: 3, hits: 0, retries: 1, tokens: 3 * 322 })
     expect(report.summary.estimatedUSD).toBeCloseTo(0.027)
@@ -115,7 +105,7 @@ describe('a build that costs money', () => {
     expect(entry!.sidecar.usage).toMatchObject({ total_tokens: 322, output_tokens: 272 })
 
     // A second run over the same specs: all hits, and not a word.
-    const again = makeService(emulator, made.project)
+    const again = makeService(suite.emulator, made.project)
     const second = await again.service.generateAll(made.refs)
     expect(second.summary).toMatchObject({ hits: 3, generated: 0, requests: 0 })
     expect(again.logs).toEqual([])
@@ -125,7 +115,7 @@ describe('a build that costs money', () => {
     const slow = await startEmulator({ latencyMs: 120 })
     try {
       const made = await specProject(6)
-      projects.push(made.project)
+      suite.keep(made.project)
       const h = makeService(slow, made.project, { concurrency: 2 }, { progressIntervalMs: 40, clock: undefined })
       await h.service.generateAll(made.refs)
       const lines = h.logs.filter((l) => l.includes('generating images:'))

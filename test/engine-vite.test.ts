@@ -3,26 +3,16 @@
  * closing summary through Vite's logger, silence on a fully cached rebuild, and a budget that stops the
  * build with one error listing every spec it kept from being generated, while what was paid for stays cached.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startEmulator, type Emulator } from './emulator/index.js'
+import { describe, expect, it } from 'vitest'
 import { cacheFiles } from './helpers/engine.js'
+import { useEmulator } from './helpers/suite.js'
 import { withEnv } from './helpers/env.js'
 import { makeProject, spec, type TempProject } from './helpers/project.js'
 import { viteBuild } from './helpers/vite.js'
 
 const HTML = '<!doctype html><html><body><script type="module" src="/src/main.js"></script></body></html>\n'
 
-let emulator: Emulator
-const projects: TempProject[] = []
-
-beforeAll(async () => {
-  emulator = await startEmulator({ latencyMs: 30 })
-})
-afterAll(async () => {
-  await emulator.close()
-  await Promise.all(projects.map((p) => p.remove()))
-})
-afterEach(() => emulator.reset())
+const suite = useEmulator({ latencyMs: 30 })
 
 async function fourSpecs(): Promise<TempProject> {
   const files: Record<string, string> = { 'index.html': HTML }
@@ -32,12 +22,10 @@ async function fourSpecs(): Promise<TempProject> {
     imports.push(`import img${i} from './img${i}.imgprompt.json'`)
   }
   files['src/main.js'] = `${imports.join('\n')}\nconsole.log(${[0, 1, 2, 3].map((i) => `img${i}`).join(', ')})\n`
-  const project = await makeProject(files)
-  projects.push(project)
-  return project
+  return suite.keep(await makeProject(files))
 }
 
-const env = () => ({ ...emulator.openaiEnv(), CI: undefined })
+const env = () => ({ ...suite.emulator.openaiEnv(), CI: undefined })
 
 describe('the engine in a vite build', () => {
   it('ends a build with misses with one summary line, and a cached rebuild says nothing', async () => {
@@ -47,9 +35,9 @@ describe('the engine in a vite build', () => {
     expect(ours.filter((l) => l.includes('generated 4 images for 4 specs'))).toHaveLength(1)
     expect(ours.join('\n')).toMatch(/4 requests, 0 retries, 1,288 tokens, estimated cost \$0\.00 \(not counting 4 images of models without a price: see the `prices` option\)/)
 
-    emulator.reset()
+    suite.emulator.reset()
     const rebuild = await withEnv(env(), () => viteBuild(project.root))
-    expect(emulator.requests).toHaveLength(0)
+    expect(suite.emulator.requests).toHaveLength(0)
     expect(rebuild.logs.lines.filter((l) => l.includes('[ai-image]'))).toEqual([])
   })
 
@@ -61,15 +49,15 @@ describe('the engine in a vite build', () => {
     )
     expect(error?.message).toContain('BUDGET_EXCEEDED')
     expect(error?.message).toContain('2 specs were not generated')
-    expect(emulator.billedImages).toBe(2)
+    expect(suite.emulator.billedImages).toBe(2)
     const listed = [0, 1, 2, 3].filter((i) => error!.message.includes(`- src/img${i}.imgprompt.json`))
     expect(listed).toHaveLength(2)
     const sidecars = (await cacheFiles(project)).filter((f) => f.endsWith('.json'))
     expect(sidecars).toHaveLength(2)
 
     // The next build with room in the budget generates only the two that are missing.
-    emulator.reset()
+    suite.emulator.reset()
     await withEnv(env(), () => viteBuild(project.root, { budget: { maxImages: 2 } }))
-    expect(emulator.billedImages).toBe(2)
+    expect(suite.emulator.billedImages).toBe(2)
   })
 })
