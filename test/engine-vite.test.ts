@@ -4,6 +4,7 @@
  * build with one error listing every spec it kept from being generated, while what was paid for stays cached.
  */
 import { describe, expect, it } from 'vitest'
+import { answers, startEmulator } from './emulator/index.js'
 import { cacheFiles } from './helpers/engine.js'
 import { useEmulator } from './helpers/suite.js'
 import { withEnv } from './helpers/env.js'
@@ -59,5 +60,25 @@ describe('the engine in a vite build', () => {
     suite.emulator.reset()
     await withEnv(env(), () => viteBuild(project.root, { budget: { maxImages: 2 } }))
     expect(suite.emulator.billedImages).toBe(2)
+  })
+  it('when one spec fails the build, every image paid for lands in the cache', async () => {
+    const slow = await startEmulator({ latencyMs: 600 })
+    try {
+      const project = await fourSpecs()
+      // The first answer refuses at once; the requests of the other specs are answered 600 ms later.
+      slow.enqueue({ ...answers.moderationBlocked('input'), afterMs: 0 })
+      const error = await withEnv({ ...slow.openaiEnv(), CI: undefined }, () => viteBuild(project.root, { concurrency: 2 })).then(
+        () => undefined,
+        (e: Error) => e,
+      )
+      expect(error?.message).toContain('CONTENT_FILTERED')
+      // The build ends only after those answers are in: each image paid for is a cache entry.
+      expect(slow.billedImages).toBeGreaterThan(0)
+      const entries = (await cacheFiles(project)).filter((f) => /^[0-9a-f]{2}\/[0-9a-f]{64}\.json$/.test(f))
+      expect(entries).toHaveLength(slow.billedImages)
+      expect((await cacheFiles(project)).filter((f) => f.startsWith('.work/') || f.includes('.tmp-'))).toEqual([])
+    } finally {
+      await slow.close()
+    }
   })
 })

@@ -7,6 +7,8 @@ export interface HttpAnswer {
   status: number
   body?: unknown
   headers?: Record<string, string>
+  /** Answer after this many ms instead of the emulator's latency. */
+  afterMs?: number
 }
 
 /**

@@ -138,7 +138,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (fault?.immediate) return reply(res, record, fault.answer as HttpAnswer)
     scripted ??= fault?.answer
     // The latency is the time to the answer: rendering images happens within it, as on a real server.
-    const answerAt = Date.now() + (options.latencyMs ?? 0) * (scripted?.kind === 'drop' ? (scripted.at ?? 1) : 1)
+    const latency = scripted && (scripted.kind === undefined || scripted.kind === 'http') && scripted.afterMs !== undefined ? scripted.afterMs : (options.latencyMs ?? 0)
+    const answerAt = Date.now() + latency * (scripted?.kind === 'drop' ? (scripted.at ?? 1) : 1)
     const untilAnswer = () => delay(answerAt - Date.now())
     if (!(scripted === undefined || scripted.kind === 'truncated-base64' || scripted.kind === 'not-json' || scripted.kind === 'wrong-size')) await untilAnswer()
 

@@ -219,7 +219,8 @@ export class ImageEngine {
           tally.ok = true
           return result
         }
-        await this.clock.sleep(poll * (1 + Math.random()))
+        // A failed build stops waiting for other processes too.
+        await this.clock.sleep(poll * (1 + Math.random()), this.deps.scheduler.cancelSignal)
       }
     } finally {
       // Images made by another process count as done; those of a failed generation as failed.

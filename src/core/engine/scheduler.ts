@@ -215,6 +215,11 @@ export class Scheduler {
     this.queue.abort(error)
   }
 
+  /** Aborted once `cancelQueued` is called (until `reopen`): waits outside the scheduler follow it too. */
+  get cancelSignal(): AbortSignal {
+    return this.queue.signal
+  }
+
   /** A new build may send again after `cancelQueued`. */
   reopen(): void {
     if (this.queue.signal.aborted) this.queue = new AbortController()
