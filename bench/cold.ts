@@ -10,7 +10,7 @@
  * For each: wall ÷ ideal, billed images ÷ unique keys (and whether every extra billed image is one the server
  * broke), peak RSS of the building process. The build runs in a child process (the same one the
  * cross-process tests use) so its RSS is its own; the emulator runs here and answers with noise PNGs of
- * real size (1024x1024, about 3 MB each).
+ * real size (1024x1024, about 1.7 MB each).
  *
  *   npm run bench:cold          all three
  *   npm run bench:cold -- c     only (c)
@@ -113,7 +113,7 @@ for (const scenario of scenarios.filter((s) => only.length === 0 || only.some((o
   rows.push(await run(scenario))
 }
 
-console.log(`\nCold generation: N = ${N} specs, server cap ${SERVER_CAP} in flight, gpt-image-1.5 1024x1024 (noise PNGs of ~3 MB), client defaults (concurrency 4)\n`)
+console.log(`\nCold generation: N = ${N} specs, server cap ${SERVER_CAP} in flight, gpt-image-1.5 1024x1024 (noise PNGs of ~1.7 MB), client defaults (concurrency 4)\n`)
 const header = ['scenario', 'wall', 'ideal', 'wall/ideal', 'target', 'billed/unique', 'extra billed = broken by server', 'peak RSS']
 const lines = rows.map((row) => {
   const ratio = row.report.wallMs / row.scenario.idealMs
