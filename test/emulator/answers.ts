@@ -9,6 +9,8 @@ export interface HttpAnswer {
   headers?: Record<string, string>
   /** Answer after this many ms instead of the emulator's latency. */
   afterMs?: number
+  /** Answer after this fraction of the emulator's latency (a failure in the middle of the work). */
+  at?: number
 }
 
 /**

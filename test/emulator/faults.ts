@@ -7,9 +7,12 @@
  *   `retry-after` in whole seconds).
  * - `faults`: fractions of requests answered with a fault, on a fixed schedule (in every block of
  *   1/min(rate) requests, each fault takes exactly its share of places, shuffled by a seeded generator), so
- *   rates hold exactly and a run can be repeated. 503 answers at once (overloaded, nothing generated); 500
- *   and broken base64 come after the latency; a connection drops at a random moment of the latency; a stall
- *   never answers. Dropped, stalled and broken answers are billed: the server generated the image anyway.
+ *   rates hold exactly and a run can be repeated. When each fault happens:
+ *   - 503 (overloaded): at once, before any work; not billed.
+ *   - 500 (an error while working): at a random moment of the latency; not billed.
+ *   - dropped connection: at a random moment of the latency; billed (the generation goes on without us).
+ *   - stall: never answers (the client's timeout ends it); billed.
+ *   - broken base64: a 200 after the full latency whose image is cut short; billed.
  */
 import type { ServerResponse } from 'node:http'
 import type { HttpAnswer, ScriptedAnswer } from './answers.js'
@@ -92,7 +95,8 @@ export class Traffic {
     this.counts[kind]++
     switch (kind) {
       case 'status500':
-        return { kind, answer: answers.serverError(500), immediate: false }
+        // The server fails at a random moment of its work.
+        return { kind, answer: { ...answers.serverError(500), at: this.random() }, immediate: false }
       case 'status503':
         return { kind, answer: answers.serverError(503), immediate: true }
       case 'drop':

@@ -138,8 +138,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (fault?.immediate) return reply(res, record, fault.answer as HttpAnswer)
     scripted ??= fault?.answer
     // The latency is the time to the answer: rendering images happens within it, as on a real server.
-    const latency = scripted && (scripted.kind === undefined || scripted.kind === 'http') && scripted.afterMs !== undefined ? scripted.afterMs : (options.latencyMs ?? 0)
-    const answerAt = Date.now() + latency * (scripted?.kind === 'drop' ? (scripted.at ?? 1) : 1)
+    const http = scripted && (scripted.kind === undefined || scripted.kind === 'http') ? (scripted as HttpAnswer) : undefined
+    const part = http?.at ?? (scripted?.kind === 'drop' ? scripted.at : undefined) ?? 1
+    const answerAt = Date.now() + (http?.afterMs ?? (options.latencyMs ?? 0) * part)
     const untilAnswer = () => delay(answerAt - Date.now())
     if (!(scripted === undefined || scripted.kind === 'truncated-base64' || scripted.kind === 'not-json' || scripted.kind === 'wrong-size')) await untilAnswer()
 
