@@ -79,7 +79,9 @@ describe('retries in a build', () => {
     expect(emulator.requests.map((r) => r.status)).toEqual([429, 503, 200])
     expect(emulator.billedImages).toBe(1)
     expect((await project.list('.ai-image')).filter((f) => f.endsWith('.png'))).toHaveLength(1)
-    expect(logs.text()).toMatch(/RATE_LIMITED.*retry 1\/4 in 30 ms/)
+    expect(logs.text()).toMatch(/rate limited \(HTTP 429\): pausing all requests for 30 ms/)
+    expect(logs.text()).toMatch(/NETWORK .*HTTP 503.*retry 1\/4/)
+    expect(logs.text()).toMatch(/generated 1 image for 1 spec .* 3 requests, 2 retries \(1 rate-limited\)/)
   })
 
   it('fails at once on a quota error, after one request, with nothing cached', async () => {

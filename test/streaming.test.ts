@@ -19,7 +19,7 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 /** SHA-256 of every image file in the committed cache. */
 async function cachedImages(project: { list(dir: string): Promise<string[]>; read(file: string): Promise<Buffer> }): Promise<string[]> {
-  const files = (await project.list('.ai-image')).filter((f) => !f.endsWith('.json'))
+  const files = (await project.list('.ai-image')).filter((f) => /\.(png|jpg|webp)$/.test(f))
   return Promise.all(files.map(async (f) => sha256(await project.read(path.join('.ai-image', f)))))
 }
 

@@ -6,7 +6,7 @@ import path from 'node:path'
 import picomatch from 'picomatch'
 import { AiImageError } from './errors.js'
 import { validateDefaults } from './spec/validate.js'
-import type { AiImageOptions, ImageSpec, SpecDefaults, TokenCredentialLike } from '../types.js'
+import type { AiImageOptions, ImageSpec, ModelPrice, SpecDefaults, TokenCredentialLike } from '../types.js'
 
 export const DEFAULTS = {
   include: ['**/*.imgprompt.json'],
@@ -16,6 +16,8 @@ export const DEFAULTS = {
   concurrency: 4,
   retries: 4,
   timeout: 300_000,
+  /** Longest a request waits out 429s, from its first one. */
+  rateLimitMaxWait: 600_000,
   openaiBaseURL: 'https://api.openai.com/v1',
   /** esbuild: URL prefix of emitted images when neither the option nor esbuild's `publicPath` is set. */
   publicPath: '/',
@@ -61,13 +63,15 @@ export interface ResolvedOptions {
   images: Readonly<Record<string, ImageSpec>>
   defaults: SpecDefaults
   concurrency: number
-  rateLimit: { imagesPerMinute?: number; requestsPerMinute?: number }
+  rateLimit: { imagesPerMinute?: number; requestsPerMinute?: number; maxWait: number }
   retries: number
   timeout: number
   frozen: boolean
   budget: { maxImages?: number; maxUSD?: number }
   /** esbuild: the option as given; the bundler's own setting and `DEFAULTS.publicPath` come next. */
   publicPath: string | undefined
+  /** Price overrides per model (the built-in table is in engine/cost.ts). */
+  prices: Readonly<Record<string, ModelPrice>>
   provider: ProviderConfig
   /** Values that must never appear in an error, a log line, the cache or the bundle. */
   secrets: string[]
@@ -154,6 +158,7 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
     rateLimit: {
       ...optional('imagesPerMinute', positiveNumber(user.rateLimit?.imagesPerMinute, 'rateLimit.imagesPerMinute')),
       ...optional('requestsPerMinute', positiveNumber(user.rateLimit?.requestsPerMinute, 'rateLimit.requestsPerMinute')),
+      maxWait: nonNegativeNumber(user.rateLimit?.maxWait, 'rateLimit.maxWait') ?? DEFAULTS.rateLimitMaxWait,
     },
     retries: nonNegativeInteger(user.retries, 'retries') ?? DEFAULTS.retries,
     timeout: positiveNumber(user.timeout, 'timeout') ?? DEFAULTS.timeout,
@@ -163,6 +168,7 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
       ...optional('maxUSD', nonNegativeNumber(user.budget?.maxUSD, 'budget.maxUSD')),
     },
     publicPath: publicPathOption(user.publicPath),
+    prices: checkPrices(user.prices),
     provider,
     secrets: [openaiKey, azureKey].filter((s): s is string => !!s),
     notices,
@@ -188,6 +194,20 @@ function publicPathOption(value: string | undefined): string | undefined {
 /** URL prefix of esbuild's emitted images: the option, else esbuild's `publicPath`, else '/'. */
 export function esbuildPublicPath(options: Pick<ResolvedOptions, 'publicPath'>, esbuildOption: string | undefined): string {
   return options.publicPath ?? esbuildOption ?? DEFAULTS.publicPath
+}
+
+/** `prices`: model → USD per image, or per quality, or per quality then size; every figure a number >= 0. */
+function checkPrices(prices: AiImageOptions['prices']): Readonly<Record<string, ModelPrice>> {
+  if (prices === undefined) return {}
+  const shape = "a number of US dollars per image, or { quality: number } or { quality: { 'WIDTHxHEIGHT': number } }"
+  if (prices === null || typeof prices !== 'object' || Array.isArray(prices)) throw optionError('prices', `must be an object of model names, each ${shape}`)
+  const isPrice = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0
+  const isTable = (v: unknown, depth: number): boolean =>
+    isPrice(v) || (depth > 0 && v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => isTable(x, depth - 1)))
+  for (const [model, price] of Object.entries(prices)) {
+    if (!isTable(price, 2)) throw optionError(`prices.${model}`, `must be ${shape}, got ${JSON.stringify(price)}`)
+  }
+  return prices
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

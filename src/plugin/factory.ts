@@ -30,7 +30,7 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
 
     buildStart() {
       state.missing.clear()
-      state.service()
+      state.service().beginBuild()
     },
 
     resolveId: {
@@ -74,8 +74,8 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
           if (typeof loaded === 'string') return jsModule(loaded)
           image = loaded
         } catch (error) {
-          // In a build, keep going to list every missing spec at the end; the dev server shows each at once.
-          if (isAiImageError(error) && error.code === 'CACHE_MISS_FROZEN' && !state.dev) {
+          // In a build, keep going to list every missing (or over-budget) spec at the end; the dev server shows each at once.
+          if (isAiImageError(error) && (error.code === 'CACHE_MISS_FROZEN' || error.code === 'BUDGET_EXCEEDED') && !state.dev) {
             state.missing.set(error.file ?? spec.label, error)
             return { code: renderMissingModule(), map: null }
           }
@@ -86,12 +86,19 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
       },
     },
 
-    async buildEnd() {
-      const missing = [...state.missing.keys()].sort()
+    // Rollup, Rolldown and Vite pass the build's error (unplugin's type leaves the argument out).
+    async buildEnd(...args: unknown[]) {
+      const error = args[0]
+      const missing = [...state.missing].filter(([, e]) => e.code === 'CACHE_MISS_FROZEN').map(([file]) => file).sort()
       state.missing.clear()
-      if (missing.length > 0) throw frozenMissesError(missing)
+      const service = state.service()
+      // Paid requests in flight land in the cache before the build ends; then the summary of what it cost.
+      await service.endBuild({ failed: error !== undefined && error !== null })
       // Close the connection pool so the process can exit; it is recreated on the next miss (watch mode).
-      await state.service().close()
+      await service.close()
+      const overBudget = service.budget.buildError()
+      if (overBudget) throw overBudget
+      if (missing.length > 0) throw frozenMissesError(missing)
     },
 
     vite: viteHooks(state),

@@ -8,10 +8,18 @@ export interface HttpAnswer {
   status: number
   body?: unknown
   headers?: Record<string, string>
+  /** Answer after this many ms instead of the emulator's latency. */
+  afterMs?: number
+  /** Answer after this fraction of the emulator's latency (a failure in the middle of the work). */
+  at?: number
 }
 
-/** Faults below HTTP. `drop`: close the socket after reading the request; `stall`: never answer. */
-export type SocketFault = { kind: 'drop' } | { kind: 'stall' }
+/**
+ * Faults below HTTP. `drop`: close the socket after reading the request (at the end of the latency, or
+ * after `at` × the latency); `stall`: never answer. `billed`: the server generated (and billed) the images
+ * although the answer was lost.
+ */
+export type SocketFault = { kind: 'drop'; billed?: boolean; at?: number } | { kind: 'stall'; billed?: boolean }
 
 /** A 200 whose body is broken in the given way. */
 export type BrokenAnswer = { kind: 'truncated-base64' } | { kind: 'not-json' } | { kind: 'wrong-size' }

@@ -17,6 +17,8 @@ export interface Suite {
   openaiEnv(): Record<string, string | undefined>
   /** Env for the Azure provider against the emulator with its key, outside CI. */
   azureEnv(): Record<string, string | undefined>
+  /** Remove this project (made elsewhere) when the file's tests are done. */
+  keep<P extends TempProject>(project: P): P
 }
 
 export function emulatorSuite(options: EmulatorOptions = {}): Suite {
@@ -36,6 +38,10 @@ export function emulatorSuite(options: EmulatorOptions = {}): Suite {
     },
     async project(files) {
       const project = await makeProject({ 'index.html': HTML, ...files })
+      projects.push(project)
+      return project
+    },
+    keep(project) {
       projects.push(project)
       return project
     },
