@@ -20,6 +20,8 @@ beforeAll(async () => {
       "import again from 'virtual:ai-image?prompt=a%20fox&size=1024x1024'",
       'const edit = import("virtual:ai-image?prompt=edit&image=./ref.png")',
       "import named from 'virtual:ai-image/badge'",
+      "const caption = 'virtual:ai-image?prompt=not-an-import'",
+      "export { default as reexported } from 'virtual:ai-image?prompt=re-export'",
     ].join('\n'),
     'src/other/x.ts': 'import e from "virtual:ai-image?prompt=edit&image=./ref.png"\n',
   })
@@ -28,25 +30,25 @@ afterAll(() => project.remove())
 
 describe('config file', () => {
   it('is optional', async () => {
-    expect(await loadConfigFile(project.root)).toEqual({ options: {} })
+    expect(loadConfigFile(project.root)).toEqual({ options: {} })
   })
 
   it('loads TypeScript, ESM and JSON, preferring .ts', async () => {
     await project.write('ai-image.config.json', JSON.stringify({ concurrency: 2 }))
-    expect((await loadConfigFile(project.root)).options).toEqual({ concurrency: 2 })
+    expect(loadConfigFile(project.root).options).toEqual({ concurrency: 2 })
     await project.write('ai-image.config.mjs', 'export default { concurrency: 3 }\n')
-    expect((await loadConfigFile(project.root)).options).toEqual({ concurrency: 3 })
+    expect(loadConfigFile(project.root).options).toEqual({ concurrency: 3 })
     await project.write('ai-image.config.ts', "import type {} from 'node:fs'\nconst n: number = 5\nexport default { concurrency: n, defaults: { model: 'gpt-image-2' } }\n")
-    const loaded = await loadConfigFile(project.root)
+    const loaded = loadConfigFile(project.root)
     expect(loaded.options).toEqual({ concurrency: 5, defaults: { model: 'gpt-image-2' } })
     expect(loaded.file).toMatch(/ai-image\.config\.ts$/)
   })
 
   it('names the file when it is broken', async () => {
     await project.write('ai-image.config.ts', 'export default [1, 2]\n')
-    await expect(loadConfigFile(project.root)).rejects.toThrow(/SPEC_INVALID ai-image\.config\.ts: the config file must export an object/)
+    expect(() => loadConfigFile(project.root)).toThrow(/SPEC_INVALID ai-image\.config\.ts: the config file must export an object/)
     await project.write('ai-image.config.ts', 'export default { concurrency: \n')
-    await expect(loadConfigFile(project.root)).rejects.toThrow(/SPEC_INVALID ai-image\.config\.ts: cannot load the config file/)
+    expect(() => loadConfigFile(project.root)).toThrow(/SPEC_INVALID ai-image\.config\.ts: cannot load the config file/)
     await project.write('ai-image.config.ts', 'export default {}\n')
   })
 
@@ -72,6 +74,7 @@ describe('discoverSpecs', () => {
       'virtual:ai-image?prompt=a%20fox&size=1024x1024',
       // The same query with a relative image is a different spec in each folder.
       'virtual:ai-image?prompt=edit&image=./ref.png',
+      'virtual:ai-image?prompt=re-export',
       'virtual:ai-image?prompt=edit&image=./ref.png',
     ])
   })

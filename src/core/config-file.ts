@@ -2,10 +2,9 @@
  * `ai-image.config.(ts|mts|mjs|js|json)` in the project root holds plugin options, so the bundler plugin and
  * the `ai-image` command share one configuration. Inline plugin options win over the file.
  */
-import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { createJiti } from 'jiti'
 import { AiImageError } from './errors.js'
 import type { AiImageOptions } from '../types.js'
 
@@ -31,26 +30,26 @@ export function findConfigFile(root: string): string | undefined {
   return undefined
 }
 
-export async function loadConfigFile(root: string): Promise<LoadedConfig> {
+/**
+ * Load the config file synchronously: the plugin creates its service lazily inside synchronous bundler hooks
+ * (webpack's `loadInclude`), so the file must be read without awaiting. JSON is parsed; JavaScript and
+ * TypeScript go through jiti's synchronous loader (so a config file cannot use top-level await).
+ */
+export function loadConfigFile(root: string): LoadedConfig {
   const file = findConfigFile(root)
   if (!file) return { options: {} }
   const label = path.basename(file)
   let value: unknown
   try {
     if (file.endsWith('.json')) {
-      value = JSON.parse(await readFile(file, 'utf8'))
-    } else if (file.endsWith('.ts') || file.endsWith('.mts')) {
-      // TypeScript needs a transform on Node 20; jiti is the loader most config files in the ecosystem use.
-      const { createJiti } = await import('jiti')
-      value = await createJiti(pathToFileURL(file).href, { moduleCache: false, fsCache: false }).import(file, { default: true })
+      value = JSON.parse(readFileSync(file, 'utf8'))
     } else {
-      const mod = (await import(`${pathToFileURL(file).href}?t=${Date.now()}`)) as { default?: unknown }
-      value = mod.default ?? mod
+      const mod = createJiti(file, { moduleCache: false, fsCache: false, interopDefault: true })(file) as { default?: unknown }
+      value = mod && typeof mod === 'object' && 'default' in mod ? mod.default : mod
     }
   } catch (error) {
     throw new AiImageError('SPEC_INVALID', `cannot load the config file: ${(error as Error).message}`, { file: label, cause: error })
   }
-  if (typeof value === 'function') value = await (value as () => unknown)()
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new AiImageError('SPEC_INVALID', 'the config file must export an object of plugin options (export default { … })', { file: label })
   }

@@ -20,7 +20,8 @@ export interface DiscoveredSpec {
 /** Source files that may import `virtual:ai-image?…`. */
 const SOURCE_GLOB = '**/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx,html}'
 const ALWAYS_IGNORED = ['**/node_modules/**', '**/.git/**', '**/dist/**', '**/build/**', '**/coverage/**']
-const VIRTUAL_IMPORT = /["'`](virtual:ai-image\?[^"'`\s]+)["'`]/g
+/** `import … from '…'`, `export … from '…'`, `import '…'`, `import('…')`, `require('…')`: not any string that looks like one. */
+const VIRTUAL_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["'`](virtual:ai-image\?[^"'`\s]+)["'`]/g
 
 export async function discoverSpecs(options: ResolvedOptions, filter: readonly string[] = []): Promise<DiscoveredSpec[]> {
   const { root } = options

@@ -1,10 +1,12 @@
 /**
  * What the hooks of one plugin instance share: the root and log sink (known late in Vite), the image
- * service (created on first use), how assets are emitted, and the frozen misses of the current build.
+ * service (created on first use, from `ai-image.config.*` under the inline options), how assets are
+ * emitted, and the frozen misses of the current build.
  */
 import type { AssetSink } from '../core/emit/image-module.js'
 import type { AiImageError } from '../core/errors.js'
 import type { LogSink } from '../core/log.js'
+import { loadConfigFile, mergeOptions } from '../core/config-file.js'
 import { ImageService } from '../core/service.js'
 import type { AiImageOptions } from '../types.js'
 import type { DevServer } from './vite-dev.js'
@@ -31,7 +33,8 @@ export function createPluginState(userOptions: AiImageOptions | undefined): Plug
   let service: ImageService | undefined
   let override: ((context: unknown) => AssetSink) | undefined
   return {
-    service: () => (service ??= new ImageService(userOptions, { root, ...(sink ? { sink } : {}) })),
+    // `ai-image.config.*` in the root serves the plugin and the CLI alike; inline options win.
+    service: () => (service ??= new ImageService(mergeOptions(loadConfigFile(root).options, userOptions), { root, ...(sink ? { sink } : {}) })),
     setRoot(next) {
       // An explicit `root` option wins over the bundler's.
       if (!userOptions?.root) root = next

@@ -67,7 +67,8 @@ export interface PlanEntry {
   label: string
   /** Unknown while an input is the output of a spec that is not generated yet. */
   key?: string
-  status: 'hit' | 'miss' | 'invalid'
+  /** `corrupt`: an entry exists but fails verification (it would be generated again, like a miss). */
+  status: 'hit' | 'miss' | 'corrupt' | 'invalid'
   /** Images a generation would request now: `n`, less candidates kept from an interrupted run. */
   images: number
   /** Estimated cost of those images (a miss). */
@@ -95,11 +96,13 @@ export async function planSpecs(service: ImageService, refs: readonly SpecRef[])
       const n = Number(spec.request.n)
       try {
         const key = await cachedKey(service, spec, [])
-        if ((await service.store.inspect(key)).status === 'hit') return { label: spec.label, key, status: 'hit', images: 0 }
+        const found = await service.store.inspect(key)
+        if (found.status === 'hit') return { label: spec.label, key, status: 'hit', images: 0 }
         const { kept } = await service.engine.journal.resume(key)
         const images = n - [...kept.keys()].filter((i) => i < n).length
-        const note = images < n ? `${n - images} of ${n} images kept from an interrupted run` : undefined
-        return { label: spec.label, key, status: 'miss', images, estimate: estimateCost(spec, service.options.prices, images), ...(note ? { note } : {}) }
+        const note =
+          found.status === 'corrupt' ? found.reason : images < n ? `${n - images} of ${n} images kept from an interrupted run` : undefined
+        return { label: spec.label, key, status: found.status, images, estimate: estimateCost(spec, service.options.prices, images), ...(note ? { note } : {}) }
       } catch (error) {
         if (error instanceof UpstreamMissing) {
           return { label: spec.label, status: 'miss', images: n, estimate: estimateCost(spec, service.options.prices, n), note: error.message }
