@@ -2,11 +2,12 @@
  * API failures → error codes and retry hints (API-FACTS.md "Errors" and "Retries"), and the one retry
  * seam in a real build.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { errorFromResponse, retryAfterMs, scrub } from '../src/core/providers/errors.js'
-import { answers, startEmulator, type Emulator } from './emulator/index.js'
+import { answers } from './emulator/index.js'
 import { withEnv } from './helpers/env.js'
-import { makeProject, spec, type TempProject } from './helpers/project.js'
+import { spec, type TempProject } from './helpers/project.js'
+import { emulatorSuite } from './helpers/suite.js'
 import { viteBuild } from './helpers/vite.js'
 
 const label = 'src/a.imgprompt.json'
@@ -58,26 +59,18 @@ describe('errorFromResponse', () => {
 })
 
 describe('retries in a build', () => {
-  let emulator: Emulator
+  const suite = emulatorSuite()
   let project: TempProject
   beforeAll(async () => {
-    emulator = await startEmulator()
-    project = await makeProject({
-      'index.html': '<script type="module" src="/src/main.js"></script>\n',
-      'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
-    })
-  })
-  afterAll(async () => {
-    await emulator.close()
-    await project.remove()
+    project = await suite.project({ 'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n" })
   })
 
   it('waits out a 429 and a 503, then caches the image from the successful answer', async () => {
     await project.write('src/a.imgprompt.json', spec({ prompt: 'a patient cat', model: 'gpt-image-2', size: '256x256' }))
-    emulator.enqueue(answers.rateLimited({ 'retry-after-ms': '30' }), answers.serverError(503, { 'retry-after': '0' }))
-    const { logs } = await withEnv(emulator.openaiEnv(), () => viteBuild(project.root))
-    expect(emulator.requests.map((r) => r.status)).toEqual([429, 503, 200])
-    expect(emulator.billedImages).toBe(1)
+    suite.emulator.enqueue(answers.rateLimited({ 'retry-after-ms': '30' }), answers.serverError(503, { 'retry-after': '0' }))
+    const { logs } = await withEnv(suite.openaiEnv(), () => viteBuild(project.root))
+    expect(suite.emulator.requests.map((r) => r.status)).toEqual([429, 503, 200])
+    expect(suite.emulator.billedImages).toBe(1)
     expect((await project.list('.ai-image')).filter((f) => f.endsWith('.png'))).toHaveLength(1)
     expect(logs.text()).toMatch(/rate limited \(HTTP 429\): pausing all requests for 30 ms/)
     expect(logs.text()).toMatch(/NETWORK .*HTTP 503.*retry 1\/4/)
@@ -85,12 +78,11 @@ describe('retries in a build', () => {
   })
 
   it('fails at once on a quota error, after one request, with nothing cached', async () => {
-    emulator.reset()
     await project.write('src/a.imgprompt.json', spec({ prompt: 'a broke cat', model: 'gpt-image-2', size: '256x256' }))
-    emulator.enqueue(answers.insufficientQuota())
-    const error = await withEnv(emulator.openaiEnv(), () => viteBuild(project.root)).catch((e: Error) => e)
+    suite.emulator.enqueue(answers.insufficientQuota())
+    const error = await withEnv(suite.openaiEnv(), () => viteBuild(project.root)).catch((e: Error) => e)
     expect((error as Error).message).toContain('QUOTA_EXCEEDED')
     expect((error as Error).message).toContain('src/a.imgprompt.json')
-    expect(emulator.requests).toHaveLength(1)
+    expect(suite.emulator.requests).toHaveLength(1)
   })
 })

@@ -2,10 +2,10 @@
  * A corpus of malformed specs, each built with a real `vite build`: every one fails with SPEC_INVALID
  * naming the file and the field, no request is made and nothing is written to the cache.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startEmulator, type Emulator } from './emulator/index.js'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { withEnv } from './helpers/env.js'
-import { makeProject, spec, type TempProject } from './helpers/project.js'
+import { spec, type TempProject } from './helpers/project.js'
+import { emulatorSuite } from './helpers/suite.js'
 import { viteBuild } from './helpers/vite.js'
 import type { AiImageOptions } from '../src/types.js'
 
@@ -58,13 +58,11 @@ const CASES: Case[] = [
   },
 ]
 
-let emulator: Emulator
+const suite = emulatorSuite()
 let project: TempProject
 
 beforeAll(async () => {
-  emulator = await startEmulator()
-  project = await makeProject({
-    'index.html': '<script type="module" src="/src/main.js"></script>\n',
+  project = await suite.project({
     'src/main.js': "import url from './bad.imgprompt.json'\nconsole.log(url)\n",
     // A real PNG for cases that need an existing input.
     'src/input.png': Buffer.from(
@@ -72,10 +70,6 @@ beforeAll(async () => {
       'base64',
     ),
   })
-})
-afterAll(async () => {
-  await emulator.close()
-  await project.remove()
 })
 
 describe('malformed specs', () => {
@@ -86,7 +80,7 @@ describe('malformed specs', () => {
   for (const c of CASES) {
     it(c.name, async () => {
       await project.write('src/bad.imgprompt.json', typeof c.content === 'string' ? c.content : spec(c.content))
-      const error = await withEnv({ ...emulator.openaiEnv(), CI: undefined }, () => viteBuild(project.root, c.options)).then(
+      const error = await withEnv(suite.openaiEnv(), () => viteBuild(project.root, c.options)).then(
         () => undefined,
         (e: unknown) => e as Error,
       )
@@ -96,7 +90,7 @@ describe('malformed specs', () => {
       expect(message).toContain('src/bad.imgprompt.json')
       if (c.field) expect(message).toContain(`field "${c.field}"`)
       for (const text of c.says) expect(message).toContain(text)
-      expect(emulator.requests).toHaveLength(0)
+      expect(suite.emulator.requests).toHaveLength(0)
       expect(await project.list('.ai-image')).toEqual([])
     })
   }

@@ -5,33 +5,17 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import sharp from 'sharp'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startEmulator, TEST_OPENAI_KEY, type Emulator } from './emulator/index.js'
+import { describe, expect, it } from 'vitest'
+import { TEST_OPENAI_KEY } from './emulator/index.js'
 import { withEnv } from './helpers/env.js'
-import { makeProject, spec, type TempProject } from './helpers/project.js'
+import { spec, type TempProject } from './helpers/project.js'
+import { emulatorSuite } from './helpers/suite.js'
 import { viteBuild } from './helpers/vite.js'
 
-const HTML = '<!doctype html><html><body><div id="app"></div><script type="module" src="/src/main.js"></script></body></html>\n'
+const suite = emulatorSuite()
+const fixture = (files: Record<string, string>) => suite.project(files)
 
-let emulator: Emulator
-const projects: TempProject[] = []
-
-beforeAll(async () => {
-  emulator = await startEmulator()
-})
-afterAll(async () => {
-  await emulator.close()
-  await Promise.all(projects.map((p) => p.remove()))
-})
-afterEach(() => emulator.reset())
-
-async function fixture(files: Record<string, string>): Promise<TempProject> {
-  const project = await makeProject({ 'index.html': HTML, ...files })
-  projects.push(project)
-  return project
-}
-
-const openaiEnv = () => ({ ...emulator.openaiEnv(), CI: undefined })
+const openaiEnv = () => suite.openaiEnv()
 
 async function distFiles(project: TempProject) {
   const files = await project.list('dist')
@@ -59,7 +43,7 @@ describe('vite build against the emulator', () => {
     await withEnv(openaiEnv(), () => viteBuild(project.root))
 
     // hero and same share one key: three unique keys, three requests.
-    expect(emulator.requests.map((r) => r.body.prompt).sort()).toEqual(['a lighthouse at dusk\nwith fog', 'a red fox', 'three pears'])
+    expect(suite.emulator.requests.map((r) => r.body.prompt).sort()).toEqual(['a lighthouse at dusk\nwith fog', 'a red fox', 'three pears'])
     const { files, js } = await distFiles(project)
     const hero = files.find((f) => /^assets\/hero-[\w-]+\.png$/.test(f))
     expect(hero, files.join(', ')).toBeDefined()
@@ -75,9 +59,9 @@ describe('vite build against the emulator', () => {
     const cache = await project.list('.ai-image')
     expect(cache.filter((f) => f.endsWith('.json'))).toHaveLength(3)
 
-    emulator.reset()
+    suite.emulator.reset()
     await withEnv(openaiEnv(), () => viteBuild(project.root))
-    expect(emulator.requests).toHaveLength(0)
+    expect(suite.emulator.requests).toHaveLength(0)
     expect((await distFiles(project)).files).toEqual(files)
   })
 
@@ -93,11 +77,11 @@ describe('vite build against the emulator', () => {
       'src/gallery.imgprompt.json': spec({ prompt: 'two cups', model: 'gpt-image-2', size: '256x256', n: 2, pick: 1 }),
     })
     await withEnv(openaiEnv(), () => viteBuild(project.root))
-    expect(emulator.requests).toHaveLength(2)
+    expect(suite.emulator.requests).toHaveLength(2)
     const client = await distFiles(project)
 
     await withEnv(openaiEnv(), () => viteBuild(project.root, {}, { build: { ssr: 'src/result.js', outDir: 'dist-ssr' } }))
-    expect(emulator.requests).toHaveLength(2)
+    expect(suite.emulator.requests).toHaveLength(2)
     const ssrEntry = (await project.list('dist-ssr')).find((f) => /\.m?js$/.test(f))!
     const { result } = (await import(path.join(project.root, 'dist-ssr', ssrEntry))) as { result: { hero: Record<string, unknown>; gallery: Record<string, unknown> } }
 
@@ -121,7 +105,7 @@ describe('vite build against the emulator', () => {
       'src/a.imgprompt.json': spec({ prompt: 'a', model: 'gpt-image-2', size: '256x256' }),
       'src/nested/b.imgprompt.json': spec({ prompt: 'b', model: 'gpt-image-2', size: '256x256' }),
     })
-    const error = await withEnv({ ...emulator.openaiEnv(), CI: '1' }, () => viteBuild(project.root)).then(
+    const error = await withEnv({ ...suite.openaiEnv(), CI: '1' }, () => viteBuild(project.root)).then(
       () => undefined,
       (e: unknown) => e as Error & { pluginCode?: string },
     )
@@ -130,7 +114,7 @@ describe('vite build against the emulator', () => {
     expect(error!.message).toContain('src/a.imgprompt.json')
     expect(error!.message).toContain('src/nested/b.imgprompt.json')
     expect(error!.message).toContain('ai-image generate')
-    expect(emulator.requests).toHaveLength(0)
+    expect(suite.emulator.requests).toHaveLength(0)
     expect(await project.list('.ai-image')).toEqual([])
   })
 
@@ -145,7 +129,7 @@ describe('vite build against the emulator', () => {
     expect((await sharp(await project.read(`dist/${image}`)).metadata()).width).toBe(384)
     expect(await project.list('.ai-image')).toEqual([])
     expect(logs.text().match(/placeholder provider/g)).toHaveLength(1)
-    expect(emulator.requests).toHaveLength(0)
+    expect(suite.emulator.requests).toHaveLength(0)
   })
 
   it('never lets the API key reach dist, the cache or the logs, even when the API rejects it', async () => {
@@ -159,7 +143,7 @@ describe('vite build against the emulator', () => {
       for (const file of await project.list(dir)) everything.push((await project.read(path.join(dir, file))).toString('latin1'))
     }
     expect(everything.join('\n')).not.toContain(TEST_OPENAI_KEY)
-    expect(emulator.requests[0]!.headers.authorization).toBe(`Bearer ${TEST_OPENAI_KEY}`)
+    expect(suite.emulator.requests[0]!.headers.authorization).toBe(`Bearer ${TEST_OPENAI_KEY}`)
 
     // A wrong key: the 401 message echoes a masked key; the error must carry none of it.
     const wrongKey = 'sk-wrong-0123456789abcdefghijkl'
@@ -191,6 +175,6 @@ describe('vite build against the emulator', () => {
     expect(sidecar.request_id).toMatch(/^req_/)
     expect(sidecar.images[0]).toMatchObject({ width: 256, height: 256, mime: 'image/png' })
     // `user` is sent but not keyed.
-    expect(emulator.requests[0]!.body.user).toBe('user-42')
+    expect(suite.emulator.requests[0]!.body.user).toBe('user-42')
   })
 })
