@@ -5,6 +5,7 @@
  */
 import { AiImageError, specInvalid } from './errors.js'
 import { CacheStore } from './cache/store.js'
+import { ImageEmitter } from './emit/emitter.js'
 import { createLogger, type LogSink, type Logger } from './log.js'
 import { resolveOptions, type Env, type ResolvedOptions } from './options.js'
 import { createProvider } from './providers/index.js'
@@ -32,6 +33,8 @@ export class ImageService {
   readonly store: CacheStore
   readonly scheduler: Scheduler
   readonly engine: ImageEngine
+  /** Converted, resized and placeholder files, from the derived cache or sharp. */
+  readonly emitter: ImageEmitter
   private provider: ImageProvider | undefined
 
   constructor(userOptions: AiImageOptions | undefined, context: ServiceContext = {}) {
@@ -51,6 +54,7 @@ export class ImageService {
       log: this.log,
       provider: () => (this.provider ??= createProvider(this.options.provider, this.options)),
     })
+    this.emitter = new ImageEmitter({ cacheDir: this.options.derivedCacheDir, log: this.log })
   }
 
   async readSpec(ref: SpecRef): Promise<RawSpec> {

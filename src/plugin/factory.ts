@@ -67,7 +67,7 @@ export function createPlugin(userOptions: AiImageOptions | undefined, _meta: Unp
           throw error
         }
         const sink = state.assetSinkOverride() ?? rollupAssetSink(this as unknown as RollupLikeContext)
-        const code = await imageModuleCode(image, sink)
+        const code = await imageModuleCode(image, sink, service.emitter)
         // `moduleType` tells Rolldown (Vite 8) this is JavaScript whatever the id looks like.
         return { code, map: null, moduleType: 'js' } as { code: string; map: null }
       },

@@ -1,37 +1,51 @@
 /**
- * Resolved image → module code: every emitted file goes through the bundler's `AssetSink`, which
- * returns the JS expression of its URL. Bundler-agnostic; the same input gives the same exports on a
- * cache hit and on a miss.
+ * Resolved image → module code: the emitter makes (or reads back) the files of every candidate, each
+ * file goes through the bundler's `AssetSink`, which returns the JS expression of its URL, and the
+ * module exports them (DESIGN.md, "Importing an image"). Bundler-agnostic; the same input gives the
+ * same exports on a cache hit and on a miss.
  */
 import type { ResolvedImage } from '../engine/generate.js'
-import { assetFileName } from './asset-name.js'
+import { assetFileName, variantFileName } from './asset-name.js'
+import type { EmittedFile, ImageEmitter } from './emitter.js'
 import { renderModule } from './module-code.js'
 
 export interface EmittedAsset {
   /** Cache key and candidate index of the source image. */
   key: string
   index: number
-  /** File name before the bundler's content hash, e.g. `hero.png`. */
+  /** File name before the bundler's content hash, e.g. `hero.png`, `hero-640w.webp`. */
   name: string
   data: Buffer
   mime: string
+  /** Identity of derived bytes (converted, resized); undefined for the cached image's own bytes. */
+  variant?: string
 }
 
 /** Emits one file; returns a JS expression evaluating to its public URL. */
 export type AssetSink = (asset: EmittedAsset) => string
 
-export async function imageModuleCode(image: ResolvedImage, sink: AssetSink): Promise<string> {
-  const { spec } = image
+export async function imageModuleCode(image: ResolvedImage, sink: AssetSink, emitter: ImageEmitter): Promise<string> {
+  const { spec, key } = image
   const count = image.images.length
-  const urls = image.images.map((file, index) =>
-    sink({ key: image.key, index, name: assetFileName(spec, image.key, index, count, file.mime), data: file.data, mime: file.mime }),
-  )
+  const candidates = await emitter.emit(image)
+  const emit = (file: EmittedFile, index: number, name: string) =>
+    sink({ key, index, name, data: file.data, mime: file.mime, ...(file.variant ? { variant: file.variant } : {}) })
+
+  const urls = candidates.map((candidate, index) => emit(candidate.main, index, assetFileName(spec, key, index, count, candidate.main.mime)))
+  const picked = candidates[spec.pick]!
+  const srcset: Array<[string, number]> = picked.variants.map((variant) => [
+    emit(variant, spec.pick, variantFileName(spec, key, spec.pick, count, variant.width, variant.mime)),
+    variant.width,
+  ])
+  // A width at or above the image's own is served by the full-size image (never upscaled), listed once.
+  if (spec.emit.widths.some((width) => width >= picked.main.width)) srcset.push([urls[spec.pick]!, picked.main.width])
+
   return renderModule({
-    images: image.images.map((file, i) => ({ url: urls[i]!, width: file.width, height: file.height })),
+    images: candidates.map((candidate, i) => ({ url: urls[i]!, width: candidate.main.width, height: candidate.main.height })),
     pick: spec.pick,
     alt: spec.alt,
-    key: image.key,
-    srcset: [],
-    placeholder: undefined,
+    key,
+    srcset,
+    placeholder: picked.placeholder,
   })
 }
