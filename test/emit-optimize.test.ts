@@ -12,10 +12,10 @@ const HEIGHT = 200
 
 /** A photo-like image: smooth colour fields plus grain, far more than 256 colours. */
 async function photo(): Promise<Buffer> {
-  const fields = await sharp({ create: { width: 20, height: 13, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } })
+  const fields = await sharp({ create: { width: 20, height: 13, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } } })
     .png()
     .toBuffer()
-  const grain = await sharp({ create: { width: WIDTH, height: HEIGHT, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 4 } } })
+  const grain = await sharp({ create: { width: WIDTH, height: HEIGHT, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 4 } } })
     .png()
     .toBuffer()
   return sharp(fields)
