@@ -7,15 +7,15 @@ import { readdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import sharp from 'sharp'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { EmittedAsset } from '../src/core/emit/image-module.js'
 import { imageModuleCode } from '../src/core/emit/image-module.js'
 import { sharpJobSlots } from '../src/core/emit/limit.js'
 import type * as Optimize from '../src/core/emit/optimize.js'
 import type { LogSink } from '../src/core/log.js'
 import { ImageService } from '../src/core/service.js'
-import { startEmulator, type Emulator } from './emulator/index.js'
-import { makeProject, spec, type TempProject } from './helpers/project.js'
+import { emulatorSuite } from './helpers/emulator-suite.js'
+import { spec } from './helpers/project.js'
 
 /** Every `sharp(…)` call anywhere in the plugin (the warm path must make none). */
 const sharpCalls = vi.hoisted(() => ({ count: 0 }))
@@ -40,22 +40,8 @@ vi.mock('../src/core/emit/optimize.js', async (importOriginal) => {
   }
 })
 
-let emulator: Emulator
-const projects: TempProject[] = []
-beforeAll(async () => {
-  emulator = await startEmulator()
-})
-afterAll(async () => {
-  await emulator.close()
-  await Promise.all(projects.map((p) => p.remove()))
-})
-afterEach(() => emulator.reset())
-
-async function project(files: Record<string, string>): Promise<TempProject> {
-  const p = await makeProject(files)
-  projects.push(p)
-  return p
-}
+const suite = emulatorSuite()
+const project = (files: Record<string, string>) => suite.project(files)
 
 interface Built {
   code: string
@@ -70,7 +56,7 @@ let modules = 0
 async function load(root: string, file: string): Promise<Built> {
   const warnings: string[] = []
   const sink: LogSink = { info: () => {}, warn: (m) => void warnings.push(m), error: () => {} }
-  const service = new ImageService({ provider: 'openai', frozen: false }, { root, env: emulator.openaiEnv(), sink })
+  const service = new ImageService({ provider: 'openai', frozen: false }, { root, env: suite.emulator.openaiEnv(), sink })
   const image = await service.resolve(await service.loadSpec({ kind: 'file', file: path.join(root, file) }))
   const assets: EmittedAsset[] = []
   const code = await imageModuleCode(
@@ -147,14 +133,14 @@ describe('hit and miss, warm and cold', () => {
     const files = (built: Built) => built.assets.map((a) => ({ name: a.name, mime: a.mime, variant: a.variant, data: a.data.toString('base64') }))
 
     const miss = await load(p.root, 'src/hero.imgprompt.json')
-    expect(emulator.requests).toHaveLength(1)
+    expect(suite.emulator.requests).toHaveLength(1)
     expect(miss.service.emitter.stats).toMatchObject({ derived: 1, reused: 0 })
     const derivedDir = path.join(p.root, 'node_modules/.cache/unplugin-ai-image')
     expect((await readdir(derivedDir, { recursive: true })).filter((f) => f.endsWith('.avif'))).toHaveLength(3)
 
     sharpCalls.count = 0
     const hit = await load(p.root, 'src/hero.imgprompt.json')
-    expect(emulator.requests).toHaveLength(1)
+    expect(suite.emulator.requests).toHaveLength(1)
     expect(sharpCalls.count).toBe(0)
     expect(hit.service.emitter.stats).toMatchObject({ derived: 0, reused: 1 })
     expect(hit.code).toBe(miss.code)
@@ -206,7 +192,7 @@ describe('bounded parallelism', () => {
     const p = await project(
       Object.fromEntries(names.map((n) => [`src/${n}.imgprompt.json`, spec({ ...HERO, prompt: `picture ${n}`, emit: { format: 'webp', widths: [64, 128] } })])),
     )
-    const service = new ImageService({ provider: 'openai', frozen: false }, { root: p.root, env: emulator.openaiEnv() })
+    const service = new ImageService({ provider: 'openai', frozen: false }, { root: p.root, env: suite.emulator.openaiEnv() })
     const images = await Promise.all(
       names.map(async (n) => service.resolve(await service.loadSpec({ kind: 'file', file: path.join(p.root, `src/${n}.imgprompt.json`) }))),
     )

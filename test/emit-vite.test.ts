@@ -6,31 +6,23 @@
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import sharp from 'sharp'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { startEmulator, type Emulator } from './emulator/index.js'
+import { describe, expect, it, vi } from 'vitest'
+import { emulatorSuite } from './helpers/emulator-suite.js'
 import { withEnv } from './helpers/env.js'
-import { makeProject, spec, type TempProject } from './helpers/project.js'
+import { spec, type TempProject } from './helpers/project.js'
 import { viteBuild } from './helpers/vite.js'
 
 const sharpCalls = vi.hoisted(() => ({ count: 0 }))
 vi.mock('sharp', async (importOriginal) => (await import('./helpers/sharp-spy.js')).countedSharp(importOriginal, sharpCalls))
 
-let emulator: Emulator
-const projects: TempProject[] = []
-beforeAll(async () => {
-  emulator = await startEmulator()
-})
-afterAll(async () => {
-  await emulator.close()
-  await Promise.all(projects.map((p) => p.remove()))
-})
+const suite = emulatorSuite()
 
 /** A library build, so the test can import the built module and read its exports. */
 const LIB = { build: { lib: { entry: 'src/main.js', formats: ['es' as const], fileName: 'main' }, assetsInlineLimit: 0 } }
 const HERO = { prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '256x256' }
 
 async function build(p: TempProject) {
-  return withEnv({ ...emulator.openaiEnv(), CI: undefined }, () => viteBuild(p.root, {}, LIB))
+  return withEnv({ ...suite.emulator.openaiEnv(), CI: undefined }, () => viteBuild(p.root, {}, LIB))
 }
 
 let imports = 0
@@ -45,11 +37,10 @@ async function distSnapshot(p: TempProject): Promise<Record<string, string>> {
 
 describe('emitted images in a vite build', () => {
   it('widths + webp + placeholder: the files, a srcset with the right w descriptors; a warm rebuild runs no sharp', async () => {
-    const p = await makeProject({
+    const p = await suite.project({
       'src/main.js': "export { default as src, srcset, placeholder, width, height } from './hero.imgprompt.json'\n",
       'src/hero.imgprompt.json': spec({ ...HERO, emit: { format: 'webp', widths: [64, 128], placeholder: 'blur' } }),
     })
-    projects.push(p)
     await build(p)
     const cold = await builtExports(p)
     const inDist = (url: string) => path.join(p.root, 'dist', url)
@@ -72,21 +63,20 @@ describe('emitted images in a vite build', () => {
     expect(Math.max(tiny.width!, tiny.height!)).toBeLessThanOrEqual(16)
 
     const before = await distSnapshot(p)
-    emulator.reset()
+    suite.emulator.reset()
     sharpCalls.count = 0
     await build(p)
-    expect(emulator.requests).toHaveLength(0)
+    expect(suite.emulator.requests).toHaveLength(0)
     expect(sharpCalls.count).toBe(0)
     expect(await distSnapshot(p)).toEqual(before)
     expect(await builtExports(p)).toEqual(cold)
   })
 
   it('warns through Vite’s logger when a transparent image is emitted as JPEG', async () => {
-    const p = await makeProject({
+    const p = await suite.project({
       'src/main.js': "export { default as src } from './badge.imgprompt.json'\n",
       'src/badge.imgprompt.json': spec({ ...HERO, background: 'transparent', emit: { format: 'jpeg' } }),
     })
-    projects.push(p)
     const { logs } = await build(p)
     expect(logs.text()).toMatch(/warn .*badge\.imgprompt\.json: the image has transparent pixels .*flattened onto #ffffff/)
     expect(await p.list('dist')).toContain('badge.jpg')

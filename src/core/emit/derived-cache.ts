@@ -12,20 +12,14 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { sha256 } from '../cache/key.js'
-import { atomicWrite, extensionOf } from '../cache/store.js'
+import { atomicWrite, extensionOf, type SidecarImage } from '../cache/store.js'
 import { MIME_OF } from '../engine/verify.js'
 import type { Derivation, EncodedImage } from './optimize.js'
 
 export const DERIVED_MANIFEST_VERSION = 1
 
-export interface DerivedFileRecord {
-  file: string
-  sha256: string
-  bytes: number
-  width: number
-  height: number
-  mime: string
-}
+/** A derived file, described like a committed image in its sidecar. */
+export type DerivedFileRecord = Omit<SidecarImage, 'revised_prompt'>
 
 export interface DerivedManifest {
   version: number
