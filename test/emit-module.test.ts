@@ -11,6 +11,7 @@ import { describe, expect, it, vi } from 'vitest'
 import type { EmittedAsset } from '../src/core/emit/image-module.js'
 import { imageModuleCode } from '../src/core/emit/image-module.js'
 import { sharpJobSlots } from '../src/core/emit/limit.js'
+import { warmImageModule } from '../src/core/emit/warm-module.js'
 import type * as Optimize from '../src/core/emit/optimize.js'
 import type { LogSink } from '../src/core/log.js'
 import { ImageService } from '../src/core/service.js'
@@ -183,6 +184,45 @@ describe('hit and miss, warm and cold', () => {
     }
     expect(hit.service.emitter.stats.reused).toBe(1)
     expect((await sharp(miss.assets[0]!.data).metadata()).hasAlpha).toBe(false)
+  })
+})
+
+describe('the warm path', () => {
+  const sinkInto = (assets: EmittedAsset[]) => (asset: EmittedAsset) => {
+    assets.push(asset)
+    return JSON.stringify(`/assets/${asset.name}`)
+  }
+  async function warm(root: string, file: string) {
+    const service = new ImageService({ provider: 'openai', frozen: true }, { root, env: {} })
+    const inspect = vi.spyOn(service.store, 'inspect')
+    const assets: EmittedAsset[] = []
+    const code = await warmImageModule(service, await service.loadSpec({ kind: 'file', file: path.join(root, file) }), sinkInto(assets))
+    return { code, assets, service, inspected: inspect.mock.calls.length }
+  }
+
+  it('makes the same module from the sidecar and the derived cache, without reading the committed image or running sharp', async () => {
+    const p = await project({ 'src/hero.imgprompt.json': spec({ ...HERO, n: 2, emit: { format: 'webp', widths: [100], placeholder: 'thumbhash' } }) })
+    expect((await warm(p.root, 'src/hero.imgprompt.json')).code).toBeUndefined() // nothing cached yet
+    const full = await load(p.root, 'src/hero.imgprompt.json')
+
+    sharpCalls.count = 0
+    const fast = await warm(p.root, 'src/hero.imgprompt.json')
+    expect(fast.code).toBe(full.code)
+    expect(fast.assets.map((a) => [a.name, a.data.toString('base64')])).toEqual(full.assets.map((a) => [a.name, a.data.toString('base64')]))
+    expect(fast.inspected).toBe(0)
+    expect(sharpCalls.count).toBe(0)
+    expect(fast.service.engine.stats.hits).toBe(1)
+
+    // A derived file gone: the full path is needed (and makes it again).
+    await rm(path.join(p.root, 'node_modules/.cache/unplugin-ai-image'), { recursive: true })
+    expect((await warm(p.root, 'src/hero.imgprompt.json')).code).toBeUndefined()
+  })
+
+  it('leaves images emitted byte for byte as generated to the full path, which reads and verifies them', async () => {
+    const p = await project({ 'src/photo.imgprompt.json': spec({ ...HERO, output_format: 'jpeg' }) })
+    const full = await load(p.root, 'src/photo.imgprompt.json')
+    expect(full.assets[0]!.variant).toBeUndefined()
+    expect((await warm(p.root, 'src/photo.imgprompt.json')).code).toBeUndefined()
   })
 })
 

@@ -7,6 +7,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import sharp from 'sharp'
 import { describe, expect, it, vi } from 'vitest'
+import { CacheStore } from '../src/core/cache/store.js'
 import { emulatorSuite } from './helpers/emulator-suite.js'
 import { withEnv } from './helpers/env.js'
 import { spec, type TempProject } from './helpers/project.js'
@@ -65,9 +66,13 @@ describe('emitted images in a vite build', () => {
     const before = await distSnapshot(p)
     suite.emulator.reset()
     sharpCalls.count = 0
+    const inspect = vi.spyOn(CacheStore.prototype, 'inspect')
     await build(p)
     expect(suite.emulator.requests).toHaveLength(0)
     expect(sharpCalls.count).toBe(0)
+    // The warm path: the committed image is not even read (its derived files are keyed by its SHA-256).
+    expect(inspect).not.toHaveBeenCalled()
+    inspect.mockRestore()
     expect(await distSnapshot(p)).toEqual(before)
     expect(await builtExports(p)).toEqual(cold)
   })

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import type { UnpluginContextMeta, UnpluginOptions } from 'unplugin'
 import { AiImageError, isAiImageError } from '../core/errors.js'
 import { imageModuleCode } from '../core/emit/image-module.js'
+import { warmImageModule } from '../core/emit/warm-module.js'
 import { renderMissingModule } from '../core/emit/module-code.js'
 import { isSpecPath } from '../core/engine/inputs.js'
 import type { AiImageOptions } from '../types.js'
@@ -55,6 +56,11 @@ export function createPlugin(userOptions: AiImageOptions | undefined, _meta: Unp
         if (ref.kind === 'file') this.addWatchFile(ref.file)
         for (const input of [...spec.inputs, ...(spec.mask ? [spec.mask] : [])]) this.addWatchFile(input)
 
+        const sink = state.assetSinkOverride() ?? rollupAssetSink(this as unknown as RollupLikeContext)
+        // Warm path first: a cached image whose derived files are all in place needs neither its bytes nor sharp.
+        const warm = await warmImageModule(service, spec, sink)
+        if (warm !== undefined) return { code: warm, map: null, moduleType: 'js' } as { code: string; map: null }
+
         let image
         try {
           image = await service.resolve(spec)
@@ -66,7 +72,6 @@ export function createPlugin(userOptions: AiImageOptions | undefined, _meta: Unp
           }
           throw error
         }
-        const sink = state.assetSinkOverride() ?? rollupAssetSink(this as unknown as RollupLikeContext)
         const code = await imageModuleCode(image, sink, service.emitter)
         // `moduleType` tells Rolldown (Vite 8) this is JavaScript whatever the id looks like.
         return { code, map: null, moduleType: 'js' } as { code: string; map: null }

@@ -8,7 +8,7 @@
  * SHA-256 in its sidecar: a mismatch is reported as corrupt and treated as a miss, never as an asset.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { sha256, type KeyMaterial } from './key.js'
 import type { KeyedRequest } from '../spec/validate.js'
@@ -93,6 +93,39 @@ export class CacheStore {
 
   /** Read and verify an entry. */
   async inspect(key: string): Promise<Inspection> {
+    const read = await this.readSidecar(key)
+    if (read.status !== 'ok') return read
+    const images: CachedImage[] = []
+    for (const image of read.sidecar.images) {
+      const file = path.join(this.folderOf(key), image.file)
+      let data: Buffer
+      try {
+        data = await readFile(file)
+      } catch {
+        return { status: 'corrupt', reason: `${image.file} is missing` }
+      }
+      if (data.length !== image.bytes || sha256(data) !== image.sha256) {
+        return { status: 'corrupt', reason: `${image.file} does not match its SHA-256` }
+      }
+      images.push({ ...image, path: file, data })
+    }
+    return { status: 'hit', entry: { key, sidecar: read.sidecar, images } }
+  }
+
+  /**
+   * The sidecar of an entry whose image files are all present with their recorded sizes, without reading
+   * or hashing the images; undefined otherwise. For the warm emit path, which serves derived files keyed by
+   * the SHA-256 the sidecar records and so never needs the committed bytes. `inspect` is the verified read.
+   */
+  async completeSidecar(key: string): Promise<Sidecar | undefined> {
+    const read = await this.readSidecar(key)
+    if (read.status !== 'ok') return undefined
+    const folder = this.folderOf(key)
+    const sizes = await Promise.all(read.sidecar.images.map((image) => stat(path.join(folder, image.file)).then((s) => s.size, () => -1)))
+    return sizes.every((size, i) => size === read.sidecar.images[i]!.bytes) ? read.sidecar : undefined
+  }
+
+  private async readSidecar(key: string): Promise<{ status: 'ok'; sidecar: Sidecar } | Exclude<Inspection, { status: 'hit' }>> {
     let text: string
     try {
       text = await readFile(this.sidecarPath(key), 'utf8')
@@ -109,24 +142,12 @@ export class CacheStore {
     if (sidecar.key !== key || !Array.isArray(sidecar.images) || sidecar.images.length === 0) {
       return { status: 'corrupt', reason: 'the sidecar does not describe this key' }
     }
-    const images: CachedImage[] = []
     for (const image of sidecar.images) {
       if (typeof image.file !== 'string' || path.basename(image.file) !== image.file) {
         return { status: 'corrupt', reason: 'the sidecar names a file outside its folder' }
       }
-      const file = path.join(this.folderOf(key), image.file)
-      let data: Buffer
-      try {
-        data = await readFile(file)
-      } catch {
-        return { status: 'corrupt', reason: `${image.file} is missing` }
-      }
-      if (data.length !== image.bytes || sha256(data) !== image.sha256) {
-        return { status: 'corrupt', reason: `${image.file} does not match its SHA-256` }
-      }
-      images.push({ ...image, path: file, data })
     }
-    return { status: 'hit', entry: { key, sidecar, images } }
+    return { status: 'ok', sidecar }
   }
 
   async read(key: string): Promise<CacheEntry | undefined> {

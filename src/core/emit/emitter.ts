@@ -7,11 +7,12 @@
  * A cache hit and a miss give the same result: the same recipe, key and bytes, whether the derived files
  * were just made or read back.
  */
-import type { ResolvedImage, ResolvedImageFile } from '../engine/generate.js'
+import type { ResolvedImageFile } from '../engine/generate.js'
 import type { Logger } from '../log.js'
 import { DerivedCache, entryOf, type DerivedEntry, type DerivedFile } from './derived-cache.js'
 import { sharpLimit } from './limit.js'
 import { deriveImage } from './optimize.js'
+import type { ValidatedSpec } from '../spec/validate.js'
 import { derivedKey, isPassThrough, recipeFor, type EmitRecipe } from './recipe.js'
 
 export interface EmittedFile extends DerivedFile {
@@ -36,6 +37,15 @@ export interface EmitterDeps {
   log: Logger
 }
 
+/** A cached image as the emitter sees it. `data` is absent on the warm path, where it was not read. */
+export interface SourceImage {
+  sha256: string
+  width: number
+  height: number
+  mime: string
+  data?: Buffer
+}
+
 export class ImageEmitter {
   /** `derived`: sharp runs; `reused`: verified derived-cache hits; `passedThrough`: cached bytes emitted as they are. */
   readonly stats = { derived: 0, reused: 0, passedThrough: 0 }
@@ -46,20 +56,34 @@ export class ImageEmitter {
     this.cache = new DerivedCache(deps.cacheDir)
   }
 
-  emit(image: ResolvedImage): Promise<EmittedCandidate[]> {
-    return Promise.all(image.images.map((file, index) => this.candidate(image, file, index)))
+  /**
+   * The files of every candidate. With each image's bytes at hand this always succeeds (making what the
+   * derived cache lacks). Without them it answers from the derived cache alone, and undefined means some
+   * candidate needs its bytes (emitted as they are, or a derived file to make): read them and call again.
+   */
+  emit(spec: ValidatedSpec, sources: readonly ResolvedImageFile[]): Promise<EmittedCandidate[]>
+  emit(spec: ValidatedSpec, sources: readonly SourceImage[]): Promise<EmittedCandidate[] | undefined>
+  async emit(spec: ValidatedSpec, sources: readonly SourceImage[]): Promise<EmittedCandidate[] | undefined> {
+    const candidates = await Promise.all(sources.map((source, index) => this.candidate(spec, source, index)))
+    return candidates.every((c): c is EmittedCandidate => c !== undefined) ? candidates : undefined
   }
 
-  private async candidate(image: ResolvedImage, file: ResolvedImageFile, index: number): Promise<EmittedCandidate> {
-    const { spec } = image
-    const source: EmittedFile = { data: file.data, width: file.width, height: file.height, mime: file.mime, variant: undefined }
-    const recipe = recipeFor(spec.emit, file.mime, index === spec.pick)
-    if (isPassThrough(recipe, file.mime)) {
-      this.stats.passedThrough++
-      return { main: source, variants: [], placeholder: undefined }
+  private async candidate(spec: ValidatedSpec, source: SourceImage, index: number): Promise<EmittedCandidate | undefined> {
+    const original: EmittedFile | undefined = source.data
+      ? { data: source.data, width: source.width, height: source.height, mime: source.mime, variant: undefined }
+      : undefined
+    const recipe = recipeFor(spec.emit, source.mime, index === spec.pick)
+    if (isPassThrough(recipe, source.mime)) {
+      if (original) this.stats.passedThrough++
+      return original && { main: original, variants: [], placeholder: undefined }
     }
-    const key = derivedKey(file.sha256, recipe)
-    const entry = await this.entry(key, file, recipe, spec.label)
+    const key = derivedKey(source.sha256, recipe)
+    const entry = source.data
+      ? await this.entry(key, { ...source, data: source.data }, recipe, spec.label)
+      : await (this.inflight.get(key) ?? this.cached(key, source.sha256))
+    // The source bytes are the emitted image when the optimizer could not do better.
+    const main = entry?.main ? { ...entry.main, variant: `${key}-main` } : original
+    if (!entry || !main) return undefined
     if (entry.flattened) {
       // On every build, not only the one that made the file: the warning stays until the spec changes.
       this.deps.log.warnOnce(
@@ -68,32 +92,35 @@ export class ImageEmitter {
       )
     }
     return {
-      main: entry.main ? { ...entry.main, variant: `${key}-main` } : source,
+      main,
       variants: entry.variants.map((variant) => ({ ...variant, variant: `${key}-${variant.width}w` })),
       placeholder: entry.placeholder,
     }
   }
 
   /** The derived files of one key; concurrent imports of the same image and recipe share one job. */
-  private entry(key: string, file: ResolvedImageFile, recipe: EmitRecipe, label: string): Promise<DerivedEntry> {
+  private entry(key: string, source: SourceImage & { data: Buffer }, recipe: EmitRecipe, label: string): Promise<DerivedEntry> {
     let pending = this.inflight.get(key)
     if (!pending) {
-      pending = this.readOrDerive(key, file, recipe, label).finally(() => this.inflight.delete(key))
+      pending = this.readOrDerive(key, source, recipe, label).finally(() => this.inflight.delete(key))
       this.inflight.set(key, pending)
     }
     return pending
   }
 
-  private async readOrDerive(key: string, file: ResolvedImageFile, recipe: EmitRecipe, label: string): Promise<DerivedEntry> {
-    const cached = await this.cache.read(key, file.sha256)
-    if (cached) {
-      this.stats.reused++
-      return cached
-    }
-    const derivation = await sharpLimit()(() => deriveImage(file.data, recipe, label))
+  private async cached(key: string, sourceSha256: string): Promise<DerivedEntry | undefined> {
+    const cached = await this.cache.read(key, sourceSha256)
+    if (cached) this.stats.reused++
+    return cached
+  }
+
+  private async readOrDerive(key: string, source: SourceImage & { data: Buffer }, recipe: EmitRecipe, label: string): Promise<DerivedEntry> {
+    const cached = await this.cached(key, source.sha256)
+    if (cached) return cached
+    const derivation = await sharpLimit()(() => deriveImage(source.data, recipe, label))
     this.stats.derived++
     try {
-      await this.cache.write(key, file.sha256, derivation)
+      await this.cache.write(key, source.sha256, derivation)
     } catch (error) {
       // The derived cache only saves time: a read-only node_modules must not fail the build.
       this.deps.log.warnOnce(

@@ -2,11 +2,12 @@
  * Resolved image → module code: the emitter makes (or reads back) the files of every candidate, each
  * file goes through the bundler's `AssetSink`, which returns the JS expression of its URL, and the
  * module exports them (DESIGN.md, "Importing an image"). Bundler-agnostic; the same input gives the
- * same exports on a cache hit and on a miss.
+ * same exports on a cache hit and on a miss, on the full path and on the warm one.
  */
 import type { ResolvedImage } from '../engine/generate.js'
 import { assetFileName, variantFileName } from './asset-name.js'
-import type { EmittedFile, ImageEmitter } from './emitter.js'
+import type { ValidatedSpec } from '../spec/validate.js'
+import type { EmittedCandidate, EmittedFile, ImageEmitter } from './emitter.js'
 import { renderModule } from './module-code.js'
 
 export interface EmittedAsset {
@@ -25,9 +26,12 @@ export interface EmittedAsset {
 export type AssetSink = (asset: EmittedAsset) => string
 
 export async function imageModuleCode(image: ResolvedImage, sink: AssetSink, emitter: ImageEmitter): Promise<string> {
-  const { spec, key } = image
-  const count = image.images.length
-  const candidates = await emitter.emit(image)
+  return renderImageModule(image.spec, image.key, await emitter.emit(image.spec, image.images), sink)
+}
+
+/** Emitted files → module code; shared by the full path above and the warm path (`warm-module.ts`). */
+export function renderImageModule(spec: ValidatedSpec, key: string, candidates: readonly EmittedCandidate[], sink: AssetSink): string {
+  const count = candidates.length
   const emit = (file: EmittedFile, index: number, name: string) =>
     sink({ key, index, name, data: file.data, mime: file.mime, ...(file.variant ? { variant: file.variant } : {}) })
 

@@ -1,0 +1,34 @@
+/**
+ * The warm path of an import: when the committed entry and every derived file are in place, the module
+ * is made from the sidecar and the derived cache alone. The committed images are not read, hashed or
+ * decoded: derived files are keyed by the SHA-256 the sidecar records and verified on their own, so the
+ * asset is exactly what the full path would emit. Anything else (a miss, a chain, an image emitted as it
+ * is, a derived file to make) answers undefined, and the caller takes the full path
+ * (`service.resolve` → `imageModuleCode`), which gives the same module.
+ */
+import type { CacheStore } from '../cache/store.js'
+import type { ImageEngine } from '../engine/generate.js'
+import { isSpecPath } from '../engine/inputs.js'
+import type { ValidatedSpec } from '../spec/validate.js'
+import type { ImageEmitter } from './emitter.js'
+import { renderImageModule, type AssetSink } from './image-module.js'
+
+export interface WarmDeps {
+  engine: Pick<ImageEngine, 'prepare' | 'stats'>
+  store: Pick<CacheStore, 'completeSidecar'>
+  emitter: ImageEmitter
+}
+
+export async function warmImageModule(deps: WarmDeps, spec: ValidatedSpec, sink: AssetSink): Promise<string | undefined> {
+  // A chain's key needs the upstream image, which only the engine resolves.
+  if (spec.inputs.some(isSpecPath)) return undefined
+  const { key } = await deps.engine.prepare(spec, async () => {
+    throw new Error('unreachable: specs with chained inputs take the full path')
+  })
+  const sidecar = await deps.store.completeSidecar(key)
+  if (!sidecar) return undefined
+  const candidates = await deps.emitter.emit(spec, sidecar.images)
+  if (!candidates) return undefined
+  deps.engine.stats.hits++
+  return renderImageModule(spec, key, candidates, sink)
+}
