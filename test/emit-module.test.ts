@@ -213,6 +213,14 @@ describe('the warm path', () => {
     expect(sharpCalls.count).toBe(0)
     expect(fast.service.engine.stats.hits).toBe(1)
 
+    // A committed image missing or of the wrong size: the full path (which verifies, and regenerates).
+    const committed = (await p.list('.ai-image')).find((f) => f.endsWith('-1.png'))!
+    const bytes = await p.read(`.ai-image/${committed}`)
+    await p.write(`.ai-image/${committed}`, bytes.subarray(0, bytes.length - 1))
+    expect((await warm(p.root, 'src/hero.imgprompt.json')).code).toBeUndefined()
+    await p.write(`.ai-image/${committed}`, bytes)
+    expect((await warm(p.root, 'src/hero.imgprompt.json')).code).toBe(full.code)
+
     // A derived file gone: the full path is needed (and makes it again).
     await rm(path.join(p.root, 'node_modules/.cache/unplugin-ai-image'), { recursive: true })
     expect((await warm(p.root, 'src/hero.imgprompt.json')).code).toBeUndefined()
