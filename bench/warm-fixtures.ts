@@ -4,11 +4,10 @@
  * fills the committed cache, as in real life), and the Vite projects that are compared.
  */
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
-import { pathToFileURL } from 'node:url'
 import sharp from 'sharp'
 
 export const WIDTH = 1536
@@ -109,5 +108,12 @@ export async function writeProject(dir: string, project: ProjectFiles): Promise<
   await Promise.all(Object.entries(project.files).map(([file, data]) => writeFile(path.join(dir, file), data)))
 }
 
-/** `import x from '<absolute file>'` for a generated config (these projects live outside the package). */
-export const importFrom = (name: string, file: string) => `import ${name} from ${JSON.stringify(pathToFileURL(file).href)}`
+/** `node_modules/<name>` → folder, for each package, so generated apps import them by name. */
+export async function linkPackages(nodeModules: string, packages: Record<string, string>): Promise<void> {
+  await mkdir(nodeModules, { recursive: true })
+  for (const [name, target] of Object.entries(packages)) {
+    const link = path.join(nodeModules, name)
+    await rm(link, { recursive: true, force: true })
+    await symlink(target, link, 'dir')
+  }
+}

@@ -12,37 +12,48 @@
  * Timed builds run with CI set and no API key: every image must come from the cache (a miss fails).
  * The derived caches of both plugins are checked to be untouched by the timed builds (no image work).
  *
+ * Each build writes its dist/ to a RAM disk (/dev/shm) when the machine has one, so that disk write-back
+ * of earlier builds (and of other processes) does not swamp the figures; both sides of every ratio write
+ * the same way. BENCH_OUT=project writes dist/ inside each project instead.
+ *
  * Env: BENCH_IMAGES (default 200), BENCH_REPS (default 7). Files live in
  * node_modules/.cache/unplugin-ai-image-bench/ and are reused by the next run.
  */
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { copyFile, readdir, stat } from 'node:fs/promises'
+import { existsSync, rmSync } from 'node:fs'
+import { copyFile, mkdtemp, readdir, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { HEIGHT, WIDTH, ensureImages, imageName, importFrom, promptOf, startImageApi, writeProject, type ProjectFiles } from './warm-fixtures.js'
+import { HEIGHT, WIDTH, ensureImages, imageName, linkPackages, promptOf, startImageApi, writeProject, type ProjectFiles } from './warm-fixtures.js'
 
 const COUNT = Number(process.env.BENCH_IMAGES ?? 200)
 const REPS = Number(process.env.BENCH_REPS ?? 7)
 const repo = fileURLToPath(new URL('..', import.meta.url))
 const work = path.join(repo, 'node_modules/.cache/unplugin-ai-image-bench', `warm-${COUNT}`)
 const pluginEntry = path.join(repo, 'dist/vite.js')
-const imagetoolsEntry = path.join(repo, 'node_modules/vite-imagetools/dist/index.js')
 const viteBin = path.join(repo, 'node_modules/vite/bin/vite.js')
 const cacheDir = path.join(work, 'cache')
 
 if (!existsSync(pluginEntry)) throw new Error('dist/ is missing: run `npm run build` first (npm run bench:warm does)')
 
 const indices = Array.from({ length: COUNT }, (_, i) => i)
-const aiConfig = `${importFrom('aiImage', pluginEntry)}\nexport default { plugins: [aiImage({ cacheDir: ${JSON.stringify(cacheDir)} })] }`
-const plainConfig = 'export default {}'
+const ramDisk = process.env.BENCH_OUT !== 'project' && existsSync('/dev/shm') ? await mkdtemp('/dev/shm/ai-image-bench-') : undefined
+// Removed however the run ends: it holds every dist/ in memory.
+if (ramDisk) process.on('exit', () => rmSync(ramDisk, { recursive: true, force: true }))
+const outDir = (project: string) => (ramDisk ? path.join(ramDisk, project) : path.join(work, project, 'dist'))
+
+/** `vite.config.mjs` of a project: its plugins and where dist/ goes. */
+function viteConfig(project: string, imports: string[], plugins: string): string {
+  const build = `{ outDir: ${JSON.stringify(outDir(project))}, emptyOutDir: true }`
+  return [...imports, `export default { plugins: [${plugins}], build: ${build} }`].join('\n')
+}
 const page = (tags: string) => `document.querySelector('#app').innerHTML = [\n${tags}\n].join('')`
 
-function aiProject(emit?: Record<string, unknown>): ProjectFiles {
+function aiProject(project: string, emit?: Record<string, unknown>): ProjectFiles {
   const named = emit ? 'srcset as s%, width as w%, height as h%' : 'width as w%, height as h%'
   return {
-    config: aiConfig,
+    config: viteConfig(project, ["import aiImage from 'unplugin-ai-image/vite'"], `aiImage({ cacheDir: ${JSON.stringify(cacheDir)} })`),
     main: [
       ...indices.map((i) => `import i${i}, { ${named.replaceAll('%', String(i))} } from './${imageName(i)}.imgprompt.json'`),
       page(indices.map((i) => `  \`<img src="\${i${i}}"${emit ? ` srcset="\${s${i}}"` : ''} width="\${w${i}}" height="\${h${i}}">\``).join(',\n')),
@@ -53,9 +64,9 @@ function aiProject(emit?: Record<string, unknown>): ProjectFiles {
   }
 }
 
-function pngProject(query = ''): ProjectFiles {
+function pngProject(project: string, query = ''): ProjectFiles {
   return {
-    config: query ? `${importFrom('{ imagetools }', imagetoolsEntry)}\nexport default { plugins: [imagetools()] }` : plainConfig,
+    config: query ? viteConfig(project, ["import { imagetools } from 'vite-imagetools'"], 'imagetools()') : viteConfig(project, [], ''),
     main: [
       ...indices.map((i) => `import i${i} from './${imageName(i)}.png${query}'`),
       page(indices.map((i) => `  \`<img ${query ? 'srcset' : 'src'}="\${i${i}}">\``).join(',\n')),
@@ -106,8 +117,8 @@ async function snapshot(dir: string): Promise<string> {
   return lines.sort().join('\n')
 }
 
-async function distImages(dir: string): Promise<{ files: number; bytes: number }> {
-  const assets = path.join(dir, 'dist/assets')
+async function distImages(project: string): Promise<{ files: number; bytes: number }> {
+  const assets = path.join(outDir(project), 'assets')
   const names = (await readdir(assets)).filter((f) => /\.(png|webp|jpg|avif)$/.test(f))
   const sizes = await Promise.all(names.map(async (f) => (await stat(path.join(assets, f))).size))
   return { files: names.length, bytes: sizes.reduce((a, b) => a + b, 0) }
@@ -122,6 +133,9 @@ const median = (values: number[]) => {
 // ---------------------------------------------------------------------------------------------------
 
 const sources = await ensureImages(path.join(work, 'images'), COUNT)
+// The configs import both plugins by package name, as an app does (Vite then loads them from node_modules
+// instead of bundling them into the config).
+await linkPackages(path.join(work, 'node_modules'), { 'unplugin-ai-image': repo, 'vite-imagetools': path.join(repo, 'node_modules/vite-imagetools') })
 const dirs = {
   png: path.join(work, 'png'),
   ai: path.join(work, 'ai'),
@@ -130,10 +144,10 @@ const dirs = {
   imagetools: path.join(work, 'imagetools'),
 }
 const WEBP_EMIT = { format: 'webp', widths: [640, 1280] }
-await withPngs(dirs.png, pngProject(), sources)
-await writeProject(dirs.ai, aiProject())
-await writeProject(dirs.aiWebp, aiProject(WEBP_EMIT))
-await withPngs(dirs.imagetools, pngProject(`?w=640;1280;${WIDTH}&format=webp&as=srcset`), sources)
+await withPngs(dirs.png, pngProject('png'), sources)
+await writeProject(dirs.ai, aiProject('ai'))
+await writeProject(dirs.aiWebp, aiProject('ai-webp', WEBP_EMIT))
+await withPngs(dirs.imagetools, pngProject('imagetools', `?w=640;1280;${WIDTH}&format=webp&as=srcset`), sources)
 
 // The plugin fills the committed cache itself, from a local OpenAI-compatible endpoint (first run only).
 const api = await startImageApi(sources)
@@ -144,9 +158,9 @@ await api.close()
 if (api.requests() > 0) console.log(`  generated ${api.requests()} cache entries through the local endpoint`)
 
 // (a'): the bytes the plugin emits for each image, imported as plain PNG files.
-const emitted = (await readdir(path.join(dirs.ai, 'dist/assets'))).filter((f) => f.endsWith('.png'))
-const optimized = Object.fromEntries(indices.map((i) => [i, path.join(dirs.ai, 'dist/assets', emitted.find((f) => f.startsWith(`${imageName(i)}-`))!)]))
-await withPngs(dirs.pngOptimized, pngProject(), optimized)
+const emitted = (await readdir(path.join(outDir('ai'), 'assets'))).filter((f) => f.endsWith('.png'))
+const optimized = Object.fromEntries(indices.map((i) => [i, path.join(outDir('ai'), 'assets', emitted.find((f) => f.startsWith(`${imageName(i)}-`))!)]))
+await withPngs(dirs.pngOptimized, pngProject('png-optimized'), optimized)
 
 const env = frozenEnv()
 const order = ['png', 'ai', 'pngOptimized', 'aiWebp', 'imagetools'] as const
@@ -177,10 +191,10 @@ const labels: Record<(typeof order)[number], string> = {
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`
 console.log(`\nwarm vite build, ${COUNT} images of ${WIDTH}x${HEIGHT}; median of ${REPS} (min – max), wall clock of the whole process`)
-console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}\n`)
+console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}; dist/ on ${ramDisk ? 'a RAM disk' : 'disk'}\n`)
 for (const name of order) {
   const t = times[name]
-  const out = await distImages(dirs[name])
+  const out = await distImages(path.basename(dirs[name]))
   console.log(`  ${labels[name].padEnd(50)} ${sec(median(t)).padStart(8)}  (${sec(Math.min(...t))} – ${sec(Math.max(...t))})   ${String(out.files).padStart(4)} images, ${mb(out.bytes)}`)
 }
 const ratio = (a: number[], b: number[]) => (median(a) / median(b)).toFixed(3)

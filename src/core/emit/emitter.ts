@@ -11,7 +11,6 @@ import type { ResolvedImageFile } from '../engine/generate.js'
 import type { Logger } from '../log.js'
 import { DerivedCache, entryOf, type DerivedEntry, type DerivedFile } from './derived-cache.js'
 import { sharpLimit } from './limit.js'
-import { deriveImage } from './optimize.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import { derivedKey, isPassThrough, recipeFor, type EmitRecipe } from './recipe.js'
 
@@ -117,7 +116,9 @@ export class ImageEmitter {
   private async readOrDerive(key: string, source: SourceImage & { data: Buffer }, recipe: EmitRecipe, label: string): Promise<DerivedEntry> {
     const cached = await this.cached(key, source.sha256)
     if (cached) return cached
-    const derivation = await sharpLimit()(() => deriveImage(source.data, recipe, label))
+    // The pipeline (and sharp with it) is loaded on the first derivation: a warm build never loads it.
+    const [limit, { deriveImage }] = await Promise.all([sharpLimit(), import('./optimize.js')])
+    const derivation = await limit(() => deriveImage(source.data, recipe, label))
     this.stats.derived++
     try {
       await this.cache.write(key, source.sha256, derivation)

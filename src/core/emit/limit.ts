@@ -6,15 +6,14 @@
  */
 import os from 'node:os'
 import pLimit, { type LimitFunction } from 'p-limit'
-import sharp from 'sharp'
 
-export function sharpJobSlots(cores = os.availableParallelism(), threadsPerJob = sharp.concurrency()): number {
+export function sharpJobSlots(cores: number, threadsPerJob: number): number {
   return Math.max(1, Math.floor(cores / Math.max(1, threadsPerJob)))
 }
 
-let shared: LimitFunction | undefined
+let shared: Promise<LimitFunction> | undefined
 
-/** Created on first use: a warm build never asks, and so never touches sharp. */
-export function sharpLimit(): LimitFunction {
-  return (shared ??= pLimit(sharpJobSlots()))
+/** Created on first use: a warm build never asks, and so never even loads sharp. */
+export function sharpLimit(): Promise<LimitFunction> {
+  return (shared ??= import('sharp').then(({ default: sharp }) => pLimit(sharpJobSlots(os.availableParallelism(), sharp.concurrency()))))
 }

@@ -1,17 +1,17 @@
 /**
  * What to make of one cached image: the output format and quality, the resized widths and the
  * placeholder, from the spec's `emit` options. Pure data, no sharp: the warm path computes a recipe and
- * its derived-cache key and never decodes a pixel.
+ * its derived-cache key without loading sharp, let alone decoding a pixel.
  */
-import sharp from 'sharp'
 import { canonicalJson, sha256 } from '../cache/key.js'
 import { MIME_OF, type ImageFormat } from '../engine/verify.js'
 import type { PlaceholderKind } from '../../types.js'
 import type { NormalizedEmit } from '../spec/validate.js'
 
 /**
- * Bump when the pipeline's output changes for the same input (encoder settings, placeholder size, …):
- * every derived file is then rebuilt once. The committed cache is not affected.
+ * Bump when the pipeline's output changes for the same input (encoder settings, placeholder size, a sharp
+ * upgrade worth re-encoding for, …): every derived file is then rebuilt once. The committed cache is not
+ * affected. (sharp's own version is not in the key: reading it would load sharp on the warm path.)
  */
 export const PIPELINE_VERSION = 1
 
@@ -62,15 +62,11 @@ export function isPassThrough(recipe: EmitRecipe, sourceMime: string): boolean {
   )
 }
 
-/**
- * Key of the derived files: the source image's SHA-256, the recipe, the pipeline version and the
- * encoder's version (a new libvips may encode differently; derived files are cheap to rebuild).
- */
+/** Key of the derived files: the source image's SHA-256, the recipe and the pipeline version. */
 export function derivedKey(sourceSha256: string, recipe: EmitRecipe): string {
   return sha256(
     canonicalJson({
       v: PIPELINE_VERSION,
-      sharp: sharp.versions.sharp,
       source: sourceSha256,
       format: recipe.format,
       quality: recipe.quality ?? null,
