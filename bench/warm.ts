@@ -1,6 +1,6 @@
 /**
  * Warm-build benchmark (`npm run bench:warm`). Side by side in one run, each figure the median wall-clock
- * time of a whole `vite build` process (several repetitions, interleaved):
+ * time of a whole `vite build` process (several repetitions, interleaved in a new order each time):
  *
  *   (a)  an app importing N cached AI images (default emit: the cached PNG, optimized losslessly)
  *        ÷ the same app importing the same N PNG files directly.                         target ≤ 1.10
@@ -134,6 +134,19 @@ async function distImages(project: string): Promise<{ files: number; bytes: numb
   return { files: names.length, bytes: sizes.reduce((a, b) => a + b, 0) }
 }
 
+/** Pause before each timed build, so the previous process's exit (memory, write-back) has settled. */
+const SETTLE_MS = 500
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Fisher–Yates. */
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[items[i], items[j]] = [items[j]!, items[i]!]
+  }
+  return items
+}
+
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
@@ -181,9 +194,10 @@ const before = await Promise.all(derivedDirs.map(snapshot))
 
 const times: Record<(typeof order)[number], BuildTime[]> = { png: [], ai: [], pngOptimized: [], aiWebp: [], imagetools: [] }
 for (let rep = 0; rep < REPS; rep++) {
-  // Rotate the order, so no project always runs first (or after the same neighbour).
-  for (let k = 0; k < order.length; k++) {
-    const name = order[(rep + k) % order.length]!
+  // A new order each repetition: a build pays for the memory churn of the one before it (vite-imagetools'
+  // decoding above all), so no project may always follow the same neighbour.
+  for (const name of shuffle([...order])) {
+    await sleep(SETTLE_MS)
     times[name].push(await viteBuild(dirs[name], env))
   }
   process.stdout.write(`  repetition ${rep + 1}/${REPS}\r`)
