@@ -2,8 +2,7 @@
  * The derived cache on its own: what its key depends on, atomic writes, and reads that verify every
  * file (anything missing or altered is a miss, never a broken asset).
  */
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -104,6 +103,43 @@ describe('DerivedCache', () => {
 
     await reset()
     expect(await cache.read(key, SOURCE)).toEqual(entryOf(derivation))
+  })
+
+  it('hashes a file only when its stamp changed, like git\'s index; a restored mtime does not hide an edit', async () => {
+    const cache = new DerivedCache(dir)
+    const key = derivedKey(SOURCE, { ...base, quality: 7 })
+    const variantPath = path.join(dir, key.slice(0, 2), `${key}-640w.webp`)
+    await cache.write(key, SOURCE, derivation)
+    const manifest = () => readFile(cache.manifestPath(key), 'utf8').then((text) => JSON.parse(text))
+    const written = await manifest()
+    expect(written.variants[0].stamp).toMatchObject({ size: 13, ino: expect.any(Number), ctimeMs: expect.any(Number) })
+
+    // Unchanged stamp: the content is not hashed (a wrong SHA-256 in the manifest goes unnoticed) …
+    await writeFile(cache.manifestPath(key), JSON.stringify({ ...written, variants: [{ ...written.variants[0], sha256: 'f'.repeat(64) }] }))
+    expect(await cache.read(key, SOURCE)).toEqual(entryOf(derivation))
+    // … without a stamp, it is, and the mismatch is a miss.
+    await writeFile(cache.manifestPath(key), JSON.stringify({ ...written, variants: [{ ...written.variants[0], sha256: 'f'.repeat(64), stamp: undefined }] }))
+    expect(await cache.read(key, SOURCE)).toBeUndefined()
+
+    // Same size, mtime put back: the ctime still moved, so the edit is found.
+    await cache.write(key, SOURCE, derivation)
+    const before = await stat(variantPath)
+    await writeFile(variantPath, 'variant byteZ')
+    await utimes(variantPath, before.atime, before.mtime)
+    expect(await cache.read(key, SOURCE)).toBeUndefined()
+  })
+
+  it('verifies files without a valid stamp (a restored CI cache) by content, then stamps them', async () => {
+    const cache = new DerivedCache(dir)
+    const key = derivedKey(SOURCE, { ...base, quality: 8 })
+    await cache.write(key, SOURCE, derivation)
+    const written = JSON.parse(await readFile(cache.manifestPath(key), 'utf8'))
+    const stale = { size: 1, mtimeMs: 1, ctimeMs: 1, ino: 1 }
+    await writeFile(cache.manifestPath(key), JSON.stringify({ ...written, main: { ...written.main, stamp: stale }, variants: [{ ...written.variants[0], stamp: stale }] }))
+    expect(await cache.read(key, SOURCE)).toEqual(entryOf(derivation))
+    const restamped = JSON.parse(await readFile(cache.manifestPath(key), 'utf8'))
+    expect(restamped.main.stamp).toEqual(written.main.stamp)
+    expect(restamped.variants[0].stamp).toEqual(written.variants[0].stamp)
   })
 
   it('stores "the source is the answer" without a file', async () => {

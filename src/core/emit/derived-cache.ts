@@ -6,10 +6,15 @@
  *   node_modules/.cache/unplugin-ai-image/ab/abcdef…-640w.webp     one file per resized width
  *
  * The key (`recipe.ts`) covers the source image's SHA-256, the emit recipe and the pipeline version.
- * Writes are atomic, the manifest last; a read verifies every file against the manifest's SHA-256, and
- * anything missing, unreadable or altered is a miss (the caller rebuilds), never a broken asset.
+ * Writes are atomic, the manifest last. A read verifies every file, and anything missing, unreadable or
+ * altered is a miss (the caller rebuilds), never a broken asset. Like git's index, the manifest keeps a
+ * stamp of each file as it was when its content last matched its SHA-256 (size, mtime, ctime, inode): a
+ * file whose stamp still matches is not hashed again, which keeps a warm build's reads as cheap as plain
+ * file imports. Any write to a file, or its replacement, changes its ctime or inode, and its content is
+ * then hashed before use (and re-stamped when it still matches).
  */
-import { readFile } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { sha256 } from '../cache/key.js'
 import { atomicWrite, extensionOf, type SidecarImage } from '../cache/store.js'
@@ -18,8 +23,16 @@ import type { Derivation, EncodedImage } from './optimize.js'
 
 export const DERIVED_MANIFEST_VERSION = 1
 
-/** A derived file, described like a committed image in its sidecar. */
-export type DerivedFileRecord = Omit<SidecarImage, 'revised_prompt'>
+/** A file as it was when its content last matched its SHA-256. */
+export interface FileStamp {
+  size: number
+  mtimeMs: number
+  ctimeMs: number
+  ino: number
+}
+
+/** A derived file, described like a committed image in its sidecar, plus its stamp. */
+export type DerivedFileRecord = Omit<SidecarImage, 'revised_prompt'> & { stamp?: FileStamp }
 
 export interface DerivedManifest {
   version: number
@@ -76,28 +89,44 @@ export class DerivedCache {
       return undefined
     }
     const records = [manifest.main, ...manifest.variants]
-    const files = await Promise.all(records.map((record) => (record === null ? null : this.readFile(key, record))))
-    if (files.some((file) => file === undefined)) return undefined
-    const [main, ...variants] = files as Array<DerivedFile | null>
+    const reads = await Promise.all(records.map((record) => (record === null ? null : this.readFile(key, record))))
+    if (reads.some((read) => read === undefined)) return undefined
+    const [main, ...variants] = (reads as Array<VerifiedRead | null>).map((read) => read?.file)
+    if (reads.some((read) => read?.hashed)) {
+      // Verified by content: stamp the files as they are now, so the next build need not hash them.
+      const stamped = (record: DerivedFileRecord | null, i: number) => (record && { ...record, stamp: reads[i]!.stamp })
+      const [freshMain, ...freshVariants] = records.map(stamped)
+      await this.writeManifest({ ...manifest, main: freshMain ?? null, variants: freshVariants as DerivedFileRecord[] }).catch(() => {})
+    }
     return {
-      main: main ?? undefined,
+      main,
       variants: variants as DerivedFile[],
       placeholder: typeof manifest.placeholder === 'string' ? manifest.placeholder : undefined,
       flattened: manifest.flattened === true,
     }
   }
 
-  private async readFile(key: string, record: DerivedFileRecord): Promise<DerivedFile | undefined> {
+  private async readFile(key: string, record: DerivedFileRecord): Promise<VerifiedRead | undefined> {
     if (typeof record?.file !== 'string' || path.basename(record.file) !== record.file || !record.file.startsWith(key)) return undefined
-    let data: Buffer
+    let handle: FileHandle
     try {
-      data = await readFile(path.join(this.folderOf(key), record.file))
+      handle = await open(path.join(this.folderOf(key), record.file), 'r')
     } catch {
       return undefined
     }
-    // The length check is free and catches truncation before hashing.
-    if (data.length !== record.bytes || sha256(data) !== record.sha256) return undefined
-    return { data, width: record.width, height: record.height, mime: record.mime }
+    try {
+      // The stamp comes from the open file, so it describes exactly the bytes read.
+      const stamp = stampOf(await handle.stat())
+      if (stamp.size !== record.bytes) return undefined
+      const data = await handle.readFile()
+      const unchanged = sameStamp(record.stamp, stamp)
+      if (data.length !== record.bytes || (!unchanged && sha256(data) !== record.sha256)) return undefined
+      return { file: { data, width: record.width, height: record.height, mime: record.mime }, stamp, hashed: !unchanged }
+    } catch {
+      return undefined
+    } finally {
+      await handle.close()
+    }
   }
 
   /** Store a derivation: files first, the manifest last, each atomically. */
@@ -105,8 +134,11 @@ export class DerivedCache {
     const store = async (role: string, image: EncodedImage): Promise<DerivedFileRecord> => {
       const mime = MIME_OF[image.format]
       const file = `${key}-${role}.${extensionOf(mime)}`
-      await atomicWrite(path.join(this.folderOf(key), file), image.data)
-      return { file, sha256: sha256(image.data), bytes: image.data.length, width: image.width, height: image.height, mime }
+      const target = path.join(this.folderOf(key), file)
+      await atomicWrite(target, image.data)
+      const record = { file, sha256: sha256(image.data), bytes: image.data.length, width: image.width, height: image.height, mime }
+      // Stamped after the rename (which may change the ctime); a file replaced meanwhile is hashed on read.
+      return { ...record, stamp: stampOf(await stat(target)) }
     }
     const manifest: DerivedManifest = {
       version: DERIVED_MANIFEST_VERSION,
@@ -117,8 +149,33 @@ export class DerivedCache {
       placeholder: derivation.placeholder ?? null,
       flattened: derivation.flattened,
     }
-    await atomicWrite(this.manifestPath(key), `${JSON.stringify(manifest, null, 2)}\n`)
+    await this.writeManifest(manifest)
   }
+
+  private writeManifest(manifest: DerivedManifest): Promise<void> {
+    return atomicWrite(this.manifestPath(manifest.key), `${JSON.stringify(manifest, null, 2)}\n`)
+  }
+}
+
+interface VerifiedRead {
+  file: DerivedFile
+  stamp: FileStamp
+  /** The stamp did not match, so the content was hashed (and matched). */
+  hashed: boolean
+}
+
+function stampOf(stats: Stats): FileStamp {
+  return { size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino }
+}
+
+function sameStamp(recorded: FileStamp | undefined, current: FileStamp): boolean {
+  return (
+    recorded !== undefined &&
+    recorded.size === current.size &&
+    recorded.mtimeMs === current.mtimeMs &&
+    recorded.ctimeMs === current.ctimeMs &&
+    recorded.ino === current.ino
+  )
 }
 
 /** The entry a fresh derivation stands for, so a miss hands the emitter exactly what a hit would. */
