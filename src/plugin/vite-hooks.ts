@@ -20,8 +20,7 @@ export function viteHooks(state: PluginState) {
       state.setSink(sink)
       if (config.command === 'serve') {
         const dev = new DevAssets(() => state.service().store)
-        // Derived files (converted, resized) get their own names: a candidate may have several.
-        state.setAssetSinkOverride(() => (asset) => dev.add(config.base, asset.variant ?? asset.key, asset.index, asset))
+        state.setAssetSinkOverride(() => (asset) => dev.add(config.base, asset.key, asset.index, asset))
         state.dev = { assets: dev, base: config.base }
       }
     },
