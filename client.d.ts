@@ -1,6 +1,10 @@
 /**
  * Types of image imports. Add to tsconfig: `"types": ["unplugin-ai-image/client"]`,
  * or `/// <reference types="unplugin-ai-image/client" />`.
+ *
+ * TypeScript types an import of a real `.json` file as its content when `resolveJsonModule` is on (the
+ * default with `"moduleResolution": "bundler"`), before it looks at these declarations: set
+ * `"resolveJsonModule": false` for `*.imgprompt.json` imports to get these types (see the README).
  */
 declare module '*.imgprompt.json' {
   /** URL of the emitted (picked) image. */
@@ -22,14 +26,9 @@ declare module '*.imgprompt.json' {
   export const key: string
 }
 
+/** `virtual:ai-image?prompt=…` and `virtual:ai-image/<name>`: the same exports as a spec file. */
 declare module 'virtual:ai-image*' {
-  const src: string
-  export default src
-  export const width: number
-  export const height: number
-  export const alt: string
-  export const srcset: string
-  export const placeholder: string | undefined
-  export const images: ReadonlyArray<{ src: string; width: number; height: number }>
-  export const key: string
+  // '*.imgprompt.json' is matched by the pattern above, so both kinds of import share one declaration.
+  export { default } from '*.imgprompt.json'
+  export * from '*.imgprompt.json'
 }

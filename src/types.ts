@@ -118,7 +118,19 @@ export interface RateLimitOptions {
   imagesPerMinute?: number
   /** Pace generation to this many requests per minute. */
   requestsPerMinute?: number
+  /**
+   * Longest a request keeps waiting out 429s, counted from its first 429 (ms). Hints over 60 s are honoured
+   * up to this; a hint that would pass it fails the spec at once with RATE_LIMITED naming the wait.
+   * @default 600000
+   */
+  maxWait?: number
 }
+
+/**
+ * Estimated US dollars per image of a model: one figure, or per `quality`, or per `quality` then `size`
+ * (`WIDTHxHEIGHT`; other sizes are scaled by pixel area). E.g. `{ high: { '1024x1024': 0.2 }, low: 0.01 }`.
+ */
+export type ModelPrice = number | Record<string, number | Record<string, number>>
 
 export interface BudgetOptions {
   /** Stop before the call that would generate more than this many images in one build. */
@@ -147,14 +159,29 @@ export interface AiImageOptions {
   images?: Record<string, ImageSpec>
   /** Spec fields applied to every spec (a spec's own fields win). */
   defaults?: SpecDefaults
-  /** Requests in flight at once. @default 4 */
+  /** Requests in flight at once, shared by every import of a build. @default 4 */
   concurrency?: number
   rateLimit?: RateLimitOptions
-  /** Retries of a failed request (429, 5xx, timeouts, broken answers). @default 4 */
+  /**
+   * Retries of a failed request (5xx, dropped connections, timeouts, broken answers), with exponential backoff
+   * and full jitter. 429s are waited out instead, up to `rateLimit.maxWait`. @default 4
+   */
   retries?: number
-  /** Milliseconds per request before it is aborted (and retried). @default 300000 */
+  /** Milliseconds per request before it is aborted (counted as possibly billed, and retried). @default 300000 */
   timeout?: number
   /** A cache miss is an error listing every missing spec. @default true when env CI is set */
   frozen?: boolean
   budget?: BudgetOptions
+  /**
+   * esbuild only: URL prefix of emitted images (`<publicPath>assets/hero-1a2b3c4d.png`), where the outdir is
+   * served. Other bundlers use their own setting (Vite `base`, webpack/Rspack `output.publicPath`, Rollup
+   * URLs relative to the chunk).
+   * @default esbuild's `publicPath` build option, else '/'
+   */
+  publicPath?: string
+  /**
+   * Prices per model for cost estimates, over the built-in table (`src/core/engine/cost.ts`); needed for
+   * models without a published price (gpt-image-2, custom deployments) when `budget.maxUSD` is set.
+   */
+  prices?: Record<string, ModelPrice>
 }

@@ -6,7 +6,7 @@ import path from 'node:path'
 import picomatch from 'picomatch'
 import { AiImageError } from './errors.js'
 import { validateDefaults } from './spec/validate.js'
-import type { AiImageOptions, ImageSpec, SpecDefaults, TokenCredentialLike } from '../types.js'
+import type { AiImageOptions, ImageSpec, ModelPrice, SpecDefaults, TokenCredentialLike } from '../types.js'
 
 export const DEFAULTS = {
   include: ['**/*.imgprompt.json'],
@@ -16,7 +16,11 @@ export const DEFAULTS = {
   concurrency: 4,
   retries: 4,
   timeout: 300_000,
+  /** Longest a request waits out 429s, from its first one. */
+  rateLimitMaxWait: 600_000,
   openaiBaseURL: 'https://api.openai.com/v1',
+  /** esbuild: URL prefix of emitted images when neither the option nor esbuild's `publicPath` is set. */
+  publicPath: '/',
 } as const
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -53,14 +57,21 @@ export interface ResolvedOptions {
   /** Resized, converted and placeholder files: cheap to rebuild, never committed. */
   derivedCacheDir: string
   isSpecFile(file: string): boolean
+  /** The globs behind `isSpecFile`, for discovery with fast-glob. */
+  includeGlobs: readonly string[]
+  excludeGlobs: readonly string[]
   images: Readonly<Record<string, ImageSpec>>
   defaults: SpecDefaults
   concurrency: number
-  rateLimit: { imagesPerMinute?: number; requestsPerMinute?: number }
+  rateLimit: { imagesPerMinute?: number; requestsPerMinute?: number; maxWait: number }
   retries: number
   timeout: number
   frozen: boolean
   budget: { maxImages?: number; maxUSD?: number }
+  /** esbuild: the option as given; the bundler's own setting and `DEFAULTS.publicPath` come next. */
+  publicPath: string | undefined
+  /** Price overrides per model (the built-in table is in engine/cost.ts). */
+  prices: Readonly<Record<string, ModelPrice>>
   provider: ProviderConfig
   /** Values that must never appear in an error, a log line, the cache or the bundle. */
   secrets: string[]
@@ -139,12 +150,15 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
     cacheDir: path.resolve(root, user.cacheDir ?? DEFAULTS.cacheDirName),
     derivedCacheDir: path.resolve(root, DEFAULTS.derivedCacheDir),
     isSpecFile,
+    includeGlobs: include,
+    excludeGlobs: exclude,
     images,
     defaults: validateDefaults(user.defaults),
     concurrency: positiveInteger(user.concurrency, 'concurrency') ?? DEFAULTS.concurrency,
     rateLimit: {
       ...optional('imagesPerMinute', positiveNumber(user.rateLimit?.imagesPerMinute, 'rateLimit.imagesPerMinute')),
       ...optional('requestsPerMinute', positiveNumber(user.rateLimit?.requestsPerMinute, 'rateLimit.requestsPerMinute')),
+      maxWait: nonNegativeNumber(user.rateLimit?.maxWait, 'rateLimit.maxWait') ?? DEFAULTS.rateLimitMaxWait,
     },
     retries: nonNegativeInteger(user.retries, 'retries') ?? DEFAULTS.retries,
     timeout: positiveNumber(user.timeout, 'timeout') ?? DEFAULTS.timeout,
@@ -153,6 +167,8 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
       ...optional('maxImages', nonNegativeInteger(user.budget?.maxImages, 'budget.maxImages')),
       ...optional('maxUSD', nonNegativeNumber(user.budget?.maxUSD, 'budget.maxUSD')),
     },
+    publicPath: publicPathOption(user.publicPath),
+    prices: checkPrices(user.prices),
     provider,
     secrets: [openaiKey, azureKey].filter((s): s is string => !!s),
     notices,
@@ -167,6 +183,31 @@ export function isCI(env: Env): boolean {
 
 function optionError(field: string, problem: string): AiImageError {
   return new AiImageError('SPEC_INVALID', `${field ? `option "${field}" ` : ''}${problem}`, { file: OPTION_LABEL, field })
+}
+
+/** Any URL prefix ('' keeps URLs relative); resolved against esbuild's own setting by `esbuildPublicPath`. */
+function publicPathOption(value: string | undefined): string | undefined {
+  if (value !== undefined && typeof value !== 'string') throw optionError('publicPath', `must be a string (a URL prefix such as '/' or 'https://cdn.example.com/'), got ${typeof value}`)
+  return value
+}
+
+/** URL prefix of esbuild's emitted images: the option, else esbuild's `publicPath`, else '/'. */
+export function esbuildPublicPath(options: Pick<ResolvedOptions, 'publicPath'>, esbuildOption: string | undefined): string {
+  return options.publicPath ?? esbuildOption ?? DEFAULTS.publicPath
+}
+
+/** `prices`: model → USD per image, or per quality, or per quality then size; every figure a number >= 0. */
+function checkPrices(prices: AiImageOptions['prices']): Readonly<Record<string, ModelPrice>> {
+  if (prices === undefined) return {}
+  const shape = "a number of US dollars per image, or { quality: number } or { quality: { 'WIDTHxHEIGHT': number } }"
+  if (prices === null || typeof prices !== 'object' || Array.isArray(prices)) throw optionError('prices', `must be an object of model names, each ${shape}`)
+  const isPrice = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0
+  const isTable = (v: unknown, depth: number): boolean =>
+    isPrice(v) || (depth > 0 && v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => isTable(x, depth - 1)))
+  for (const [model, price] of Object.entries(prices)) {
+    if (!isTable(price, 2)) throw optionError(`prices.${model}`, `must be ${shape}, got ${JSON.stringify(price)}`)
+  }
+  return prices
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

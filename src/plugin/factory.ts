@@ -1,7 +1,8 @@
 /**
  * The unplugin factory: bundler hooks around the image service. It resolves spec imports to module ids,
  * loads them (spec → image → emitted assets → module code) and reports errors through the bundler.
- * Bundler specifics live beside it: asset emission in `assets.ts`, Vite's hooks in `vite-hooks.ts`.
+ * Bundler specifics live beside it: asset emission in `assets.ts`, Vite's hooks in `vite-hooks.ts`,
+ * webpack's and Rspack's in `webpack-hooks.ts`, esbuild's in `esbuild-hooks.ts`.
  */
 import path from 'node:path'
 import { existsSync } from 'node:fs'
@@ -10,16 +11,18 @@ import { AiImageError, isAiImageError } from '../core/errors.js'
 import { imageModuleCode } from '../core/emit/image-module.js'
 import { warmImageModule } from '../core/emit/warm-module.js'
 import { renderMissingModule } from '../core/emit/module-code.js'
-import { isSpecPath } from '../core/engine/inputs.js'
+import { isSpecPath, specDependencies } from '../core/engine/inputs.js'
 import type { AiImageOptions } from '../types.js'
 import { rollupAssetSink, type RollupLikeContext } from './assets.js'
-import { LOAD_FILTER, RESOLVE_FILTER, SPEC_QUERY, isVirtualRequest, resolveVirtual, specRefOf } from './ids.js'
+import { esbuildHooks } from './esbuild-hooks.js'
+import { LOAD_FILTER, RESOLVE_FILTER, SPEC_QUERY, isVirtualRequest, resolveVirtual, specModuleId, specRefOf } from './ids.js'
 import { createPluginState } from './state.js'
 import { viteHooks } from './vite-hooks.js'
+import { webpackHooks } from './webpack-hooks.js'
 
 export const PLUGIN_NAME = 'unplugin-ai-image'
 
-export function createPlugin(userOptions: AiImageOptions | undefined, _meta: UnpluginContextMeta): UnpluginOptions {
+export function createPlugin(userOptions: AiImageOptions | undefined, meta: UnpluginContextMeta): UnpluginOptions {
   const state = createPluginState(userOptions)
 
   return {
@@ -28,7 +31,7 @@ export function createPlugin(userOptions: AiImageOptions | undefined, _meta: Unp
 
     buildStart() {
       state.missing.clear()
-      state.service()
+      state.service().beginBuild()
     },
 
     resolveId: {
@@ -42,52 +45,77 @@ export function createPlugin(userOptions: AiImageOptions | undefined, _meta: Unp
           return path.isAbsolute(id) && existsSync(id.slice(0, -SPEC_QUERY.length)) ? id : null
         }
         const file = await resolveSpecPath(this as unknown as ResolveContext, id, importer, options.root)
-        return file && options.isSpecFile(file) ? `${file}${SPEC_QUERY}` : null
+        if (!file || !options.isSpecFile(file)) return null
+        const resolved = specModuleId(file, meta.framework)
+        // Unchanged (webpack asking again with the path it got from us): let the bundler take it from here.
+        return resolved === id ? null : resolved
       },
     },
+
+    // The filter cannot express `include`/`exclude` (globs relative to the root): without this, webpack's
+    // load rule would take an excluded spec file from its JSON parser.
+    loadInclude: (id) => specRefOf(id, state.service().options) !== undefined,
 
     load: {
       filter: { id: LOAD_FILTER },
       async handler(id) {
         const service = state.service()
-        const ref = specRefOf(id, service.options.root)
+        const ref = specRefOf(id, service.options)
         if (!ref) return null
         const spec = await service.loadSpec(ref)
         if (ref.kind === 'file') this.addWatchFile(ref.file)
-        for (const input of [...spec.inputs, ...(spec.mask ? [spec.mask] : [])]) this.addWatchFile(input)
+        // Inputs, the mask and, through chains, upstream specs and their inputs: any change regenerates this one.
+        const dependencies = await specDependencies(spec, (f) => service.loadSpec({ kind: 'file', file: f }))
+        for (const file of dependencies) this.addWatchFile(file)
 
-        const sink = state.assetSinkOverride() ?? rollupAssetSink(this as unknown as RollupLikeContext)
+        const sink = state.assetSinkOverride(this) ?? rollupAssetSink(this as unknown as RollupLikeContext)
         // Warm path first: a cached image whose derived files are all in place needs neither its bytes nor sharp.
         const warm = await warmImageModule(service, spec, sink)
-        if (warm !== undefined) return { code: warm, map: null, moduleType: 'js' } as { code: string; map: null }
+        if (warm !== undefined) return jsModule(warm)
 
         let image
         try {
-          image = await service.resolve(spec)
+          // The Vite dev server answers a slow generation at once with a live preview module (vite-dev.ts).
+          const loaded = state.dev ? await state.dev.load(id, spec, dependencies) : await service.resolve(spec)
+          if (typeof loaded === 'string') return jsModule(loaded)
+          image = loaded
         } catch (error) {
-          // In a build, keep going to list every missing spec at the end; the dev server shows each at once.
-          if (isAiImageError(error) && error.code === 'CACHE_MISS_FROZEN' && !state.dev) {
+          // In a build, keep going to list every missing (or over-budget) spec at the end; the dev server shows each at once.
+          if (isAiImageError(error) && (error.code === 'CACHE_MISS_FROZEN' || error.code === 'BUDGET_EXCEEDED') && !state.dev) {
             state.missing.set(error.file ?? spec.label, error)
             return { code: renderMissingModule(), map: null }
           }
           throw error
         }
-        const code = await imageModuleCode(image, sink, service.emitter)
-        // `moduleType` tells Rolldown (Vite 8) this is JavaScript whatever the id looks like.
-        return { code, map: null, moduleType: 'js' } as { code: string; map: null }
+        return jsModule(await imageModuleCode(image, sink, service.emitter))
       },
     },
 
-    async buildEnd() {
-      const missing = [...state.missing.keys()].sort()
+    // Rollup, Rolldown and Vite pass the build's error (unplugin's type leaves the argument out).
+    async buildEnd(...args: unknown[]) {
+      const error = args[0]
+      const missing = [...state.missing].filter(([, e]) => e.code === 'CACHE_MISS_FROZEN').map(([file]) => file).sort()
       state.missing.clear()
-      if (missing.length > 0) throw frozenMissesError(missing)
+      const service = state.service()
+      // Paid requests in flight land in the cache before the build ends; then the summary of what it cost.
+      await service.endBuild({ failed: error !== undefined && error !== null })
       // Close the connection pool so the process can exit; it is recreated on the next miss (watch mode).
-      await state.service().close()
+      await service.close()
+      const overBudget = service.budget.buildError()
+      if (overBudget) throw overBudget
+      if (missing.length > 0) throw frozenMissesError(missing)
     },
 
     vite: viteHooks(state),
+    webpack: webpackHooks(state, PLUGIN_NAME),
+    rspack: webpackHooks(state, PLUGIN_NAME),
+    esbuild: esbuildHooks(state),
   }
+}
+
+/** `moduleType` tells Rolldown (Vite 8) this is JavaScript whatever the id looks like. */
+function jsModule(code: string) {
+  return { code, map: null, moduleType: 'js' } as { code: string; map: null }
 }
 
 function frozenMissesError(files: string[]): AiImageError {

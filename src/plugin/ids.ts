@@ -2,12 +2,14 @@
  * Module ids of image modules.
  *
  * - a spec file resolves to `<absolute path>?ai-image`: the query keeps bundlers' JSON handling away
- *   (the module is JavaScript) while the file path stays visible to watchers and HMR;
+ *   (the module is JavaScript) while the file path stays visible to watchers and HMR. webpack and Rspack
+ *   are the exception (see `specModuleId`): there the id is the file itself;
  * - `virtual:ai-image?…` and `virtual:ai-image/<name>` resolve to the same text behind `\0`, the
  *   convention for virtual modules. Relative `image`/`mask` paths of a query are relative to the
  *   importer, whose folder is carried in the id.
  */
 import path from 'node:path'
+import type { ResolvedOptions } from '../core/options.js'
 import type { SpecRef } from '../core/service.js'
 import { VIRTUAL_PREFIX } from '../core/spec/source.js'
 
@@ -16,8 +18,21 @@ export const RESOLVED_VIRTUAL = `\0${VIRTUAL_PREFIX}`
 /** Internal query parameter carrying the importer's folder (relative to the root). */
 const DIR_PARAM = '__dir'
 
-export const RESOLVE_FILTER = /\.imgprompt\.json(?:\?ai-image)?$|^\0?virtual:ai-image(?:[/?]|$)/
-export const LOAD_FILTER = /\.imgprompt\.json\?ai-image$|^\0virtual:ai-image(?:[/?]|$)/
+// `\x00` rather than `\0`: esbuild runs these filters as Go regular expressions, which have no `\0`.
+export const RESOLVE_FILTER = /\.imgprompt\.json(?:\?ai-image)?$|^\x00?virtual:ai-image(?:[/?]|$)/
+export const VIRTUAL_FILTER = /^\x00?virtual:ai-image(?:[/?]|$)/
+/** Also matches a bare spec path: the id of a spec file in webpack and Rspack (`specModuleId`). */
+export const LOAD_FILTER = /\.imgprompt\.json(?:\?ai-image)?$|^\x00virtual:ai-image(?:[/?]|$)/
+
+/**
+ * The module id of a spec file. webpack and Rspack match module rules on the path without its query and
+ * turn any id that is not an existing file into an in-memory virtual module, whose name would carry this
+ * machine's absolute path into module ids and content hashes. So there the id is the file itself, and the
+ * plugin's load rule (type `javascript/auto`) takes it from webpack's JSON parser.
+ */
+export function specModuleId(file: string, framework: string): string {
+  return framework === 'webpack' || framework === 'rspack' ? file : `${file}${SPEC_QUERY}`
+}
 
 export function isVirtualRequest(id: string): boolean {
   return id === VIRTUAL_PREFIX || id.startsWith(`${VIRTUAL_PREFIX}?`) || id.startsWith(`${VIRTUAL_PREFIX}/`)
@@ -37,10 +52,13 @@ export function resolveVirtual(id: string, importer: string | undefined, root: s
 }
 
 /** The spec behind a resolved id, or undefined when the id is not ours. */
-export function specRefOf(id: string, root: string): SpecRef | undefined {
+export function specRefOf(id: string, options: Pick<ResolvedOptions, 'root' | 'isSpecFile'>): SpecRef | undefined {
+  const { root } = options
   if (id.endsWith(SPEC_QUERY) && id.includes('.imgprompt.json')) {
     return { kind: 'file', file: id.slice(0, -SPEC_QUERY.length) }
   }
+  // A bare path is ours only when `include`/`exclude` say so (webpack and Rspack ids, see `specModuleId`).
+  if (id.endsWith('.imgprompt.json')) return path.isAbsolute(id) && options.isSpecFile(id) ? { kind: 'file', file: id } : undefined
   if (!id.startsWith(RESOLVED_VIRTUAL)) return undefined
   const rest = id.slice(RESOLVED_VIRTUAL.length)
   if (rest.startsWith('/')) return { kind: 'named', name: decodeURIComponent(rest.slice(1)) }

@@ -1,23 +1,28 @@
 /**
  * What the hooks of one plugin instance share: the root and log sink (known late in Vite), the image
- * service (created on first use), how assets are emitted, and the frozen misses of the current build.
+ * service (created on first use, from `ai-image.config.*` under the inline options), how assets are
+ * emitted, and the frozen misses of the current build.
  */
 import type { AssetSink } from '../core/emit/image-module.js'
 import type { AiImageError } from '../core/errors.js'
 import type { LogSink } from '../core/log.js'
+import { loadConfigFile, mergeOptions } from '../core/config-file.js'
 import { ImageService } from '../core/service.js'
 import type { AiImageOptions } from '../types.js'
-import type { DevAssets } from './vite-dev.js'
+import type { DevServer } from './vite-dev.js'
 
 export interface PluginState {
   service(): ImageService
   setRoot(root: string): void
   setSink(sink: LogSink): void
-  /** Replaces the bundler's asset emission (the Vite dev server serves images itself). */
-  setAssetSinkOverride(make: (() => AssetSink) | undefined): void
-  assetSinkOverride(): AssetSink | undefined
+  /**
+   * Replaces Rollup-style asset emission: the Vite dev server serves images itself; webpack, Rspack and
+   * esbuild emit their own way. `make` gets the load hook's context (`this`).
+   */
+  setAssetSinkOverride(make: ((context: unknown) => AssetSink) | undefined): void
+  assetSinkOverride(context?: unknown): AssetSink | undefined
   /** Set when running in the Vite dev server. */
-  dev?: { assets: DevAssets; base: string }
+  dev?: DevServer
   /** Frozen misses of this build, reported together at its end. */
   missing: Map<string, AiImageError>
 }
@@ -26,9 +31,10 @@ export function createPluginState(userOptions: AiImageOptions | undefined): Plug
   let root = userOptions?.root ?? process.cwd()
   let sink: LogSink | undefined
   let service: ImageService | undefined
-  let override: (() => AssetSink) | undefined
+  let override: ((context: unknown) => AssetSink) | undefined
   return {
-    service: () => (service ??= new ImageService(userOptions, { root, ...(sink ? { sink } : {}) })),
+    // `ai-image.config.*` in the root serves the plugin and the CLI alike; inline options win.
+    service: () => (service ??= new ImageService(mergeOptions(loadConfigFile(root).options, userOptions), { root, ...(sink ? { sink } : {}) })),
     setRoot(next) {
       // An explicit `root` option wins over the bundler's.
       if (!userOptions?.root) root = next
@@ -40,7 +46,7 @@ export function createPluginState(userOptions: AiImageOptions | undefined): Plug
     setAssetSinkOverride(make) {
       override = make
     },
-    assetSinkOverride: () => override?.(),
+    assetSinkOverride: (context) => override?.(context),
     missing: new Map(),
   }
 }

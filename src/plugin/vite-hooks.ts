@@ -1,11 +1,13 @@
 /**
- * Vite-only hooks: the root, base and logger from the resolved config, and the dev server's image
- * middleware. Builds need nothing else: Vite turns `ROLLUP_FILE_URL` references into `base`-aware URLs.
+ * Vite-only hooks: the root, base and logger from the resolved config, and the dev server (image
+ * middleware, live previews, HMR reloads when an image is ready; vite-dev.ts). Builds need nothing else:
+ * Vite turns `ROLLUP_FILE_URL` references into `base`-aware URLs. Editing a spec file reloads its module
+ * (the module's file is the spec); `hotUpdate` does the same for input images and upstream specs.
  */
-import type { ResolvedConfig, ViteDevServer } from 'vite'
+import type { DevEnvironment, HotUpdateOptions, ResolvedConfig, ViteDevServer } from 'vite'
 import type { LogSink } from '../core/log.js'
 import type { PluginState } from './state.js'
-import { DevAssets } from './vite-dev.js'
+import { DevServer } from './vite-dev.js'
 
 export function viteHooks(state: PluginState) {
   return {
@@ -19,13 +21,21 @@ export function viteHooks(state: PluginState) {
       }
       state.setSink(sink)
       if (config.command === 'serve') {
-        const dev = new DevAssets(() => state.service().store)
-        state.setAssetSinkOverride(() => (asset) => dev.add(config.base, asset.key, asset.index, asset))
-        state.dev = { assets: dev, base: config.base }
+        const dev = new DevServer(() => state.service(), config.base)
+        state.setAssetSinkOverride(() => (asset) => dev.assets.add(config.base, asset.key, asset.index, asset))
+        state.dev = dev
       }
     },
     configureServer(server: ViteDevServer) {
-      if (state.dev) server.middlewares.use(state.dev.assets.middleware())
+      if (!state.dev) return
+      state.dev.attach(server)
+      server.middlewares.use(state.dev.middleware())
+    },
+    /** An input image or an upstream spec changed: reload the spec modules built from it, and so their importers. */
+    hotUpdate(this: { environment: DevEnvironment }, options: HotUpdateOptions) {
+      const dependents = state.dev?.dependentsOf(options.file, this.environment.moduleGraph) ?? []
+      if (dependents.length === 0) return
+      return [...new Set([...options.modules, ...dependents])]
     },
   }
 }

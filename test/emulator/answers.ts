@@ -1,27 +1,48 @@
 /**
  * Canned answers of the Images APIs (API-FACTS.md "Errors"), for tests to enqueue.
  */
+import type { StreamFault } from './sse.js'
 
 export interface HttpAnswer {
   kind?: 'http'
   status: number
   body?: unknown
   headers?: Record<string, string>
+  /** Answer after this many ms instead of the emulator's latency. */
+  afterMs?: number
+  /** Answer after this fraction of the emulator's latency (a failure in the middle of the work). */
+  at?: number
 }
 
-/** Faults below HTTP. `drop`: close the socket after reading the request; `stall`: never answer. */
-export type SocketFault = { kind: 'drop' } | { kind: 'stall' }
+/**
+ * Faults below HTTP. `drop`: close the socket after reading the request (at the end of the latency, or
+ * after `at` × the latency); `stall`: never answer. `billed`: the server generated (and billed) the images
+ * although the answer was lost.
+ */
+export type SocketFault = { kind: 'drop'; billed?: boolean; at?: number } | { kind: 'stall'; billed?: boolean }
 
 /** A 200 whose body is broken in the given way. */
 export type BrokenAnswer = { kind: 'truncated-base64' } | { kind: 'not-json' } | { kind: 'wrong-size' }
 
-export type ScriptedAnswer = HttpAnswer | SocketFault | BrokenAnswer
+export type ScriptedAnswer = HttpAnswer | SocketFault | BrokenAnswer | StreamFault
 
 function error(message: string, type: string, code: string | null, param: string | null = null, extra: object = {}) {
   return { error: { message, type, param, code, ...extra } }
 }
 
 export const answers = {
+  /** A streamed answer whose every event waits `frameDelayMs` (a slow generation with visible previews). */
+  slowStream(frameDelayMs: number): StreamFault {
+    return { kind: 'slow-stream', frameDelayMs }
+  },
+  /** A streamed answer that ends after its partial frames, before `completed` (a dropped stream). */
+  cutStream(): StreamFault {
+    return { kind: 'cut-stream' }
+  },
+  /** A streamed answer whose partial frames are followed by an `error` event of the output moderation. */
+  filteredStream(categories = ['violence'], frameDelayMs = 0): StreamFault {
+    return { kind: 'filtered-stream', categories, frameDelayMs }
+  },
   rateLimited(headers: Record<string, string> = { 'retry-after-ms': '20' }): HttpAnswer {
     return {
       status: 429,

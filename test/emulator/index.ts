@@ -12,8 +12,11 @@ import { createHash } from 'node:crypto'
 import { renderImage, sizeOf } from './render.js'
 import { schemaErrors, type SchemaName } from './schema.js'
 import { answers, type HttpAnswer, type ScriptedAnswer } from './answers.js'
+import { isStreamFault, streamImages } from './sse.js'
+import { Traffic, type TrafficOptions } from './faults.js'
 
 export { answers, type ScriptedAnswer } from './answers.js'
+export type { FaultKind, TrafficOptions } from './faults.js'
 
 export const TEST_OPENAI_KEY = 'sk-test-emulator-0123456789abcdefXYZ'
 export const TEST_AZURE_KEY = 'azure-test-key-0123456789abcdef'
@@ -42,6 +45,12 @@ export interface RecordedRequest {
   status?: number
   /** Images this request was billed for. */
   billed: number
+  /** SHA-256 of each image answered (for a stream: each `completed` image). */
+  returned?: string[]
+  /** SHA-256 of each streamed partial frame. */
+  partials?: string[]
+  /** When the request was read (epoch ms). */
+  receivedAt: number
 }
 
 export interface EmulatorOptions {
@@ -51,6 +60,10 @@ export interface EmulatorOptions {
   azureTokens?: string[]
   /** Delay before each answer. */
   latencyMs?: number
+  /** Server capacity, rate window and injected faults (faults.ts). */
+  traffic?: TrafficOptions
+  /** Answer with incompressible (noise) images, as large as real ones, instead of solid colours. */
+  noise?: boolean
 }
 
 export interface Emulator {
@@ -61,6 +74,8 @@ export interface Emulator {
   requests: RecordedRequest[]
   /** Images billed so far (successful answers and answers broken after generation). */
   readonly billedImages: number
+  /** Server capacity, rate window and fault schedule, with counts of what was injected. */
+  traffic?: Traffic
   /** Answers for the next requests, in order, one each, before the default behaviour. */
   enqueue(...answers: ScriptedAnswer[]): void
   /** Env for a child process or `process.env` patch pointing the OpenAI provider here. */
@@ -97,6 +112,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const requests: RecordedRequest[] = []
   const sockets = new Set<Socket>()
   let billedImages = 0
+  const traffic = options.traffic ? new Traffic(options.traffic) : undefined
+  const bill = (record: RecordedRequest) => {
+    const n = Number(coerceMultipart(record).n ?? 1)
+    record.billed = n
+    billedImages += n
+  }
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -114,16 +135,36 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (!where || req.method !== 'POST') return send(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error', param: null, code: 'not_found' } })
     const record = await readRequest(req, where)
     requests.push(record)
-    if (options.latencyMs) await delay(options.latencyMs)
+    const limited = traffic?.rateLimit(Number(coerceMultipart(record).n ?? 1))
+    if (limited) return reply(res, record, limited)
+    await traffic?.admit(res)
+    let scripted = queue.shift()
+    const fault = scripted ? undefined : traffic?.next()
+    if (fault?.immediate) return reply(res, record, fault.answer as HttpAnswer)
+    scripted ??= fault?.answer
+    // The latency is the time to the answer: rendering images happens within it, as on a real server.
+    const http = scripted && (scripted.kind === undefined || scripted.kind === 'http') ? (scripted as HttpAnswer) : undefined
+    const part = http?.at ?? (scripted?.kind === 'drop' ? scripted.at : undefined) ?? 1
+    const answerAt = Date.now() + (http?.afterMs ?? (options.latencyMs ?? 0) * part)
+    const untilAnswer = () => delay(answerAt - Date.now())
+    if (!(scripted === undefined || scripted.kind === 'truncated-base64' || scripted.kind === 'not-json' || scripted.kind === 'wrong-size')) await untilAnswer()
 
-    const scripted = queue.shift()
     if (scripted && (scripted.kind === undefined || scripted.kind === 'http')) return reply(res, record, scripted as HttpAnswer)
-    if (scripted?.kind === 'drop') return req.socket.destroy()
-    if (scripted?.kind === 'stall') return // never answers; the client's timeout must fire
+    if (scripted?.kind === 'drop') {
+      if (scripted.billed) bill(record)
+      return req.socket.destroy()
+    }
+    if (scripted?.kind === 'stall') {
+      if (scripted.billed) bill(record)
+      return // never answers; the client's timeout must fire
+    }
 
     const refusal = checkAuth(record) ?? checkBody(record)
-    if (refusal) return reply(res, record, refusal)
-    return answerImages(res, record, scripted)
+    if (refusal) {
+      await untilAnswer()
+      return reply(res, record, refusal)
+    }
+    return answerImages(res, record, scripted, untilAnswer)
   }
 
   function checkAuth(record: RecordedRequest): HttpAnswer | undefined {
@@ -149,6 +190,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     for (const key of Object.keys(body)) {
       if (!known.has(key)) return answers.invalidParameter(key, `Unknown parameter: '${key}'.`)
     }
+    const azureRefusal = record.api === 'azure' ? checkAzure(record, body) : undefined
+    if (azureRefusal) return azureRefusal
     const model = String(body.model ?? record.deployment ?? '')
     if (GPT_IMAGE.test(model) && body.response_format !== undefined) {
       return answers.invalidParameter('response_format', "Unknown parameter: 'response_format'.")
@@ -161,7 +204,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return undefined
   }
 
-  async function answerImages(res: ServerResponse, record: RecordedRequest, scripted: ScriptedAnswer | undefined) {
+  async function answerImages(res: ServerResponse, record: RecordedRequest, scripted: ScriptedAnswer | undefined, untilAnswer: () => Promise<unknown>) {
     const body = coerceMultipart(record)
     const n = Number(body.n ?? 1)
     const model = String(body.model ?? record.deployment ?? 'dall-e-2')
@@ -171,44 +214,36 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const seed = `${body.prompt ?? ''}|${record.files.map((f) => f.sha256).join(',')}|${requests.length}`
     const images: string[] = []
     for (let i = 0; i < n; i++) {
-      images.push((await renderImage({ seed: `${seed}|${i}`, width, height, format, transparent: body.background === 'transparent' })).toString('base64'))
+      images.push(base64Of(await renderImage({ seed: `${seed}|${i}`, width, height, format, transparent: body.background === 'transparent', noise: options.noise })))
     }
-    record.billed = n
-    billedImages += n
     const created = Math.floor(Date.now() / 1000)
     const usage = { input_tokens: 50, output_tokens: 272 * n, total_tokens: 50 + 272 * n, input_tokens_details: { text_tokens: 50, image_tokens: 0 } }
     const requestId = `req_${createHash('sha256').update(`${requests.length}`).digest('hex').slice(0, 16)}`
 
-    if (body.stream === true) return streamImages(res, record, images, { created, usage, partials: Number(body.partial_images ?? 0), requestId, width, height, format })
+    if (body.stream === true) {
+      await untilAnswer()
+      bill(record)
+      record.status = 200
+      const facts = { operation: record.operation, created, usage, partials: Number(body.partial_images ?? 0), requestId, width, height, format, seed, transparent: body.background === 'transparent' }
+      const sent = await streamImages(res, images, facts, isStreamFault(scripted) ? scripted : undefined)
+      Object.assign(record, { partials: sent.partials, returned: sent.completed })
+      return
+    }
+    record.returned = images.map((b64) => createHash('sha256').update(Buffer.from(b64, 'base64')).digest('hex'))
 
     if (scripted?.kind === 'truncated-base64') images[0] = images[0]!.slice(0, Math.floor(images[0]!.length / 2) + 1)
-    if (scripted?.kind === 'not-json') return reply(res, record, { status: 200, headers: { 'x-request-id': requestId }, body: '{"created": 1, "data": [{"b64_json": "iVBO' })
     const data = images.map((b64_json) => ({ b64_json, ...(model.startsWith('dall-e-3') ? { revised_prompt: `revised: ${body.prompt}` } : {}) }))
     const payload = {
       created,
       data: record.api === 'azure' ? data.map((d) => ({ ...d, content_filter_results: {}, prompt_filter_results: {} })) : data,
       ...(gpt ? { usage, size: `${width}x${height}`, quality: 'high', background: 'opaque', output_format: format } : {}),
     }
-    return reply(res, record, { status: 200, headers: { 'x-request-id': requestId }, body: payload })
-  }
-
-  function streamImages(
-    res: ServerResponse,
-    record: RecordedRequest,
-    images: string[],
-    facts: { created: number; usage: object; partials: number; requestId: string; width: number; height: number; format: string },
-  ) {
-    record.status = 200
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': facts.requestId })
-    const prefix = record.operation === 'edits' ? 'image_edit' : 'image_generation'
-    const common = { created_at: facts.created, size: `${facts.width}x${facts.height}`, quality: 'high', background: 'opaque', output_format: facts.format }
-    for (const b64 of images) {
-      for (let p = 0; p < facts.partials; p++) {
-        res.write(`event: ${prefix}.partial_image\ndata: ${JSON.stringify({ type: `${prefix}.partial_image`, b64_json: b64, partial_image_index: p, ...common })}\n\n`)
-      }
-      res.write(`event: ${prefix}.completed\ndata: ${JSON.stringify({ type: `${prefix}.completed`, b64_json: b64, ...common, usage: facts.usage })}\n\n`)
-    }
-    res.end()
+    // Serialized before the wait, so the latency is the whole time to the answer.
+    const text = scripted?.kind === 'not-json' ? '{"created": 1, "data": [{"b64_json": "iVBO' : jsonWithImages(payload, images)
+    await untilAnswer()
+    // Billed when the generation is done, whether or not the answer then reaches the client intact.
+    bill(record)
+    return reply(res, record, { status: 200, headers: { 'x-request-id': requestId }, body: text })
   }
 
   function reply(res: ServerResponse, record: RecordedRequest, answer: HttpAnswer) {
@@ -224,6 +259,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     url,
     openaiBaseURL: `${url}/v1`,
     requests,
+    ...(traffic ? { traffic } : {}),
     get billedImages() {
       return billedImages
     },
@@ -254,7 +290,7 @@ async function readRequest(req: IncomingMessage, where: Route): Promise<Recorded
   for await (const chunk of req) chunks.push(chunk as Buffer)
   const raw = Buffer.concat(chunks)
   const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]))
-  const record: RecordedRequest = { ...where, url: req.url ?? '', headers, body: {}, files: [], billed: 0 }
+  const record: RecordedRequest = { ...where, url: req.url ?? '', headers, body: {}, files: [], billed: 0, receivedAt: Date.now() }
   const type = headers['content-type'] ?? ''
   if (type.startsWith('multipart/form-data')) {
     // The WHATWG Request parser (undici, bundled with Node) reads multipart exactly as a server would.
@@ -298,9 +334,34 @@ function filesAsBinary(record: RecordedRequest): Record<string, unknown> {
   return out
 }
 
+/** What Azure OpenAI refuses beyond the OpenAI schema (API-FACTS.md "Azure OpenAI"). */
+function checkAzure(record: RecordedRequest, body: Record<string, unknown>): HttpAnswer | undefined {
+  if (record.operation === 'variations') return { status: 404, body: { error: { code: '404', message: 'Resource not found' } } }
+  if (!record.url.startsWith('/openai/v1/') && !record.apiVersion) return answers.invalidParameter('api-version', 'Missing required query parameter api-version.')
+  if (body.moderation !== undefined) return answers.invalidParameter('moderation', "Unknown parameter: 'moderation'.")
+  if (body.output_format === 'webp') return answers.invalidParameter('output_format', "Invalid value: 'webp'. Supported values are: 'png' and 'jpeg'.")
+  return undefined
+}
+
 function maskKey(authorization: string | undefined): string {
   const key = (authorization ?? '').replace(/^Bearer\s+/i, '')
   return key.length > 8 ? `${key.slice(0, 5)}****${key.slice(-4)}` : '****'
+}
+
+const base64Cache = new WeakMap<Buffer, string>()
+
+/** Base64 of an image, remembered for the reused (pooled) noise images of the benchmark. */
+function base64Of(image: Buffer): string {
+  let text = base64Cache.get(image)
+  if (text === undefined) base64Cache.set(image, (text = image.toString('base64')))
+  return text
+}
+
+/** JSON.stringify without scanning megabytes of base64 for characters to escape (base64 has none). */
+function jsonWithImages(payload: { data: Array<{ b64_json: string }> }, images: string[]): string {
+  const marker = (i: number) => `\u0000image-${i}\u0000`
+  const parts = JSON.stringify({ ...payload, data: payload.data.map((d, i) => ({ ...d, b64_json: marker(i) })) }).split(/\\u0000image-\d+\\u0000/)
+  return parts.reduce((out, part, i) => out + (i > 0 ? (images[i - 1] ?? '') : '') + part, '')
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -310,5 +371,5 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 function delay(ms: number) {
-  return new Promise((resolve) => setTimeout(resolve, ms))
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
 }

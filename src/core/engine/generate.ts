@@ -1,11 +1,18 @@
 /**
  * Spec → image: a cache hit, or a generation through the scheduler that lands in the cache. One key is
- * generated once per process (concurrent imports share the promise). Placeholder images are rendered
- * in memory and never written to the committed cache.
+ * generated once: concurrent imports in a process share one promise, concurrent processes take the key's
+ * lock (cache/lock.ts) and look in the cache again once they hold it. What was paid for is kept: each
+ * call's images are written the moment they arrive and noted in the key's journal (cache/journal.ts), a
+ * failed call does not throw away its siblings, and a later run requests only the candidates still missing.
+ * The sidecar is written last. Placeholder images are rendered in memory and never written to the cache.
  */
 import { EventEmitter } from 'node:events'
-import { AiImageError } from '../errors.js'
+import { AiImageError, isAiImageError } from '../errors.js'
 import { computeKey, sha256, type KeyMaterial } from '../cache/key.js'
+import { cleanLeftovers } from '../cache/housekeeping.js'
+import { Journal, type JournalState } from '../cache/journal.js'
+import pLimit, { type LimitFunction } from 'p-limit'
+import { KeyLocks, POLL_MS, type LockOwner } from '../cache/lock.js'
 import { sidecarFor, type CacheStore, type Sidecar, type SidecarImage } from '../cache/store.js'
 import type { Logger } from '../log.js'
 import type { ResolvedOptions } from '../options.js'
@@ -13,7 +20,11 @@ import type { ImageProvider, PartialFrame, ProviderRequest } from '../providers/
 import { renderPlaceholders } from '../providers/placeholder.js'
 import { addUsage } from '../providers/stream.js'
 import type { ValidatedSpec } from '../spec/validate.js'
+import { realClock, type Clock } from './clock.js'
+import { estimateCost } from './cost.js'
 import { resolveInputs, type ChainResolver, type ResolvedInput } from './inputs.js'
+import type { Progress } from './progress.js'
+import { RunStats } from './report.js'
 import type { Scheduler } from './scheduler.js'
 import { checkGeneratedImage, readImageFacts } from './verify.js'
 
@@ -58,14 +69,39 @@ export interface EngineDeps {
   /** Created on the first miss, so a warm build needs neither a key nor a connection pool. */
   provider: () => ImageProvider
   log: Logger
+  /** Counters of the current build; shared with the scheduler. */
+  stats?: RunStats
+  locks?: KeyLocks
+  journal?: Journal
+  progress?: Progress
+  /** Waits between looks at keys locked by other processes. */
+  clock?: Clock
+}
+
+/** One request of a generation: which candidates (indices of `n`) it asks for. */
+interface PlannedCall {
+  indices: number[]
 }
 
 export class ImageEngine {
   readonly events = new EventEmitter<EngineEvents>()
-  readonly stats = { hits: 0, generated: 0, placeholders: 0, images: 0 }
+  readonly stats: RunStats
+  readonly locks: KeyLocks
+  readonly journal: Journal
   private readonly inflight = new Map<string, Promise<ResolvedImage>>()
+  /** Keys this process generates (and holds locks for) at once. */
+  private readonly generations: LimitFunction
+  private readonly clock: Clock
+  private housekeeping: Promise<void> | undefined
+  private toldAboutWaiting = false
 
-  constructor(private readonly deps: EngineDeps) {}
+  constructor(private readonly deps: EngineDeps) {
+    this.stats = deps.stats ?? deps.scheduler.stats
+    this.clock = deps.clock ?? realClock
+    this.locks = deps.locks ?? new KeyLocks(deps.store.dir, { clock: this.clock })
+    this.journal = deps.journal ?? new Journal(deps.store)
+    this.generations = pLimit(2 * deps.options.concurrency)
+  }
 
   /** Resolve inputs (chains included) and compute the key. */
   async prepare(spec: ValidatedSpec, chain: ChainResolver): Promise<PreparedSpec> {
@@ -98,6 +134,11 @@ export class ImageEngine {
     return this.inflight.has(key)
   }
 
+  /** Wait until nothing is being obtained (failures included): paid answers in flight land in the cache. */
+  async settle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight.values()])
+  }
+
   private async obtainUncached(prepared: PreparedSpec): Promise<ResolvedImage> {
     const { spec, key } = prepared
     const { options, store, log } = this.deps
@@ -116,7 +157,12 @@ export class ImageEngine {
       })
     }
     if (provider.kind === 'placeholder') return this.renderPlaceholder(prepared)
-    return this.generate(prepared)
+    try {
+      return await this.generateOnce(prepared)
+    } catch (error) {
+      this.stats.failed++
+      throw error
+    }
   }
 
   private async renderPlaceholder(prepared: PreparedSpec): Promise<ResolvedImage> {
@@ -130,76 +176,190 @@ export class ImageEngine {
     return { key: prepared.key, spec: prepared.spec, hit: false, placeholder: true, images }
   }
 
-  private async generate(prepared: PreparedSpec): Promise<ResolvedImage> {
+  /**
+   * Generate under the key's lock. At most `2 × concurrency` keys are held by this process at a time (enough
+   * to keep every request slot busy), so builds sharing a cache folder split the work between them instead
+   * of one taking every lock. A key locked by another live process is set aside and looked at again later;
+   * once its lock is free, the cache usually has the entry that process made.
+   */
+  private async generateOnce(prepared: PreparedSpec): Promise<ResolvedImage> {
     const { spec, key } = prepared
-    const { store, scheduler } = this.deps
     const provider = this.deps.provider()
+    // Provider-specific restrictions fail before any lock, request or spending.
     provider.checkSpec(spec)
+    await (this.housekeeping ??= this.cleanLeftovers())
 
-    // A model that returns fewer images per call than asked (dall-e-3: one) gets several calls.
     const total = Number(spec.request.n)
-    const calls: Array<{ first: number; n: number }> = []
-    for (let first = 0; first < total; first += spec.perCallN) calls.push({ first, n: Math.min(spec.perCallN, total - first) })
+    const tally = { accounted: 0, ok: false }
+    const finish = (images: number, ok: boolean) => {
+      tally.accounted += images
+      this.deps.progress?.finish(images, ok)
+    }
+    this.deps.progress?.add(total)
+    try {
+      for (let poll: number = POLL_MS.min; ; poll = Math.min(POLL_MS.max, poll * 2)) {
+        const result = await this.generations(async () => {
+          const held = await this.locks.tryAcquire(key)
+          if (!held.lock) {
+            this.tellWaiting(held.owner)
+            return undefined
+          }
+          try {
+            const found = await this.deps.store.inspect(key)
+            if (found.status === 'hit') {
+              this.stats.hits++
+              return { key, spec, hit: true, placeholder: false, sidecar: found.entry.sidecar, images: found.entry.images }
+            }
+            return await this.generate(prepared, provider, finish)
+          } finally {
+            await held.lock.release()
+          }
+        })
+        if (result) {
+          tally.ok = true
+          return result
+        }
+        // A failed build stops waiting for other processes too.
+        await this.clock.sleep(poll * (1 + Math.random()), this.deps.scheduler.cancelSignal)
+      }
+    } finally {
+      // Images made by another process count as done; those of a failed generation as failed.
+      if (tally.accounted < total) this.deps.progress?.finish(total - tally.accounted, tally.ok)
+    }
+  }
 
+  private tellWaiting(owner: LockOwner | undefined): void {
+    if (this.toldAboutWaiting) return
+    this.toldAboutWaiting = true
+    this.deps.log.info(
+      `another process${owner ? ` (pid ${owner.pid})` : ''} is generating images for this cache folder; its keys are left to it instead of paid twice`,
+    )
+  }
+
+  private async generate(
+    prepared: PreparedSpec,
+    provider: ImageProvider,
+    finish: (images: number, ok: boolean) => void,
+  ): Promise<ResolvedImage> {
+    const { spec, key } = prepared
+    const { store, log } = this.deps
+    const total = Number(spec.request.n)
     const records: SidecarImage[] = new Array(total)
     const files: ResolvedImageFile[] = new Array(total)
-    let usage: Record<string, unknown> | undefined
-    let created = 0
-    const requestIds: string[] = []
 
-    await Promise.all(
+    // Candidates an interrupted earlier run already paid for and wrote.
+    const { state, kept } = await this.journal.resume(key)
+    for (const [index, image] of kept) {
+      if (index >= total) continue
+      records[index] = state.images[String(index)]!
+      files[index] = { data: image.data, sha256: image.sha256, width: image.width, height: image.height, mime: image.mime }
+    }
+    const missing = [...Array(total).keys()].filter((i) => !records[i])
+    if (missing.length < total) {
+      log.info(`${spec.label}: resuming an interrupted generation, ${total - missing.length} of ${total} images kept`)
+      finish(total - missing.length, true)
+    }
+
+    // A model that returns fewer images per call than asked (dall-e-3: one) gets several calls.
+    const calls: PlannedCall[] = []
+    for (let i = 0; i < missing.length; i += spec.perCallN) calls.push({ indices: missing.slice(i, i + spec.perCallN) })
+    const outcomes = await Promise.allSettled(
       calls.map(async (call) => {
-        const request = this.providerRequest(prepared, call.n)
-        const result = await scheduler.run(spec.label, async ({ signal }) => {
-          const answer = await provider.generate(request, {
-            signal,
-            onPartial: (frame) => this.events.emit('partial', key, { ...frame, index: call.first + frame.index }),
-          })
-          if (answer.images.length !== call.n) {
-            throw new AiImageError('BAD_RESPONSE', `asked for ${call.n} image(s), got ${answer.images.length}`, {
-              file: spec.label,
-              retryable: true,
-              possiblyBilled: true,
-            })
-          }
-          // Checked inside the attempt, so a broken image is retried like any other broken answer.
-          const facts = await Promise.all(
-            answer.images.map((image) =>
-              checkGeneratedImage(image.data, { format: spec.responseFormat, size: sizeToCheck(spec) }, spec.label, answer.requestId),
-            ),
-          )
-          return { answer, facts }
-        })
-        // Each image lands in the cache the moment it arrives; the sidecar (written last) makes the entry.
-        for (const [i, image] of result.answer.images.entries()) {
-          const index = call.first + i
-          const facts = result.facts[i]!
-          records[index] = await store.writeImage(key, index, image.data, {
-            mime: facts.mime,
-            width: facts.width,
-            height: facts.height,
-            ...(image.revisedPrompt ? { revised_prompt: image.revisedPrompt } : {}),
-          })
-          files[index] = { data: image.data, sha256: records[index].sha256, width: facts.width, height: facts.height, mime: facts.mime }
+        try {
+          await this.runCall(prepared, provider, call, state, records, files)
+          finish(call.indices.length, true)
+        } catch (error) {
+          finish(call.indices.length, false)
+          throw error
         }
-        usage = addUsage(usage, result.answer.usage)
-        created ||= result.answer.created
-        if (result.answer.requestId) requestIds.push(result.answer.requestId)
       }),
     )
+    const failures = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as unknown)
+    if (failures.length > 0) throw keptNote(pickFailure(failures), spec.label, records.filter(Boolean).length, total)
 
     const sidecar = sidecarFor(key, prepared.material, {
       provider: provider.describe(spec.model),
-      created,
+      created: state.created || Math.floor(Date.now() / 1000),
       revised_prompt: records.find((r) => r.revised_prompt)?.revised_prompt ?? null,
-      usage: usage ?? null,
-      request_id: requestIds.length ? requestIds.join(', ') : null,
+      usage: state.usage,
+      request_id: state.request_ids.length ? state.request_ids.join(', ') : null,
       images: records,
     })
     await store.commit(sidecar)
+    await this.journal.remove(key)
+
+    const generatedNow = missing.length
+    const estimate = estimateCost(spec, this.deps.options.prices, generatedNow)
     this.stats.generated++
-    this.stats.images += total
+    this.stats.images += generatedNow
+    this.stats.resumedImages += total - generatedNow
+    if (estimate.usd === undefined) this.stats.unpricedImages += generatedNow
+    else this.stats.estimatedUSD += estimate.usd
     return { key, spec, hit: false, placeholder: false, sidecar, images: files }
+  }
+
+  /** One paid request through the scheduler; its images land in the cache and the journal at once. */
+  private async runCall(
+    prepared: PreparedSpec,
+    provider: ImageProvider,
+    call: PlannedCall,
+    state: JournalState,
+    records: SidecarImage[],
+    files: ResolvedImageFile[],
+  ): Promise<void> {
+    const { spec, key } = prepared
+    const n = call.indices.length
+    const request = this.providerRequest(prepared, n)
+    const paid = { label: spec.label, images: n, usd: estimateCost(spec, this.deps.options.prices, n).usd }
+    const result = await this.deps.scheduler.run(paid, async ({ signal, release }) => {
+      const answer = await provider.generate(request, {
+        signal,
+        onPartial: (frame) => this.events.emit('partial', key, { ...frame, index: call.indices[frame.index] ?? frame.index }),
+      })
+      release()
+      if (answer.images.length !== n) {
+        throw new AiImageError('BAD_RESPONSE', `asked for ${n} image(s), got ${answer.images.length}`, {
+          file: spec.label,
+          retryable: true,
+          possiblyBilled: true,
+        })
+      }
+      // Checked inside the attempt, so a broken image is retried like any other broken answer.
+      const facts = await Promise.all(
+        answer.images.map((image) =>
+          checkGeneratedImage(image.data, { format: spec.responseFormat, size: sizeToCheck(spec) }, spec.label, answer.requestId),
+        ),
+      )
+      return { answer, facts }
+    })
+
+    // Each image lands in the cache the moment it arrives; the sidecar (written last) makes the entry.
+    for (const [i, image] of result.answer.images.entries()) {
+      const index = call.indices[i]!
+      const facts = result.facts[i]!
+      records[index] = await this.deps.store.writeImage(key, index, image.data, {
+        mime: facts.mime,
+        width: facts.width,
+        height: facts.height,
+        ...(image.revisedPrompt ? { revised_prompt: image.revisedPrompt } : {}),
+      })
+      files[index] = { data: image.data, sha256: records[index].sha256, width: facts.width, height: facts.height, mime: facts.mime }
+      state.images[String(index)] = records[index]
+    }
+    state.usage = addUsage(state.usage ?? undefined, result.answer.usage) ?? null
+    state.created ||= result.answer.created
+    if (result.answer.requestId) state.request_ids.push(result.answer.requestId)
+    this.stats.tokens += totalTokens(result.answer.usage)
+    await this.journal.record(state)
+  }
+
+  private async cleanLeftovers(): Promise<void> {
+    try {
+      const removed = await cleanLeftovers(this.deps.store)
+      if (removed.length > 0) this.deps.log.info(`removed ${removed.length} leftover file(s) of an interrupted earlier run from the cache folder`)
+    } catch (error) {
+      this.deps.log.warn(`could not clean leftovers in the cache folder: ${(error as Error).message}`)
+    }
   }
 
   private providerRequest(prepared: PreparedSpec, n: number): ProviderRequest {
@@ -221,4 +381,30 @@ export class ImageEngine {
 function sizeToCheck(spec: ValidatedSpec): string | undefined {
   const size = spec.request.size
   return spec.knownModel && typeof size === 'string' && size !== 'auto' ? size : undefined
+}
+
+function totalTokens(usage: Record<string, unknown> | undefined): number {
+  const total = usage?.total_tokens
+  if (typeof total === 'number') return total
+  const input = usage?.input_tokens
+  const output = usage?.output_tokens
+  return (typeof input === 'number' ? input : 0) + (typeof output === 'number' ? output : 0)
+}
+
+/** The failure to report for a spec: a real API verdict rather than a cancellation of its siblings. */
+function pickFailure(failures: unknown[]): unknown {
+  return failures.find((f) => isAiImageError(f)) ?? failures[0]
+}
+
+/** Say what was kept, so a user knows a rerun pays only for the rest. */
+function keptNote(error: unknown, label: string, kept: number, total: number): unknown {
+  if (!isAiImageError(error) || kept === 0) return error
+  return new AiImageError(error.code, `${error.bareMessage} (${kept} of ${total} images were kept in the cache; the next build requests only the rest)`, {
+    file: error.file ?? label,
+    ...(error.field ? { field: error.field } : {}),
+    ...(error.status ? { status: error.status } : {}),
+    ...(error.requestId ? { requestId: error.requestId } : {}),
+    ...(error.data ? { data: error.data } : {}),
+    cause: error,
+  })
 }

@@ -62,6 +62,26 @@ async function readInput(spec: ValidatedSpec, root: string, file: string, field:
   return { name: `${base}.${extensionOf(facts.mime)}`, data, mime: facts.mime, sha256: digest, facts }
 }
 
+/**
+ * Every file the image of `spec` depends on, for watchers: its inputs and mask and, through chains, the
+ * upstream spec files and their own inputs (an edit of an edit changes when the first spec changes).
+ * A spec that fails to load still counts as a dependency; `resolve` reports its error.
+ */
+export async function specDependencies(spec: ValidatedSpec, load: (specFile: string) => Promise<ValidatedSpec>): Promise<string[]> {
+  const found = new Set<string>()
+  const visit = async (current: ValidatedSpec): Promise<void> => {
+    for (const file of [...current.inputs, ...(current.mask ? [current.mask] : [])]) {
+      if (found.has(file)) continue // also stops at a cycle, which `resolve` reports
+      found.add(file)
+      if (!isSpecPath(file)) continue
+      const upstream = await load(file).catch(() => undefined)
+      if (upstream) await visit(upstream)
+    }
+  }
+  await visit(spec)
+  return [...found]
+}
+
 /** The model's input rules (API-FACTS.md), checked before spending. */
 function checkInputs(spec: ValidatedSpec, inputs: ResolvedInput[], mask: ResolvedInput | undefined): void {
   const caps = modelCapabilities(spec.model)

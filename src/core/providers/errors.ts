@@ -78,8 +78,10 @@ export function errorFromResponse(status: number, headers: Headers, bodyText: st
       filter.stage === 'output'
         ? 'The generated image was blocked: reword the prompt away from the flagged content, or change "seed" to try another image'
         : 'The prompt (or an input image) was blocked: reword the prompt or replace the flagged input'
-    // A content filter is a verdict on the request: retrying spends again for the same answer.
+    // A content filter is a verdict on the request: retrying spends again for the same answer, so not even
+    // `x-should-retry: true` makes it retryable.
     return make('CONTENT_FILTERED', `the ${filter.stage} was rejected by the content filter${categories} (${message}). ${advice}`, false, {
+      retryable: false,
       data: { stage: filter.stage, categories: filter.categories },
     })
   }

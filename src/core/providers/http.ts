@@ -3,6 +3,7 @@
  * abort signal from the engine, and every failure mapped to an AiImageError with retry hints. Retrying
  * itself is the engine's job (engine/scheduler.ts): this module makes exactly one attempt.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { Agent, request, type FormData } from 'undici'
 import { AiImageError } from '../errors.js'
 import { errorFromResponse, header, requestIdOf, type Headers } from './errors.js'
@@ -33,6 +34,13 @@ export interface HttpClient {
   getBytes(url: string, signal: AbortSignal, label: string): Promise<Buffer>
   close(): Promise<void>
 }
+
+/**
+ * Set by the engine's scheduler around each attempt. Told the moment an answer's body has been read whole:
+ * the request is no longer on the wire, so its concurrency slot can go to the next request while this
+ * answer is parsed, decoded and checked. (A context rather than a parameter, so providers need not pass it.)
+ */
+export const answerWatch = new AsyncLocalStorage<{ received(): void }>()
 
 const NETWORK_CODES = new Set([
   'ECONNRESET',
@@ -88,7 +96,11 @@ export function createHttpClient(options: { timeout: number; connections: number
         ...(requestId ? { requestId } : {}),
         contentType: header(headers, 'content-type') ?? '',
         body: guardStream(body, post.signal, post.label),
-        text: () => readText(body, post.signal, post.label),
+        text: async () => {
+          const text = await readText(body, post.signal, post.label)
+          answerWatch.getStore()?.received()
+          return text
+        },
       }
     },
 
@@ -127,6 +139,7 @@ async function* guardStream(body: AsyncIterable<Uint8Array>, signal: AbortSignal
   } catch (error) {
     throw transportError(error, signal, label, true)
   }
+  answerWatch.getStore()?.received()
 }
 
 /** A failure below HTTP: a timeout, a dropped connection, the build being cancelled. */

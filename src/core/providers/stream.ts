@@ -46,8 +46,9 @@ export async function readImageStream(answer: ImagesAnswer, request: ProviderReq
     }
     try {
       if (type.endsWith('.partial_image')) {
-        const data = decodeBase64(payload.b64_json, label, answer.requestId)
-        context.onPartial?.({ index: images.length, partialIndex: payload.partial_image_index ?? 0, data })
+        // A preview is a courtesy: an unreadable one is skipped, not worth failing (and paying for) the stream.
+        const data = readPreview(payload.b64_json, label)
+        if (data) context.onPartial?.({ index: images.length, partialIndex: payload.partial_image_index ?? 0, data })
       } else if (type.endsWith('.completed')) {
         images.push({
           data: decodeBase64(payload.b64_json, label, answer.requestId),
@@ -83,6 +84,14 @@ export async function readImageStream(answer: ImagesAnswer, request: ProviderReq
     images: images.slice(0, expected),
     ...(usage ? { usage } : {}),
     ...(answer.requestId ? { requestId: answer.requestId } : {}),
+  }
+}
+
+function readPreview(b64: unknown, label: string): Buffer | undefined {
+  try {
+    return decodeBase64(b64, label)
+  } catch {
+    return undefined
   }
 }
 

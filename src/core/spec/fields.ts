@@ -192,7 +192,7 @@ export function checkFieldType(def: FieldDef, value: unknown): string | undefine
     case 'string': {
       if (typeof value !== 'string') return `must be a string, got ${typeName(value)}`
       if (def.minLength && value.length < def.minLength) return 'must not be empty'
-      if (def.enum && !def.enum.includes(value)) return `allowed: ${def.enum.join(', ')}`
+      if (def.enum && !def.enum.includes(value)) return `must be one of: ${def.enum.join(', ')}`
       if (def.pattern && !def.pattern.test(value)) return `must be ${def.patternText}`
       return undefined
     }

@@ -35,7 +35,7 @@ function fieldSchema(name: string, def: FieldDef): Schema {
     case 'boolean':
       return { ...base, type: 'boolean' }
     case 'string-or-number':
-      return { ...base, type: ['string', 'number'] }
+      return { ...base, anyOf: [{ type: 'string', minLength: 1 }, { type: 'number' }] }
     case 'path-or-paths':
       return {
         ...base,

@@ -65,8 +65,8 @@ export interface ValidateContext {
 
 /** Fields a spec file might plausibly hold that we reject with a specific explanation. */
 const EXPLAINED_FIELDS: Readonly<Record<string, string>> = {
-  response_format: 'the plugin always asks for b64_json (URLs expire); remove the field',
-  images: 'the field is `image` (a path or an array of paths)',
+  response_format: 'The plugin always asks for b64_json (URLs expire); remove the field',
+  images: 'The field is `image` (a path or an array of paths)',
 }
 
 const NOT_KEYED = new Set(['user', 'stream', 'partial_images'])
@@ -185,10 +185,13 @@ function normalizeForModel(
   fail: Fail,
 ): void {
   if (!caps.endpoints.includes(endpoint)) {
-    const field = endpoint === 'generations' ? 'model' : 'image'
-    const what = { generations: 'generate images', edits: 'edit images', variations: 'make variations' }[endpoint]
     const able = Object.keys(MODELS).filter((m) => MODELS[m]!.endpoints.includes(endpoint))
-    throw fail(field, `model ${model} cannot ${what}`, `Use one of: ${able.join(', ')}`)
+    const problem = {
+      generations: `"${model}" cannot generate images`,
+      edits: `makes this an edit, which ${model} cannot do`,
+      variations: `without a "prompt" makes this a variation, which ${model} cannot do`,
+    }[endpoint]
+    throw fail(endpoint === 'generations' ? 'model' : 'image', problem, `Use a model that can: ${able.join(', ')}`)
   }
   if (prompt !== undefined && prompt.length > caps.promptMax) {
     throw fail('prompt', `is ${prompt.length} characters long; ${model} takes at most ${caps.promptMax}`, 'Shorten it')

@@ -1,0 +1,71 @@
+/**
+ * `ai-image ls [--json]`: every spec with its key, model, size, status and cost.
+ */
+import { estimateCost, formatUSD } from '../../core/engine/cost.js'
+import { describeError } from '../describe.js'
+import { EXIT } from '../help.js'
+import type { Output } from '../output.js'
+import type { Project } from '../project.js'
+
+export interface ListedSpec {
+  file: string
+  key: string | null
+  model: string | null
+  size: string | null
+  n: number | null
+  status: 'hit' | 'miss' | 'corrupt' | 'invalid'
+  /** Estimated USD of the spec's images (for a miss: what generating it would cost); null when unpriced. */
+  estimatedUSD: number | null
+  /** Output tokens the API reported, from the sidecar (hits). */
+  recordedTokens: number | null
+  note?: string
+}
+
+export async function list(project: Project, output: Output, options: { json: boolean }): Promise<number> {
+  const { service } = project
+  const plan = await service.plan(project.specs.map((s) => s.ref))
+  const rows: ListedSpec[] = []
+  for (const [i, entry] of plan.entries()) {
+    if (entry.status === 'invalid') {
+      rows.push({ file: entry.label, key: null, model: null, size: null, n: null, status: 'invalid', estimatedUSD: null, recordedTokens: null, note: describeError(entry.error) })
+      continue
+    }
+    const spec = await service.loadSpec(project.specs[i]!.ref)
+    const sidecar = entry.status === 'hit' && entry.key ? (await service.store.read(entry.key))?.sidecar : undefined
+    const tokens = sidecar?.usage?.output_tokens
+    rows.push({
+      file: entry.label,
+      key: entry.key ?? null,
+      model: spec.model,
+      size: String(spec.request.size ?? 'auto'),
+      n: Number(spec.request.n),
+      status: entry.status,
+      estimatedUSD: estimateCost(spec, service.options.prices).usd ?? null,
+      recordedTokens: typeof tokens === 'number' ? tokens : null,
+      ...(entry.note ? { note: entry.note } : {}),
+    })
+  }
+
+  if (options.json) {
+    output.out(JSON.stringify(rows, null, 2))
+    return EXIT.ok
+  }
+  const colour = { hit: 'green', miss: 'yellow', corrupt: 'red', invalid: 'red' } as const
+  const table = rows.map((r) => [
+    r.file,
+    r.key ? r.key.slice(0, 12) : '-',
+    r.model ?? '-',
+    r.size ?? '-',
+    r.status,
+    r.estimatedUSD === null ? (r.status === 'invalid' ? '-' : 'no price') : `${formatUSD(r.estimatedUSD)} est.`,
+    r.recordedTokens === null ? '' : `${r.recordedTokens} tokens`,
+  ])
+  const header = ['SPEC', 'KEY', 'MODEL', 'SIZE', 'STATUS', 'COST', 'RECORDED']
+  const widths = header.map((h, c) => Math.max(h.length, ...table.map((row) => row[c]!.length)))
+  const line = (cells: string[], paint?: (cell: string, c: number) => string) =>
+    cells.map((cell, c) => (paint ? paint(cell.padEnd(widths[c]!), c) : cell.padEnd(widths[c]!))).join('  ').trimEnd()
+  output.out(output.style('bold', line(header)))
+  table.forEach((cells, r) => output.out(line(cells, (cell, c) => (c === 4 ? output.style(colour[rows[r]!.status], cell) : cell))))
+  for (const row of rows.filter((r) => r.note)) output.out(output.style('dim', `${row.file}: ${row.note}`))
+  return EXIT.ok
+}

@@ -1,0 +1,100 @@
+/**
+ * The `ai-image` command: parse the arguments, open the project, run one command, return the exit code.
+ * Errors carry the same codes and messages as the bundler plugins.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { isAiImageError } from '../core/errors.js'
+import type { Env } from '../core/options.js'
+import { check } from './commands/check.js'
+import { generate } from './commands/generate.js'
+import { list } from './commands/ls.js'
+import { prune } from './commands/prune.js'
+import { describeError } from './describe.js'
+import { EXIT, HELP } from './help.js'
+import { createOutput, type Streams } from './output.js'
+import { openProject } from './project.js'
+
+export interface RunContext extends Streams {
+  cwd: string
+  env: Env
+}
+
+const COMMON_OPTIONS = {
+  root: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options']
+
+const COMMANDS = {
+  generate: { options: { ...COMMON_OPTIONS, 'dry-run': { type: 'boolean' } }, positionals: true },
+  check: { options: COMMON_OPTIONS, positionals: false },
+  prune: { options: { ...COMMON_OPTIONS, 'dry-run': { type: 'boolean' } }, positionals: false },
+  ls: { options: { ...COMMON_OPTIONS, json: { type: 'boolean' } }, positionals: false },
+} as const
+
+type Command = keyof typeof COMMANDS
+
+export async function run(argv: readonly string[], context: RunContext): Promise<number> {
+  const output = createOutput(context, context.env)
+  const [first, ...rest] = argv
+  if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
+    output.out(HELP.main)
+    return first === undefined ? EXIT.usage : EXIT.ok
+  }
+  if (first === '-v' || first === '--version') {
+    output.out(version())
+    return EXIT.ok
+  }
+  if (!Object.prototype.hasOwnProperty.call(COMMANDS, first)) {
+    output.err(output.style('red', `unknown command "${first}"`))
+    output.err(HELP.main)
+    return EXIT.usage
+  }
+  const command = first as Command
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] }
+  try {
+    const config = COMMANDS[command] as { options: ParseArgsConfig['options']; positionals: boolean }
+    parsed = parseArgs({ args: [...rest], options: config.options, allowPositionals: config.positionals, strict: true }) as typeof parsed
+  } catch (error) {
+    output.err(output.style('red', (error as Error).message))
+    output.err(HELP[command]!)
+    return EXIT.usage
+  }
+  if (parsed.values.help) {
+    output.out(HELP[command]!)
+    return EXIT.ok
+  }
+
+  const root = typeof parsed.values.root === 'string' ? parsed.values.root : context.cwd
+  let project
+  try {
+    // `generate` is the explicit go-ahead to spend: it is never frozen, in CI or not.
+    project = await openProject(root, output, context.env, command === 'generate' ? { frozen: false } : {}, parsed.positionals)
+  } catch (error) {
+    output.err(output.style('red', describeError(error)))
+    return isAiImageError(error) ? EXIT.usage : EXIT.problems
+  }
+  try {
+    switch (command) {
+      case 'generate':
+        return await generate(project, output, { dryRun: parsed.values['dry-run'] === true })
+      case 'check':
+        return await check(project, output)
+      case 'prune':
+        return await prune(project, output, { dryRun: parsed.values['dry-run'] === true })
+      case 'ls':
+        return await list(project, output, { json: parsed.values.json === true })
+    }
+  } catch (error) {
+    output.err(output.style('red', describeError(error)))
+    return EXIT.problems
+  } finally {
+    await project.service.close()
+  }
+}
+
+/** Set by the build (tsup `define`); running from source says so. */
+declare const __AI_IMAGE_VERSION__: string | undefined
+
+function version(): string {
+  return typeof __AI_IMAGE_VERSION__ === 'string' ? __AI_IMAGE_VERSION__ : '0.0.0-source'
+}

@@ -1,0 +1,59 @@
+/**
+ * Every spec of a project, found without a bundler: spec files matched by `include`/`exclude`, the named
+ * specs of the `images` option, and `virtual:ai-image?…` imports written in source files. The CLI uses it
+ * to generate ahead of a build, check a commit, and prune the cache.
+ */
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import fg from 'fast-glob'
+import picomatch from 'picomatch'
+import type { ResolvedOptions } from './options.js'
+import type { SpecRef } from './service.js'
+import { VIRTUAL_PREFIX, relativeLabel } from './spec/source.js'
+
+export interface DiscoveredSpec {
+  ref: SpecRef
+  /** How messages name it: a root-relative path or the virtual id. */
+  label: string
+}
+
+/** Source files that may import `virtual:ai-image?…`. */
+const SOURCE_GLOB = '**/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx,html}'
+const ALWAYS_IGNORED = ['**/node_modules/**', '**/.git/**', '**/dist/**', '**/build/**', '**/coverage/**']
+/** `import … from '…'`, `export … from '…'`, `import '…'`, `import('…')`, `require('…')`: not any string that looks like one. */
+const VIRTUAL_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["'`](virtual:ai-image\?[^"'`\s]+)["'`]/g
+
+export async function discoverSpecs(options: ResolvedOptions, filter: readonly string[] = []): Promise<DiscoveredSpec[]> {
+  const { root } = options
+  const ignore = [...ALWAYS_IGNORED, `${relativeLabel(root, options.cacheDir)}/**`]
+  const files = await fg([...options.includeGlobs], { cwd: root, ignore: [...ignore, ...options.excludeGlobs], absolute: true, dot: true })
+  const specs: DiscoveredSpec[] = files
+    .filter((file) => options.isSpecFile(file))
+    .sort()
+    .map((file) => ({ ref: { kind: 'file', file }, label: relativeLabel(root, file) }))
+
+  // Globs on the command line narrow the run to those spec files.
+  if (filter.length > 0) {
+    const wanted = picomatch([...filter], { dot: true })
+    return specs.filter((s) => wanted(s.label))
+  }
+
+  for (const name of Object.keys(options.images).sort()) {
+    specs.push({ ref: { kind: 'named', name }, label: `${VIRTUAL_PREFIX}/${name}` })
+  }
+  const seen = new Set<string>()
+  const sources = await fg(SOURCE_GLOB, { cwd: root, ignore, absolute: true })
+  for (const source of sources.sort()) {
+    const text = await readFile(source, 'utf8')
+    for (const match of text.matchAll(VIRTUAL_IMPORT)) {
+      const id = match[1]!
+      const dir = path.dirname(source)
+      // Relative input paths make the same query a different spec per folder.
+      const identity = /[?&](image|mask)=/.test(id) ? `${dir}\0${id}` : id
+      if (seen.has(identity)) continue
+      seen.add(identity)
+      specs.push({ ref: { kind: 'query', query: id.slice(VIRTUAL_PREFIX.length + 1), dir, id }, label: id })
+    }
+  }
+  return specs
+}

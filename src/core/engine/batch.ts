@@ -1,0 +1,137 @@
+/**
+ * Many specs at once, for the `ai-image` command: generate every miss as one build (shared scheduler,
+ * budget, progress and closing summary: the same path the bundler plugins take, import by import), or plan
+ * a dry run that says what would be generated and what it would cost, without a single request.
+ */
+import type { AiImageError } from '../errors.js'
+import { isAiImageError } from '../errors.js'
+import type { ImageService, SpecRef } from '../service.js'
+import { relativeLabel, VIRTUAL_PREFIX } from '../spec/source.js'
+import type { ValidatedSpec } from '../spec/validate.js'
+import { estimateCost, type CostEstimate } from './cost.js'
+import type { RunSummary } from './report.js'
+
+export type SpecStatus = 'hit' | 'generated' | 'placeholder' | 'failed' | 'invalid'
+
+export interface SpecOutcome {
+  label: string
+  key?: string
+  status: SpecStatus
+  /** Why it failed (an AiImageError with a code, in all but unforeseen cases). */
+  error?: unknown
+}
+
+export interface BatchOptions {
+  /** Called as each spec finishes, in completion order. */
+  onResult?(outcome: SpecOutcome): void
+}
+
+export interface BatchReport {
+  /** One per ref, in the order given. */
+  results: SpecOutcome[]
+  summary: RunSummary
+  /** Set when the budget stopped the run: lists every spec it kept from being generated. */
+  budgetError?: AiImageError
+}
+
+export async function generateAll(service: ImageService, refs: readonly SpecRef[], options: BatchOptions = {}): Promise<BatchReport> {
+  service.beginBuild()
+  const results = await Promise.all(
+    refs.map(async (ref) => {
+      const outcome = await outcomeOf(service, ref)
+      options.onResult?.(outcome)
+      return outcome
+    }),
+  )
+  const summary = await service.endBuild()
+  const budgetError = service.budget.buildError()
+  return { results, summary, ...(budgetError ? { budgetError } : {}) }
+}
+
+async function outcomeOf(service: ImageService, ref: SpecRef): Promise<SpecOutcome> {
+  let spec: ValidatedSpec
+  try {
+    spec = await service.loadSpec(ref)
+  } catch (error) {
+    return { label: labelOf(service, ref, error), status: 'invalid', error }
+  }
+  try {
+    const image = await service.resolve(spec)
+    return { label: spec.label, key: image.key, status: image.hit ? 'hit' : image.placeholder ? 'placeholder' : 'generated' }
+  } catch (error) {
+    return { label: spec.label, status: 'failed', error }
+  }
+}
+
+export interface PlanEntry {
+  label: string
+  /** Unknown while an input is the output of a spec that is not generated yet. */
+  key?: string
+  /** `corrupt`: an entry exists but fails verification (it would be generated again, like a miss). */
+  status: 'hit' | 'miss' | 'corrupt' | 'invalid'
+  /** Images a generation would request now: `n`, less candidates kept from an interrupted run. */
+  images: number
+  /** Estimated cost of those images (a miss). */
+  estimate?: CostEstimate
+  note?: string
+  error?: unknown
+}
+
+/** Thrown while planning when a chained input is itself a miss: the key cannot be known before it exists. */
+class UpstreamMissing extends Error {
+  constructor(readonly upstream: string) {
+    super(`depends on ${upstream}, which is not generated yet`)
+  }
+}
+
+export async function planSpecs(service: ImageService, refs: readonly SpecRef[]): Promise<PlanEntry[]> {
+  return Promise.all(
+    refs.map(async (ref): Promise<PlanEntry> => {
+      let spec: ValidatedSpec
+      try {
+        spec = await service.loadSpec(ref)
+      } catch (error) {
+        return { label: labelOf(service, ref, error), status: 'invalid', images: 0, error }
+      }
+      const n = Number(spec.request.n)
+      try {
+        const key = await cachedKey(service, spec, [])
+        const found = await service.store.inspect(key)
+        if (found.status === 'hit') return { label: spec.label, key, status: 'hit', images: 0 }
+        const { kept } = await service.engine.journal.resume(key)
+        const images = n - [...kept.keys()].filter((i) => i < n).length
+        const note =
+          found.status === 'corrupt' ? found.reason : images < n ? `${n - images} of ${n} images kept from an interrupted run` : undefined
+        return { label: spec.label, key, status: found.status, images, estimate: estimateCost(spec, service.options.prices, images), ...(note ? { note } : {}) }
+      } catch (error) {
+        if (error instanceof UpstreamMissing) {
+          return { label: spec.label, status: 'miss', images: n, estimate: estimateCost(spec, service.options.prices, n), note: error.message }
+        }
+        return { label: spec.label, status: 'invalid', images: 0, error }
+      }
+    }),
+  )
+}
+
+/** The key of a spec whose chained inputs are read from the cache only (a dry run generates nothing). */
+async function cachedKey(service: ImageService, spec: ValidatedSpec, chain: readonly string[]): Promise<string> {
+  const prepared = await service.prepare(spec, chain, async (upstream, here) => {
+    const key = await cachedKey(service, upstream, here)
+    const found = await service.store.inspect(key)
+    if (found.status !== 'hit') throw new UpstreamMissing(upstream.label)
+    return found.entry.images[upstream.pick] ?? found.entry.images[0]!
+  })
+  return prepared.key
+}
+
+function labelOf(service: ImageService, ref: SpecRef, error: unknown): string {
+  if (isAiImageError(error) && error.file) return error.file
+  switch (ref.kind) {
+    case 'file':
+      return relativeLabel(service.options.root, ref.file)
+    case 'query':
+      return ref.id
+    case 'named':
+      return `${VIRTUAL_PREFIX}/${ref.name}`
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The dev server's live preview in a real browser: headless Chromium (Debian's `chromium`, driven by
+ * playwright-core) opens a page whose image is still generating, and the `<img>` shows each streamed
+ * partial frame, then the final image, then (after the HMR update) the final asset URL with its size.
+ * Skipped when no Chromium is installed (set CHROMIUM_PATH to point at one).
+ */
+import { existsSync } from 'node:fs'
+import sharp from 'sharp'
+import { chromium, type Browser } from 'playwright-core'
+import { afterAll, describe, expect, it } from 'vitest'
+import { answers } from './emulator/index.js'
+import { startDevServer } from './helpers/dev-server.js'
+import { withEnv } from './helpers/env.js'
+import { spec } from './helpers/project.js'
+import { emulatorSuite } from './helpers/suite.js'
+
+const executablePath = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find(
+  (candidate): candidate is string => !!candidate && existsSync(candidate),
+)
+const suite = emulatorSuite()
+let browser: Browser | undefined
+afterAll(async () => {
+  await browser?.close()
+})
+
+/** Renders the image and re-renders it when the module is hot-updated. */
+const MAIN = `import hero, { width, height } from './hero.imgprompt.json'
+const img = document.createElement('img')
+Object.assign(img, { id: 'hero', src: hero, width, height })
+document.querySelector('#app').replaceChildren(img)
+if (import.meta.hot) import.meta.hot.accept()
+`
+
+interface Sampled {
+  samples: Array<{ color: string; src: string; width: number; naturalWidth: number; t: number }>
+}
+
+/** Samples the centre pixel of #hero every 40 ms into `window.samples` whenever it changes. */
+const SAMPLER = `
+window.samples = []
+const canvas = document.createElement('canvas')
+canvas.width = canvas.height = 1
+setInterval(() => {
+  const img = document.getElementById('hero')
+  if (!img || !img.complete && img.naturalWidth === 0) return
+  const ctx = canvas.getContext('2d', { willReadFrequently: true })
+  ctx.clearRect(0, 0, 1, 1)
+  try { ctx.drawImage(img, img.naturalWidth / 2, img.naturalHeight / 2, 1, 1, 0, 0, 1, 1) } catch { return }
+  const [r, g, b, a] = ctx.getImageData(0, 0, 1, 1).data
+  if (a === 0) return
+  const color = [r, g, b].join(',')
+  const last = window.samples[window.samples.length - 1]
+  if (!last || last.color !== color || last.src !== img.src) window.samples.push({ color, src: img.src, width: img.width, naturalWidth: img.naturalWidth, t: Math.round(performance.now()) })
+}, 40)
+`
+
+async function centreColour(data: Buffer): Promise<string> {
+  const { data: pixel } = await sharp(data).extract({ left: 160, top: 128, width: 1, height: 1 }).removeAlpha().raw().toBuffer({ resolveWithObject: true })
+  return [...pixel].join(',')
+}
+
+describe.skipIf(!executablePath)('vite dev server in Chromium', () => {
+  it('shows each partial frame as it arrives, then the final image, then the final asset after HMR', async () => {
+    const project = await suite.project({
+      'src/main.js': MAIN,
+      'src/hero.imgprompt.json': spec({ prompt: 'a slow aurora', model: 'gpt-image-2', size: '320x256', stream: true, partial_images: 2 }),
+    })
+    suite.emulator.enqueue(answers.slowStream(700))
+    await withEnv(suite.openaiEnv(), async () => {
+      const dev = await startDevServer(project.root)
+      try {
+        browser ??= await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu'] })
+        const page = await browser.newPage()
+        await page.addInitScript(SAMPLER)
+        await page.goto(dev.origin)
+        // The page is up while the image is still generating.
+        expect(suite.emulator.requests[0]?.returned).toBeUndefined()
+        await page.waitForFunction(() => (globalThis as unknown as Sampled).samples.some((s) => /@ai-image\/[0-9a-f]{64}-0-/.test(s.src)), null, { timeout: 15_000 })
+        const samples = await page.evaluate(() => (globalThis as unknown as Sampled).samples)
+
+        const [request] = suite.emulator.requests
+        expect(suite.emulator.requests).toHaveLength(1)
+        const finalColour = await centreColour(await project.read(`.ai-image/${(await project.list('.ai-image')).find((f) => f.endsWith('.png'))}`))
+        const preview = samples.filter((s) => s.src.includes('/@ai-image/preview/'))
+        const final = samples.filter((s) => !s.src.includes('/@ai-image/preview/'))
+        // Through the preview URL: two partial frames (distinct colours), then the final image.
+        expect(preview.map((s) => s.color)).toHaveLength(3)
+        expect(new Set(preview.map((s) => s.color)).size).toBe(3)
+        expect(preview[2]!.color).toBe(finalColour)
+        expect(preview.every((s) => s.width === 320 && s.naturalWidth === 320)).toBe(true)
+        // Each frame is shown as it arrives (the emulator sends one every 700 ms), not all at the end.
+        expect(preview[1]!.t - preview[0]!.t).toBeGreaterThan(400)
+        expect(preview[2]!.t - preview[1]!.t).toBeGreaterThan(400)
+        // After the HMR update: the final asset URL, same pixels.
+        expect(final[0]).toMatchObject({ color: finalColour, width: 320, naturalWidth: 320 })
+        expect(request!.partials).toHaveLength(2)
+      } finally {
+        await dev.close()
+      }
+    })
+  })
+})
