@@ -67,8 +67,8 @@ describe('DerivedCache', () => {
     const cache = new DerivedCache(dir)
     const key = derivedKey(SOURCE, base)
     expect(await cache.read(key, SOURCE)).toBeUndefined()
-    await cache.write(key, SOURCE, derivation)
-    expect(await cache.read(key, SOURCE)).toEqual(entryOf(derivation))
+    await cache.write(key, SOURCE, undefined, derivation)
+    expect(await cache.read(key, SOURCE)).toEqual(entryOf(derivation, undefined))
     const files = await readdir(path.join(dir, key.slice(0, 2)))
     expect(files.sort()).toEqual([`${key}-640w.webp`, `${key}-main.webp`, `${key}.json`])
   })
@@ -77,7 +77,7 @@ describe('DerivedCache', () => {
     const cache = new DerivedCache(dir)
     const key = derivedKey(SOURCE, { ...base, quality: 42 })
     const folder = path.join(dir, key.slice(0, 2))
-    const reset = () => cache.write(key, SOURCE, derivation)
+    const reset = () => cache.write(key, SOURCE, undefined, derivation)
 
     await reset()
     expect(await cache.read(key, 'c'.repeat(64))).toBeUndefined()
@@ -102,27 +102,27 @@ describe('DerivedCache', () => {
     expect(await cache.read(key, SOURCE)).toBeUndefined()
 
     await reset()
-    expect(await cache.read(key, SOURCE)).toEqual(entryOf(derivation))
+    expect(await cache.read(key, SOURCE)).toEqual(entryOf(derivation, undefined))
   })
 
   it('hashes a file only when its stamp changed, like git\'s index; a restored mtime does not hide an edit', async () => {
     const cache = new DerivedCache(dir)
     const key = derivedKey(SOURCE, { ...base, quality: 7 })
     const variantPath = path.join(dir, key.slice(0, 2), `${key}-640w.webp`)
-    await cache.write(key, SOURCE, derivation)
+    await cache.write(key, SOURCE, undefined, derivation)
     const manifest = () => readFile(cache.manifestPath(key), 'utf8').then((text) => JSON.parse(text))
     const written = await manifest()
     expect(written.variants[0].stamp).toMatchObject({ size: 13, ino: expect.any(Number), ctimeMs: expect.any(Number) })
 
     // Unchanged stamp: the content is not hashed (a wrong SHA-256 in the manifest goes unnoticed) …
     await writeFile(cache.manifestPath(key), JSON.stringify({ ...written, variants: [{ ...written.variants[0], sha256: 'f'.repeat(64) }] }))
-    expect(await cache.read(key, SOURCE)).toEqual(entryOf(derivation))
+    expect(await cache.read(key, SOURCE)).toEqual(entryOf(derivation, undefined))
     // … without a stamp, it is, and the mismatch is a miss.
     await writeFile(cache.manifestPath(key), JSON.stringify({ ...written, variants: [{ ...written.variants[0], sha256: 'f'.repeat(64), stamp: undefined }] }))
     expect(await cache.read(key, SOURCE)).toBeUndefined()
 
     // Same size, mtime put back: the ctime still moved, so the edit is found.
-    await cache.write(key, SOURCE, derivation)
+    await cache.write(key, SOURCE, undefined, derivation)
     const before = await stat(variantPath)
     await writeFile(variantPath, 'variant byteZ')
     await utimes(variantPath, before.atime, before.mtime)
@@ -132,11 +132,11 @@ describe('DerivedCache', () => {
   it('verifies files without a valid stamp (a restored CI cache) by content, then stamps them', async () => {
     const cache = new DerivedCache(dir)
     const key = derivedKey(SOURCE, { ...base, quality: 8 })
-    await cache.write(key, SOURCE, derivation)
+    await cache.write(key, SOURCE, undefined, derivation)
     const written = JSON.parse(await readFile(cache.manifestPath(key), 'utf8'))
     const stale = { size: 1, mtimeMs: 1, ctimeMs: 1, ino: 1 }
     await writeFile(cache.manifestPath(key), JSON.stringify({ ...written, main: { ...written.main, stamp: stale }, variants: [{ ...written.variants[0], stamp: stale }] }))
-    expect(await cache.read(key, SOURCE)).toEqual(entryOf(derivation))
+    expect(await cache.read(key, SOURCE)).toEqual(entryOf(derivation, undefined))
     const restamped = JSON.parse(await readFile(cache.manifestPath(key), 'utf8'))
     expect(restamped.main.stamp).toEqual(written.main.stamp)
     expect(restamped.variants[0].stamp).toEqual(written.variants[0].stamp)
@@ -145,7 +145,7 @@ describe('DerivedCache', () => {
   it('stores "the source is the answer" without a file', async () => {
     const cache = new DerivedCache(dir)
     const key = derivedKey(SOURCE, { ...base, format: 'png', widths: [], placeholder: 'none' })
-    await cache.write(key, SOURCE, { main: undefined, variants: [], placeholder: undefined, flattened: false })
-    expect(await cache.read(key, SOURCE)).toEqual({ main: undefined, variants: [], placeholder: undefined, flattened: false })
+    await cache.write(key, SOURCE, undefined, { main: undefined, variants: [], placeholder: undefined, flattened: false })
+    expect(await cache.read(key, SOURCE)).toEqual({ sourceStamp: undefined, main: undefined, variants: [], placeholder: undefined, flattened: false })
   })
 })

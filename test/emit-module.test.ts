@@ -67,7 +67,7 @@ async function load(root: string, file: string): Promise<Built> {
       assets.push(asset)
       return JSON.stringify(`/assets/${asset.name}`)
     },
-    service.emitter,
+    service,
   )
   const moduleFile = path.join(root, `module-${modules++}.mjs`)
   await writeFile(moduleFile, code)
@@ -214,12 +214,17 @@ describe('the warm path', () => {
     expect(sharpCalls.count).toBe(0)
     expect(fast.service.engine.stats.hits).toBe(1)
 
-    // A committed image missing or of the wrong size: the full path (which verifies, and regenerates).
+    // A committed image changed in any way (here: one byte, same size) is not trusted: the full path reads
+    // and verifies it (a mismatch is a miss, regenerated); once verified again, the warm path is back.
     const committed = (await p.list('.ai-image')).find((f) => f.endsWith('-1.png'))!
     const bytes = await p.read(`.ai-image/${committed}`)
-    await p.write(`.ai-image/${committed}`, bytes.subarray(0, bytes.length - 1))
+    const flipped = Buffer.from(bytes)
+    flipped[flipped.length - 20] = flipped[flipped.length - 20]! ^ 0xff
+    await p.write(`.ai-image/${committed}`, flipped)
     expect((await warm(p.root, 'src/hero.imgprompt.json')).code).toBeUndefined()
     await p.write(`.ai-image/${committed}`, bytes)
+    expect((await warm(p.root, 'src/hero.imgprompt.json')).code).toBeUndefined() // rewritten: a new stamp
+    expect((await load(p.root, 'src/hero.imgprompt.json')).code).toBe(full.code)
     expect((await warm(p.root, 'src/hero.imgprompt.json')).code).toBe(full.code)
 
     // A derived file gone: the full path is needed (and makes it again).
@@ -247,7 +252,7 @@ describe('bounded parallelism', () => {
     )
     jobs.peak = 0
     jobs.total = 0
-    await Promise.all(images.map((image) => imageModuleCode(image, () => '""', service.emitter)))
+    await Promise.all(images.map((image) => imageModuleCode(image, () => '""', service)))
     expect(jobs.total).toBe(6)
     expect(jobs.peak).toBeGreaterThanOrEqual(1)
     const slots = sharpJobSlots(os.availableParallelism(), sharp.concurrency())

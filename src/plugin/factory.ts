@@ -87,7 +87,7 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
           }
           throw error
         }
-        return jsModule(await imageModuleCode(image, sink, service.emitter))
+        return jsModule(await imageModuleCode(image, sink, service))
       },
     },
 

@@ -8,9 +8,10 @@
  * SHA-256 in its sidecar: a mismatch is reported as corrupt and treated as a miss, never as an asset.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { sha256, type KeyMaterial } from './key.js'
+import { stampFile, type FileStamp } from './stamp.js'
 import type { KeyedRequest } from '../spec/validate.js'
 import type { Endpoint } from '../spec/models.js'
 
@@ -113,16 +114,17 @@ export class CacheStore {
   }
 
   /**
-   * The sidecar of an entry whose image files are all present with their recorded sizes, without reading
-   * or hashing the images; undefined otherwise. For the warm emit path, which serves derived files keyed by
-   * the SHA-256 the sidecar records and so never needs the committed bytes. `inspect` is the verified read.
+   * The sidecar of an entry whose image files are all present with their recorded sizes, and the stamp
+   * of each file (`stamp.ts`), without reading or hashing the images; undefined otherwise. For the warm
+   * emit path, which serves derived files keyed by the SHA-256 the sidecar records while each image's
+   * stamp shows it unchanged since its content was last verified. `inspect` is the verified read.
    */
-  async completeSidecar(key: string): Promise<Sidecar | undefined> {
+  async completeSidecar(key: string): Promise<{ sidecar: Sidecar; stamps: FileStamp[] } | undefined> {
     const read = await this.readSidecar(key)
     if (read.status !== 'ok') return undefined
-    const folder = this.folderOf(key)
-    const sizes = await Promise.all(read.sidecar.images.map((image) => stat(path.join(folder, image.file)).then((s) => s.size, () => -1)))
-    return sizes.every((size, i) => size === read.sidecar.images[i]!.bytes) ? read.sidecar : undefined
+    const { sidecar } = read
+    const stamps = await Promise.all(sidecar.images.map((image) => stampFile(path.join(this.folderOf(key), image.file))))
+    return stamps.every((stamp, i) => stamp?.size === sidecar.images[i]!.bytes) ? { sidecar, stamps: stamps as FileStamp[] } : undefined
   }
 
   private async readSidecar(key: string): Promise<{ status: 'ok'; sidecar: Sidecar } | Exclude<Inspection, { status: 'hit' }>> {

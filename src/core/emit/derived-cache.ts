@@ -13,23 +13,15 @@
  * file imports. Any write to a file, or its replacement, changes its ctime or inode, and its content is
  * then hashed before use (and re-stamped when it still matches).
  */
-import type { Stats } from 'node:fs'
-import { open, readFile, stat, type FileHandle } from 'node:fs/promises'
+import { open, readFile, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { sha256 } from '../cache/key.js'
+import { sameStamp, stampFile, stampOf, type FileStamp } from '../cache/stamp.js'
 import { atomicWrite, extensionOf, type SidecarImage } from '../cache/store.js'
 import { MIME_OF } from '../engine/verify.js'
 import type { Derivation, EncodedImage } from './optimize.js'
 
 export const DERIVED_MANIFEST_VERSION = 1
-
-/** A file as it was when its content last matched its SHA-256. */
-export interface FileStamp {
-  size: number
-  mtimeMs: number
-  ctimeMs: number
-  ino: number
-}
 
 /** A derived file, described like a committed image in its sidecar, plus its stamp. */
 export type DerivedFileRecord = Omit<SidecarImage, 'revised_prompt'> & { stamp?: FileStamp }
@@ -39,6 +31,11 @@ export interface DerivedManifest {
   key: string
   /** SHA-256 of the cached image these files were made from. */
   source: string
+  /**
+   * Stamp of the committed image file when its content was last verified (null: not in the committed
+   * cache). While it matches, the warm path uses these files without reading that image.
+   */
+  sourceStamp: FileStamp | null
   /** null: the source bytes are the emitted image. */
   main: DerivedFileRecord | null
   variants: DerivedFileRecord[]
@@ -55,6 +52,8 @@ export interface DerivedFile {
 
 /** What the emitter needs, the same whether it was just made or read back. */
 export interface DerivedEntry {
+  /** See `DerivedManifest.sourceStamp`. */
+  sourceStamp: FileStamp | undefined
   main: DerivedFile | undefined
   variants: DerivedFile[]
   placeholder: string | undefined
@@ -99,6 +98,7 @@ export class DerivedCache {
       await this.writeManifest({ ...manifest, main: freshMain ?? null, variants: freshVariants as DerivedFileRecord[] }).catch(() => {})
     }
     return {
+      sourceStamp: manifest.sourceStamp ?? undefined,
       main,
       variants: variants as DerivedFile[],
       placeholder: typeof manifest.placeholder === 'string' ? manifest.placeholder : undefined,
@@ -130,7 +130,7 @@ export class DerivedCache {
   }
 
   /** Store a derivation: files first, the manifest last, each atomically. */
-  async write(key: string, source: string, derivation: Derivation): Promise<void> {
+  async write(key: string, source: string, sourceStamp: FileStamp | undefined, derivation: Derivation): Promise<void> {
     const store = async (role: string, image: EncodedImage): Promise<DerivedFileRecord> => {
       const mime = MIME_OF[image.format]
       const file = `${key}-${role}.${extensionOf(mime)}`
@@ -138,18 +138,30 @@ export class DerivedCache {
       await atomicWrite(target, image.data)
       const record = { file, sha256: sha256(image.data), bytes: image.data.length, width: image.width, height: image.height, mime }
       // Stamped after the rename (which may change the ctime); a file replaced meanwhile is hashed on read.
-      return { ...record, stamp: stampOf(await stat(target)) }
+      const stamp = await stampFile(target)
+      return stamp ? { ...record, stamp } : record
     }
     const manifest: DerivedManifest = {
       version: DERIVED_MANIFEST_VERSION,
       key,
       source,
+      sourceStamp: sourceStamp ?? null,
       main: derivation.main ? await store('main', derivation.main) : null,
       variants: await Promise.all(derivation.variants.map((variant) => store(`${variant.width}w`, variant))),
       placeholder: derivation.placeholder ?? null,
       flattened: derivation.flattened,
     }
     await this.writeManifest(manifest)
+  }
+
+  /** Record that the committed image was verified again as it is now (best effort: only saves time). */
+  async restampSource(key: string, sourceStamp: FileStamp): Promise<void> {
+    try {
+      const manifest = JSON.parse(await readFile(this.manifestPath(key), 'utf8')) as DerivedManifest
+      if (manifest.key === key) await this.writeManifest({ ...manifest, sourceStamp })
+    } catch {
+      // A manifest that went away meanwhile is rebuilt by the next derivation.
+    }
   }
 
   private writeManifest(manifest: DerivedManifest): Promise<void> {
@@ -164,24 +176,11 @@ interface VerifiedRead {
   hashed: boolean
 }
 
-function stampOf(stats: Stats): FileStamp {
-  return { size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino }
-}
-
-function sameStamp(recorded: FileStamp | undefined, current: FileStamp): boolean {
-  return (
-    recorded !== undefined &&
-    recorded.size === current.size &&
-    recorded.mtimeMs === current.mtimeMs &&
-    recorded.ctimeMs === current.ctimeMs &&
-    recorded.ino === current.ino
-  )
-}
-
 /** The entry a fresh derivation stands for, so a miss hands the emitter exactly what a hit would. */
-export function entryOf(derivation: Derivation): DerivedEntry {
+export function entryOf(derivation: Derivation, sourceStamp: FileStamp | undefined): DerivedEntry {
   const file = (image: EncodedImage): DerivedFile => ({ data: image.data, width: image.width, height: image.height, mime: MIME_OF[image.format] })
   return {
+    sourceStamp,
     main: derivation.main ? file(derivation.main) : undefined,
     variants: derivation.variants.map(file),
     placeholder: derivation.placeholder,

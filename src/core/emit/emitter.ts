@@ -8,6 +8,7 @@
  * were just made or read back.
  */
 import type { ResolvedImageFile } from '../engine/generate.js'
+import { sameStamp, type FileStamp } from '../cache/stamp.js'
 import type { Logger } from '../log.js'
 import { DerivedCache, entryOf, type DerivedEntry, type DerivedFile } from './derived-cache.js'
 import { sharpLimit } from './limit.js'
@@ -43,6 +44,8 @@ export interface SourceImage {
   height: number
   mime: string
   data?: Buffer
+  /** Stamp of its file in the committed cache now; undefined when it is not there (placeholder images). */
+  stamp?: FileStamp
 }
 
 export class ImageEmitter {
@@ -77,9 +80,16 @@ export class ImageEmitter {
       return original && { main: original, variants: [], placeholder: undefined }
     }
     const key = derivedKey(source.sha256, recipe)
-    const entry = source.data
-      ? await this.entry(key, { ...source, data: source.data }, recipe, spec.label)
-      : await (this.inflight.get(key) ?? this.cached(key, source.sha256))
+    let entry: DerivedEntry | undefined
+    if (source.data) {
+      // The full path: the bytes were read and verified, so the file's stamp now vouches for them.
+      entry = await this.entry(key, { ...source, data: source.data }, recipe, spec.label)
+      if (source.stamp && !sameStamp(entry.sourceStamp, source.stamp)) await this.cache.restampSource(key, source.stamp)
+    } else {
+      // The warm path: only while the committed file is exactly as it was when last verified.
+      entry = await (this.inflight.get(key) ?? this.cached(key, source.sha256))
+      if (!sameStamp(entry?.sourceStamp, source.stamp)) return undefined
+    }
     // The source bytes are the emitted image when the optimizer could not do better.
     const main = entry?.main ? { ...entry.main, variant: `${key}-main` } : original
     if (!entry || !main) return undefined
@@ -121,13 +131,13 @@ export class ImageEmitter {
     const derivation = await limit(() => deriveImage(source.data, recipe, label))
     this.stats.derived++
     try {
-      await this.cache.write(key, source.sha256, derivation)
+      await this.cache.write(key, source.sha256, source.stamp, derivation)
     } catch (error) {
       // The derived cache only saves time: a read-only node_modules must not fail the build.
       this.deps.log.warnOnce(
         `could not write the derived-image cache in ${this.cache.dir} (${(error as Error).message}); images are re-encoded on every build`,
       )
     }
-    return entryOf(derivation)
+    return entryOf(derivation, source.stamp)
   }
 }

@@ -4,6 +4,9 @@
  * module exports them (DESIGN.md, "Importing an image"). Bundler-agnostic; the same input gives the
  * same exports on a cache hit and on a miss, on the full path and on the warm one.
  */
+import path from 'node:path'
+import type { CacheStore } from '../cache/store.js'
+import { stampFile } from '../cache/stamp.js'
 import type { ResolvedImage } from '../engine/generate.js'
 import { assetFileName, variantFileName } from './asset-name.js'
 import type { ValidatedSpec } from '../spec/validate.js'
@@ -25,8 +28,17 @@ export interface EmittedAsset {
 /** Emits one file; returns a JS expression evaluating to its public URL. */
 export type AssetSink = (asset: EmittedAsset) => string
 
-export async function imageModuleCode(image: ResolvedImage, sink: AssetSink, emitter: ImageEmitter): Promise<string> {
-  return renderImageModule(image.spec, image.key, await emitter.emit(image.spec, image.images), sink)
+export interface ModuleDeps {
+  emitter: ImageEmitter
+  store: Pick<CacheStore, 'folderOf'>
+}
+
+export async function imageModuleCode(image: ResolvedImage, sink: AssetSink, deps: ModuleDeps): Promise<string> {
+  // The committed files were just verified (or written): their stamps let the next build skip reading them.
+  const files = image.sidecar?.images ?? []
+  const stamps = await Promise.all(files.map((file) => stampFile(path.join(deps.store.folderOf(image.key), file.file))))
+  const sources = image.images.map((file, i) => ({ ...file, stamp: stamps[i] }))
+  return renderImageModule(image.spec, image.key, await deps.emitter.emit(image.spec, sources), sink)
 }
 
 /** Emitted files → module code; shared by the full path above and the warm path (`warm-module.ts`). */
