@@ -44,8 +44,10 @@ describe('derived key and recipe', () => {
     expect(isPassThrough({ ...plain, quality: 80 }, 'image/jpeg')).toBe(false)
     expect(isPassThrough({ ...plain, format: 'webp' }, 'image/jpeg')).toBe(false)
     expect(isPassThrough({ ...plain, widths: [100] }, 'image/jpeg')).toBe(false)
-    // PNG always meets the lossless optimizer.
+    // PNG meets the lossless optimizer, except in the dev server.
     expect(isPassThrough({ ...plain, format: 'png' }, 'image/png')).toBe(false)
+    expect(isPassThrough({ ...plain, format: 'png' }, 'image/png', false)).toBe(true)
+    expect(isPassThrough({ ...plain, format: 'png', widths: [100] }, 'image/png', false)).toBe(false)
   })
 })
 

@@ -69,8 +69,10 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
         for (const file of dependencies) this.addWatchFile(file)
 
         const sink = state.assetSinkOverride(this) ?? rollupAssetSink(this as unknown as RollupLikeContext)
+        // The dev server leaves out lossless PNG recompression, a build-time saving that changes no export.
+        const emit = { engine: service.engine, store: service.store, emitter: service.emitter, optimizePng: !state.dev }
         // Warm path first: a cached image whose derived files are all in place needs neither its bytes nor sharp.
-        const warm = await warmImageModule(service, spec, sink)
+        const warm = await warmImageModule(emit, spec, sink)
         if (warm !== undefined) return jsModule(warm)
 
         let image
@@ -87,7 +89,7 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
           }
           throw error
         }
-        return jsModule(await imageModuleCode(image, sink, service))
+        return jsModule(await imageModuleCode(image, sink, emit))
       },
     },
 

@@ -31,6 +31,11 @@ export interface EmittedCandidate {
   placeholder: string | undefined
 }
 
+export interface EmitOptions {
+  /** Recompress PNGs losslessly (default); the dev server turns it off (see `isPassThrough`). */
+  optimizePng?: boolean
+}
+
 export interface EmitterDeps {
   /** `node_modules/.cache/unplugin-ai-image` of the project. */
   cacheDir: string
@@ -63,19 +68,19 @@ export class ImageEmitter {
    * derived cache lacks). Without them it answers from the derived cache alone, and undefined means some
    * candidate needs its bytes (emitted as they are, or a derived file to make): read them and call again.
    */
-  emit(spec: ValidatedSpec, sources: readonly ResolvedImageFile[]): Promise<EmittedCandidate[]>
-  emit(spec: ValidatedSpec, sources: readonly SourceImage[]): Promise<EmittedCandidate[] | undefined>
-  async emit(spec: ValidatedSpec, sources: readonly SourceImage[]): Promise<EmittedCandidate[] | undefined> {
-    const candidates = await Promise.all(sources.map((source, index) => this.candidate(spec, source, index)))
+  emit(spec: ValidatedSpec, sources: readonly ResolvedImageFile[], options?: EmitOptions): Promise<EmittedCandidate[]>
+  emit(spec: ValidatedSpec, sources: readonly SourceImage[], options?: EmitOptions): Promise<EmittedCandidate[] | undefined>
+  async emit(spec: ValidatedSpec, sources: readonly SourceImage[], options: EmitOptions = {}): Promise<EmittedCandidate[] | undefined> {
+    const candidates = await Promise.all(sources.map((source, index) => this.candidate(spec, source, index, options.optimizePng ?? true)))
     return candidates.every((c): c is EmittedCandidate => c !== undefined) ? candidates : undefined
   }
 
-  private async candidate(spec: ValidatedSpec, source: SourceImage, index: number): Promise<EmittedCandidate | undefined> {
+  private async candidate(spec: ValidatedSpec, source: SourceImage, index: number, optimizePng: boolean): Promise<EmittedCandidate | undefined> {
     const original: EmittedFile | undefined = source.data
       ? { data: source.data, width: source.width, height: source.height, mime: source.mime, variant: undefined }
       : undefined
     const recipe = recipeFor(spec.emit, source.mime, index === spec.pick)
-    if (isPassThrough(recipe, source.mime)) {
+    if (isPassThrough(recipe, source.mime, optimizePng)) {
       if (original) this.stats.passedThrough++
       return original && { main: original, variants: [], placeholder: undefined }
     }

@@ -10,7 +10,7 @@ import { stampFile } from '../cache/stamp.js'
 import type { ResolvedImage } from '../engine/generate.js'
 import { assetFileName, variantFileName } from './asset-name.js'
 import type { ValidatedSpec } from '../spec/validate.js'
-import type { EmittedCandidate, EmittedFile, ImageEmitter } from './emitter.js'
+import type { EmitOptions, EmittedCandidate, EmittedFile, ImageEmitter } from './emitter.js'
 import { renderModule } from './module-code.js'
 
 export interface EmittedAsset {
@@ -28,7 +28,7 @@ export interface EmittedAsset {
 /** Emits one file; returns a JS expression evaluating to its public URL. */
 export type AssetSink = (asset: EmittedAsset) => string
 
-export interface ModuleDeps {
+export interface ModuleDeps extends EmitOptions {
   emitter: ImageEmitter
   store: Pick<CacheStore, 'folderOf'>
 }
@@ -38,7 +38,7 @@ export async function imageModuleCode(image: ResolvedImage, sink: AssetSink, dep
   const files = image.sidecar?.images ?? []
   const stamps = await Promise.all(files.map((file) => stampFile(path.join(deps.store.folderOf(image.key), file.file))))
   const sources = image.images.map((file, i) => ({ ...file, stamp: stamps[i] }))
-  return renderImageModule(image.spec, image.key, await deps.emitter.emit(image.spec, sources), sink)
+  return renderImageModule(image.spec, image.key, await deps.emitter.emit(image.spec, sources, deps), sink)
 }
 
 /** Emitted files → module code; shared by the full path above and the warm path (`warm-module.ts`). */

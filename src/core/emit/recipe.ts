@@ -48,13 +48,14 @@ export function recipeFor(emit: NormalizedEmit, sourceMime: string, picked: bool
 }
 
 /**
- * True when the cached bytes are already the answer: the same lossy format, no quality asked, nothing
- * resized, no placeholder. Re-encoding a JPEG or WebP would only lose quality. PNG always goes through
- * the lossless optimizer, which keeps the original when it cannot do better.
+ * True when the cached bytes are already the answer: the same format, no quality asked, nothing resized,
+ * no placeholder. Re-encoding a JPEG or WebP would only lose quality. A PNG goes through the lossless
+ * optimizer (which keeps the original when it cannot do better) unless `optimizePng` is off: the dev
+ * server leaves that build-time saving out, since it changes no pixel and no export.
  */
-export function isPassThrough(recipe: EmitRecipe, sourceMime: string): boolean {
+export function isPassThrough(recipe: EmitRecipe, sourceMime: string, optimizePng = true): boolean {
   return (
-    recipe.format !== 'png' &&
+    !(recipe.format === 'png' && optimizePng) &&
     recipe.format === formatOfMime(sourceMime) &&
     recipe.quality === undefined &&
     recipe.widths.length === 0 &&

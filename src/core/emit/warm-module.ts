@@ -12,10 +12,10 @@ import type { CacheStore } from '../cache/store.js'
 import type { ImageEngine } from '../engine/generate.js'
 import { isSpecPath } from '../engine/inputs.js'
 import type { ValidatedSpec } from '../spec/validate.js'
-import type { ImageEmitter } from './emitter.js'
+import type { EmitOptions, ImageEmitter } from './emitter.js'
 import { renderImageModule, type AssetSink } from './image-module.js'
 
-export interface WarmDeps {
+export interface WarmDeps extends EmitOptions {
   engine: Pick<ImageEngine, 'prepare' | 'stats'>
   store: Pick<CacheStore, 'completeSidecar'>
   emitter: ImageEmitter
@@ -30,7 +30,7 @@ export async function warmImageModule(deps: WarmDeps, spec: ValidatedSpec, sink:
   const complete = await deps.store.completeSidecar(key)
   if (!complete) return undefined
   const sources = complete.sidecar.images.map((image, i) => ({ ...image, stamp: complete.stamps[i] }))
-  const candidates = await deps.emitter.emit(spec, sources)
+  const candidates = await deps.emitter.emit(spec, sources, deps)
   if (!candidates) return undefined
   deps.engine.stats.hits++
   return renderImageModule(spec, key, candidates, sink)
