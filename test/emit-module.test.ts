@@ -16,7 +16,7 @@ import { warmImageModule } from '../src/core/emit/warm-module.js'
 import type * as Optimize from '../src/core/emit/optimize.js'
 import type { LogSink } from '../src/core/log.js'
 import { ImageService } from '../src/core/service.js'
-import { emulatorSuite } from './helpers/emulator-suite.js'
+import { emulatorSuite } from './helpers/suite.js'
 import { spec } from './helpers/project.js'
 
 /** Every `sharp(…)` call anywhere in the plugin (the warm path must make none). */

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url'
 import sharp from 'sharp'
 import { describe, expect, it, vi } from 'vitest'
 import { CacheStore } from '../src/core/cache/store.js'
-import { emulatorSuite } from './helpers/emulator-suite.js'
+import { emulatorSuite } from './helpers/suite.js'
 import { withEnv } from './helpers/env.js'
 import { spec, type TempProject } from './helpers/project.js'
 import { viteBuild } from './helpers/vite.js'
@@ -23,7 +23,7 @@ const LIB = { build: { lib: { entry: 'src/main.js', formats: ['es' as const], fi
 const HERO = { prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '256x256' }
 
 async function build(p: TempProject) {
-  return withEnv({ ...suite.emulator.openaiEnv(), CI: undefined }, () => viteBuild(p.root, {}, LIB))
+  return withEnv(suite.openaiEnv(), () => viteBuild(p.root, {}, LIB))
 }
 
 let imports = 0
