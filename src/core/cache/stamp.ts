@@ -5,7 +5,7 @@
  * back). A warm build compares stamps instead of reading and hashing hundreds of megabytes.
  */
 import type { Stats } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 
 export interface FileStamp {
   size: number
@@ -21,6 +21,27 @@ export function stampOf(stats: Stats): FileStamp {
 /** The stamp of a file, or undefined when it cannot be read. */
 export function stampFile(file: string): Promise<FileStamp | undefined> {
   return stat(file).then(stampOf, () => undefined)
+}
+
+/**
+ * A file's bytes and its stamp, both from one open file: the stamp is taken before the read, so a change
+ * made during or after the read moves it, and a later comparison fails. Undefined when unreadable.
+ */
+export async function readStamped(file: string): Promise<{ data: Buffer; stamp: FileStamp } | undefined> {
+  let handle
+  try {
+    handle = await open(file, 'r')
+  } catch {
+    return undefined
+  }
+  try {
+    const stamp = stampOf(await handle.stat())
+    return { data: await handle.readFile(), stamp }
+  } catch {
+    return undefined
+  } finally {
+    await handle.close()
+  }
 }
 
 export function sameStamp(recorded: FileStamp | null | undefined, current: FileStamp | undefined): boolean {

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { sha256, type KeyMaterial } from './key.js'
-import { stampFile, type FileStamp } from './stamp.js'
+import { readStamped, stampFile, type FileStamp } from './stamp.js'
 import type { KeyedRequest } from '../spec/validate.js'
 import type { Endpoint } from '../spec/models.js'
 
@@ -50,6 +50,8 @@ export interface Sidecar {
 export interface CachedImage extends SidecarImage {
   path: string
   data: Buffer
+  /** From `inspect`: the file's stamp, taken before its bytes were read and verified (`stamp.ts`). */
+  stamp?: FileStamp
 }
 
 export interface CacheEntry {
@@ -99,16 +101,13 @@ export class CacheStore {
     const images: CachedImage[] = []
     for (const image of read.sidecar.images) {
       const file = path.join(this.folderOf(key), image.file)
-      let data: Buffer
-      try {
-        data = await readFile(file)
-      } catch {
-        return { status: 'corrupt', reason: `${image.file} is missing` }
-      }
+      const read = await readStamped(file)
+      if (!read) return { status: 'corrupt', reason: `${image.file} is missing` }
+      const { data, stamp } = read
       if (data.length !== image.bytes || sha256(data) !== image.sha256) {
         return { status: 'corrupt', reason: `${image.file} does not match its SHA-256` }
       }
-      images.push({ ...image, path: file, data })
+      images.push({ ...image, path: file, data, stamp })
     }
     return { status: 'hit', entry: { key, sidecar: read.sidecar, images } }
   }

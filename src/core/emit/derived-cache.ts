@@ -13,10 +13,10 @@
  * file imports. Any write to a file, or its replacement, changes its ctime or inode, and its content is
  * then hashed before use (and re-stamped when it still matches).
  */
-import { open, readFile, type FileHandle } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { sha256 } from '../cache/key.js'
-import { sameStamp, stampFile, stampOf, type FileStamp } from '../cache/stamp.js'
+import { readStamped, sameStamp, stampFile, type FileStamp } from '../cache/stamp.js'
 import { atomicWrite, extensionOf, type SidecarImage } from '../cache/store.js'
 import { MIME_OF } from '../engine/verify.js'
 import type { Derivation, EncodedImage } from './optimize.js'
@@ -108,25 +108,11 @@ export class DerivedCache {
 
   private async readFile(key: string, record: DerivedFileRecord): Promise<VerifiedRead | undefined> {
     if (typeof record?.file !== 'string' || path.basename(record.file) !== record.file || !record.file.startsWith(key)) return undefined
-    let handle: FileHandle
-    try {
-      handle = await open(path.join(this.folderOf(key), record.file), 'r')
-    } catch {
-      return undefined
-    }
-    try {
-      // The stamp comes from the open file, so it describes exactly the bytes read.
-      const stamp = stampOf(await handle.stat())
-      if (stamp.size !== record.bytes) return undefined
-      const data = await handle.readFile()
-      const unchanged = sameStamp(record.stamp, stamp)
-      if (data.length !== record.bytes || (!unchanged && sha256(data) !== record.sha256)) return undefined
-      return { file: { data, width: record.width, height: record.height, mime: record.mime }, stamp, hashed: !unchanged }
-    } catch {
-      return undefined
-    } finally {
-      await handle.close()
-    }
+    const read = await readStamped(path.join(this.folderOf(key), record.file))
+    if (!read || read.data.length !== record.bytes) return undefined
+    const unchanged = sameStamp(record.stamp, read.stamp)
+    if (!unchanged && sha256(read.data) !== record.sha256) return undefined
+    return { file: { data: read.data, width: record.width, height: record.height, mime: record.mime }, stamp: read.stamp, hashed: !unchanged }
   }
 
   /** Store a derivation: files first, the manifest last, each atomically. */

@@ -1,8 +1,8 @@
 /**
  * Resolved image → the files to emit for each candidate: the full-size image in the emitted format, the
  * picked image's resized variants, its placeholder. Derived files come from the derived cache when it
- * has them (a warm build: a few reads and hashes, no sharp); otherwise the sharp pipeline makes them,
- * within the process's bound on parallel image jobs, and they are stored for the next build.
+ * has them (a warm build: a few file reads, no sharp); otherwise the sharp pipeline makes them, within
+ * the process's bound on parallel image jobs, and they are stored for the next build.
  *
  * A cache hit and a miss give the same result: the same recipe, key and bytes, whether the derived files
  * were just made or read back.
@@ -18,7 +18,7 @@ import { derivedKey, isPassThrough, recipeFor, type EmitRecipe } from './recipe.
 export interface EmittedFile extends DerivedFile {
   /**
    * Identity of derived bytes (`<derived key>-main`, `<derived key>-640w`); undefined for the cached
-   * image's own bytes. Lets a dev server name each file apart from the others of its candidate.
+   * image's own bytes. Tells a bundler's sink apart the several files of one candidate.
    */
   variant: string | undefined
 }

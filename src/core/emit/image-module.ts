@@ -34,10 +34,16 @@ export interface ModuleDeps extends EmitOptions {
 }
 
 export async function imageModuleCode(image: ResolvedImage, sink: AssetSink, deps: ModuleDeps): Promise<string> {
-  // The committed files were just verified (or written): their stamps let the next build skip reading them.
-  const files = image.sidecar?.images ?? []
-  const stamps = await Promise.all(files.map((file) => stampFile(path.join(deps.store.folderOf(image.key), file.file))))
-  const sources = image.images.map((file, i) => ({ ...file, stamp: stamps[i] }))
+  // Stamps of the committed files as verified (a hit) or just written (a generation) let the next build
+  // skip reading them (`warm-module.ts`). Placeholder images have no committed file, hence no stamp.
+  const committed = image.sidecar?.images ?? []
+  const sources = await Promise.all(
+    image.images.map(async (file, i) => {
+      const record = committed[i]
+      const stamp = file.stamp ?? (record ? await stampFile(path.join(deps.store.folderOf(image.key), record.file)) : undefined)
+      return { ...file, stamp }
+    }),
+  )
   return renderImageModule(image.spec, image.key, await deps.emitter.emit(image.spec, sources, deps), sink)
 }
 
