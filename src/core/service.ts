@@ -9,6 +9,7 @@
  */
 import { AiImageError, specInvalid } from './errors.js'
 import { CacheStore } from './cache/store.js'
+import { ImageEmitter } from './emit/emitter.js'
 import { createLogger, type LogSink, type Logger } from './log.js'
 import { resolveOptions, type Env, type ResolvedOptions } from './options.js'
 import { createProvider } from './providers/index.js'
@@ -57,6 +58,8 @@ export class ImageService {
   readonly store: CacheStore
   readonly scheduler: Scheduler
   readonly engine: ImageEngine
+  /** Converted, resized and placeholder files, from the derived cache or sharp. */
+  readonly emitter: ImageEmitter
   /** Counters of the current build (reset by `beginBuild`). */
   readonly stats = new RunStats()
   readonly budget: Budget
@@ -97,6 +100,7 @@ export class ImageService {
       clock: this.clock,
       provider: () => (this.provider ??= createProvider(this.options.provider, this.options)),
     })
+    this.emitter = new ImageEmitter({ cacheDir: this.options.derivedCacheDir, log: this.log })
   }
 
   /** A build (or CLI run) starts: counters, budget and progress from zero. */

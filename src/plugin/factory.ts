@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs'
 import type { UnpluginContextMeta, UnpluginOptions } from 'unplugin'
 import { AiImageError, isAiImageError } from '../core/errors.js'
 import { imageModuleCode } from '../core/emit/image-module.js'
+import { warmImageModule } from '../core/emit/warm-module.js'
 import { renderMissingModule } from '../core/emit/module-code.js'
 import { isSpecPath, specDependencies } from '../core/engine/inputs.js'
 import type { AiImageOptions } from '../types.js'
@@ -67,6 +68,13 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
         const dependencies = await specDependencies(spec, (f) => service.loadSpec({ kind: 'file', file: f }))
         for (const file of dependencies) this.addWatchFile(file)
 
+        const sink = state.assetSinkOverride(this) ?? rollupAssetSink(this as unknown as RollupLikeContext)
+        // The dev server leaves out lossless PNG recompression, a build-time saving that changes no export.
+        const emit = { engine: service.engine, store: service.store, emitter: service.emitter, optimizePng: !state.dev }
+        // Warm path first: a cached image whose derived files are all in place needs neither its bytes nor sharp.
+        const warm = await warmImageModule(emit, spec, sink)
+        if (warm !== undefined) return jsModule(warm)
+
         let image
         try {
           // The Vite dev server answers a slow generation at once with a live preview module (vite-dev.ts).
@@ -81,8 +89,7 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
           }
           throw error
         }
-        const sink = state.assetSinkOverride(this) ?? rollupAssetSink(this as unknown as RollupLikeContext)
-        return jsModule(await imageModuleCode(image, sink))
+        return jsModule(await imageModuleCode(image, sink, emit))
       },
     },
 

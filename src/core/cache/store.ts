@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { sha256, type KeyMaterial } from './key.js'
+import { readStamped, stampFile, type FileStamp } from './stamp.js'
 import type { KeyedRequest } from '../spec/validate.js'
 import type { Endpoint } from '../spec/models.js'
 
@@ -49,6 +50,8 @@ export interface Sidecar {
 export interface CachedImage extends SidecarImage {
   path: string
   data: Buffer
+  /** From `inspect`: the file's stamp, taken before its bytes were read and verified (`stamp.ts`). */
+  stamp?: FileStamp
 }
 
 export interface CacheEntry {
@@ -93,6 +96,37 @@ export class CacheStore {
 
   /** Read and verify an entry. */
   async inspect(key: string): Promise<Inspection> {
+    const read = await this.readSidecar(key)
+    if (read.status !== 'ok') return read
+    const images: CachedImage[] = []
+    for (const image of read.sidecar.images) {
+      const file = path.join(this.folderOf(key), image.file)
+      const read = await readStamped(file)
+      if (!read) return { status: 'corrupt', reason: `${image.file} is missing` }
+      const { data, stamp } = read
+      if (data.length !== image.bytes || sha256(data) !== image.sha256) {
+        return { status: 'corrupt', reason: `${image.file} does not match its SHA-256` }
+      }
+      images.push({ ...image, path: file, data, stamp })
+    }
+    return { status: 'hit', entry: { key, sidecar: read.sidecar, images } }
+  }
+
+  /**
+   * The sidecar of an entry whose image files are all present with their recorded sizes, and the stamp
+   * of each file (`stamp.ts`), without reading or hashing the images; undefined otherwise. For the warm
+   * emit path, which serves derived files keyed by the SHA-256 the sidecar records while each image's
+   * stamp shows it unchanged since its content was last verified. `inspect` is the verified read.
+   */
+  async completeSidecar(key: string): Promise<{ sidecar: Sidecar; stamps: FileStamp[] } | undefined> {
+    const read = await this.readSidecar(key)
+    if (read.status !== 'ok') return undefined
+    const { sidecar } = read
+    const stamps = await Promise.all(sidecar.images.map((image) => stampFile(path.join(this.folderOf(key), image.file))))
+    return stamps.every((stamp, i) => stamp?.size === sidecar.images[i]!.bytes) ? { sidecar, stamps: stamps as FileStamp[] } : undefined
+  }
+
+  private async readSidecar(key: string): Promise<{ status: 'ok'; sidecar: Sidecar } | Exclude<Inspection, { status: 'hit' }>> {
     let text: string
     try {
       text = await readFile(this.sidecarPath(key), 'utf8')
@@ -109,24 +143,12 @@ export class CacheStore {
     if (sidecar.key !== key || !Array.isArray(sidecar.images) || sidecar.images.length === 0) {
       return { status: 'corrupt', reason: 'the sidecar does not describe this key' }
     }
-    const images: CachedImage[] = []
     for (const image of sidecar.images) {
       if (typeof image.file !== 'string' || path.basename(image.file) !== image.file) {
         return { status: 'corrupt', reason: 'the sidecar names a file outside its folder' }
       }
-      const file = path.join(this.folderOf(key), image.file)
-      let data: Buffer
-      try {
-        data = await readFile(file)
-      } catch {
-        return { status: 'corrupt', reason: `${image.file} is missing` }
-      }
-      if (data.length !== image.bytes || sha256(data) !== image.sha256) {
-        return { status: 'corrupt', reason: `${image.file} does not match its SHA-256` }
-      }
-      images.push({ ...image, path: file, data })
     }
-    return { status: 'hit', entry: { key, sidecar, images } }
+    return { status: 'ok', sidecar }
   }
 
   async read(key: string): Promise<CacheEntry | undefined> {

@@ -18,6 +18,14 @@ export function assetStem(spec: ValidatedSpec, key: string): string {
 
 /** `hero.png` for a single image; `hero-0.png`, `hero-1.png`, … for candidates. */
 export function assetFileName(spec: ValidatedSpec, key: string, index: number, count: number, mime: string): string {
-  const suffix = count > 1 ? `-${index}` : ''
-  return `${assetStem(spec, key)}${suffix}.${extensionOf(mime)}`
+  return `${candidateStem(spec, key, index, count)}.${extensionOf(mime)}`
+}
+
+/** A resized variant: `hero-640w.webp`, or `hero-1-640w.webp` when there are candidates. */
+export function variantFileName(spec: ValidatedSpec, key: string, index: number, count: number, width: number, mime: string): string {
+  return `${candidateStem(spec, key, index, count)}-${width}w.${extensionOf(mime)}`
+}
+
+function candidateStem(spec: ValidatedSpec, key: string, index: number, count: number): string {
+  return `${assetStem(spec, key)}${count > 1 ? `-${index}` : ''}`
 }

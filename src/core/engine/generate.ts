@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events'
 import { AiImageError, isAiImageError } from '../errors.js'
 import { computeKey, sha256, type KeyMaterial } from '../cache/key.js'
+import type { FileStamp } from '../cache/stamp.js'
 import { cleanLeftovers } from '../cache/housekeeping.js'
 import { Journal, type JournalState } from '../cache/journal.js'
 import pLimit, { type LimitFunction } from 'p-limit'
@@ -42,6 +43,8 @@ export interface ResolvedImageFile {
   width: number
   height: number
   mime: string
+  /** On a cache hit: the committed file's stamp when these bytes were read and verified (`cache/stamp.ts`). */
+  stamp?: FileStamp
 }
 
 export interface ResolvedImage {

@@ -2,7 +2,6 @@
  * Checks on image bytes before they are trusted: the magic bytes of the format, and the dimensions from
  * the header (sharp reads only the header here, no decode of pixels).
  */
-import sharp from 'sharp'
 import { badResponse } from '../providers/decode.js'
 import { parseSize } from '../spec/models.js'
 
@@ -36,11 +35,15 @@ export interface ImageFacts {
   hasAlpha: boolean
 }
 
+/** sharp, loaded on first use: a warm build never checks an image, and so never loads it. */
+const loadSharp = () => import('sharp').then((module) => module.default)
+
 /** Header facts of an image, or undefined when sharp cannot read it. */
 export async function readImageFacts(data: Buffer): Promise<ImageFacts | undefined> {
   const format = sniffFormat(data)
   if (!format) return undefined
   try {
+    const sharp = await loadSharp()
     const meta = await sharp(data).metadata()
     if (!meta.width || !meta.height) return undefined
     return { format, mime: MIME_OF[format], width: meta.width, height: meta.height, hasAlpha: meta.hasAlpha ?? false }
@@ -70,7 +73,7 @@ export async function checkGeneratedImage(
   }
   // A truncated file can still have a valid header: decode the pixels once to be sure.
   try {
-    await sharp(data).raw().toBuffer({ resolveWithObject: false })
+    await (await loadSharp())(data).raw().toBuffer({ resolveWithObject: false })
   } catch {
     throw badResponse(label, `an image is truncated or corrupt (${data.length} bytes)`, requestId)
   }

@@ -91,7 +91,7 @@ export function createAzureProvider(config: AzureProviderConfig, http: HttpClien
         ? { 'api-key': config.apiKey }
         : { authorization: `Bearer ${await token!(context.signal, request.label)}` }
       // Azure has no `moderation` parameter; its default ('auto') is what Azure does anyway.
-      const body = requestBody(request, { omit: new Set(['moderation']), ...(isV1(config) ? { model: deploymentFor(config, model) } : {}) })
+      const body = await requestBody(request, { omit: new Set(['moderation']), ...(isV1(config) ? { model: deploymentFor(config, model) } : {}) })
       const answer = await http.post({
         url: azureUrl(config, model, request.endpoint),
         headers: { ...auth, accept: request.stream ? 'text/event-stream' : 'application/json', ...contentTypeHeader(body) },

@@ -3,7 +3,8 @@
  * variations (numbers as strings, each file part with its real image content type, since
  * `application/octet-stream` is rejected). Shared by the OpenAI and Azure providers.
  */
-import { FormData } from 'undici'
+import type { FormData } from 'undici'
+import { loadUndici } from './http.js'
 import { modelCapabilities } from '../spec/models.js'
 import type { ProviderInput, ProviderRequest } from './types.js'
 
@@ -38,7 +39,8 @@ export function jsonBody(request: ProviderRequest, options: BodyOptions = {}): s
   return JSON.stringify(bodyFields(request, options))
 }
 
-export function multipartBody(request: ProviderRequest, options: BodyOptions = {}): FormData {
+export async function multipartBody(request: ProviderRequest, options: BodyOptions = {}): Promise<FormData> {
+  const { FormData } = await loadUndici()
   const form = new FormData()
   for (const [name, value] of Object.entries(bodyFields(request, options))) form.append(name, String(value))
   // One file goes as `image`; several as repeated `image[]` parts (GPT image models take up to 16).
@@ -52,7 +54,7 @@ function appendFile(form: FormData, field: string, input: ProviderInput): void {
   form.append(field, new Blob([new Uint8Array(input.data)], { type: input.mime }), input.name)
 }
 
-export function requestBody(request: ProviderRequest, options: BodyOptions = {}): string | FormData {
+export async function requestBody(request: ProviderRequest, options: BodyOptions = {}): Promise<string | FormData> {
   return request.endpoint === 'generations' ? jsonBody(request, options) : multipartBody(request, options)
 }
 

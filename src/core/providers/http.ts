@@ -4,7 +4,7 @@
  * itself is the engine's job (engine/scheduler.ts): this module makes exactly one attempt.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { Agent, request, type FormData } from 'undici'
+import type { Agent, Dispatcher, FormData } from 'undici'
 import { AiImageError } from '../errors.js'
 import { errorFromResponse, header, requestIdOf, type Headers } from './errors.js'
 
@@ -59,26 +59,35 @@ const NETWORK_CODES = new Set([
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
 ])
 
+/** undici, loaded with the first request: a warm build sends none, and so never loads it (~50 ms). */
+export const loadUndici = () => import('undici')
+
 export function createHttpClient(options: { timeout: number; connections: number; userAgent: string }): HttpClient {
   // Stall detection: undici aborts when no header byte or body byte arrives for `timeout` ms; the engine's
   // signal bounds the whole request.
-  const agent = new Agent({
-    connections: options.connections,
-    headersTimeout: options.timeout,
-    bodyTimeout: options.timeout,
-    keepAliveTimeout: 10_000,
-  })
+  let agent: Promise<Agent> | undefined
+  const dispatcher = () =>
+    (agent ??= loadUndici().then(
+      ({ Agent }) =>
+        new Agent({
+          connections: options.connections,
+          headersTimeout: options.timeout,
+          bodyTimeout: options.timeout,
+          keepAliveTimeout: 10_000,
+        }),
+    ))
 
   return {
     async post(post) {
-      let response: Awaited<ReturnType<typeof request>>
+      let response: Dispatcher.ResponseData
       try {
+        const { request } = await loadUndici()
         response = await request(post.url, {
           method: 'POST',
           headers: { 'user-agent': options.userAgent, ...post.headers },
           body: post.body,
           signal: post.signal,
-          dispatcher: agent,
+          dispatcher: await dispatcher(),
         })
       } catch (error) {
         throw transportError(error, post.signal, post.label, true)
@@ -106,7 +115,8 @@ export function createHttpClient(options: { timeout: number; connections: number
 
     async getBytes(url, signal, label) {
       try {
-        const response = await request(url, { method: 'GET', signal, dispatcher: agent })
+        const { request } = await loadUndici()
+        const response = await request(url, { method: 'GET', signal, dispatcher: await dispatcher() })
         if (response.statusCode !== 200) {
           await response.body.dump()
           throw new AiImageError('BAD_RESPONSE', `downloading the image failed with HTTP ${response.statusCode}`, {
@@ -121,7 +131,9 @@ export function createHttpClient(options: { timeout: number; connections: number
       }
     },
 
-    close: () => agent.close(),
+    close: async () => {
+      if (agent) await (await agent).close()
+    },
   }
 }
 

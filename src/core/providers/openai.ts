@@ -20,7 +20,7 @@ export function createOpenAIProvider(config: OpenAIProviderConfig, http: HttpCli
           file: request.label,
         })
       }
-      const body = requestBody(request)
+      const body = await requestBody(request)
       const answer = await http.post({
         url: `${config.baseURL}/images/${request.endpoint}`,
         headers: {

@@ -3,7 +3,6 @@
  * rendered with sharp. It lets a project build anywhere without a key; the engine never writes its
  * images to the committed cache.
  */
-import sharp from 'sharp'
 import { parseSize } from '../spec/models.js'
 import type { ImageProvider, ProviderRequest, ProviderResult } from './types.js'
 
@@ -48,6 +47,8 @@ async function renderOne(request: ProviderRequest, index: number): Promise<Buffe
     <text x="${width / 2}" y="${height - fontSize}" font-size="${Math.round(fontSize * 0.55)}" fill-opacity="0.8">${escapeXml(caption)}</text>
   </g>
 </svg>`
+  // Loaded here, not at start-up: a build that renders no placeholder never loads sharp.
+  const { default: sharp } = await import('sharp')
   const image = sharp(Buffer.from(svg))
   const format = String(request.params.output_format ?? 'png')
   if (format === 'jpeg') return image.flatten({ background: '#ffffff' }).jpeg({ quality: 85 }).toBuffer()
