@@ -7,7 +7,10 @@ import { readFile, utimes, writeFile, mkdir } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { existsSync } from 'node:fs'
+import { cleanLeftovers } from '../src/core/cache/housekeeping.js'
 import { KeyLocks, isProcessAlive } from '../src/core/cache/lock.js'
+import { CacheStore } from '../src/core/cache/store.js'
 import { tidyWorkDir } from '../src/core/cache/workdir.js'
 import { makeProject, type TempProject } from './helpers/project.js'
 
@@ -78,6 +81,20 @@ describe('KeyLocks', () => {
     expect(Date.now() - started).toBeLessThan(1_000)
     expect(JSON.parse(await readFile(new KeyLocks(dir).lockFile(KEY), 'utf8'))).toMatchObject({ pid: process.pid })
     await lock.release()
+  })
+
+  it('housekeeping removes the lock a killed process left on a key nobody needs to take again', async () => {
+    const dir = await cacheDir()
+    const locks = new KeyLocks(dir)
+    const dead = await plantLock(dir, { pid: deadPid(), host: hostname(), token: 'dead', since: Date.now() })
+    const otherKey = 'cd'.repeat(32)
+    const live = await locks.acquire(otherKey)
+    const removed = await cleanLeftovers(new CacheStore(dir), new KeyLocks(dir))
+    expect(removed).toEqual([dead])
+    expect(existsSync(dead)).toBe(false)
+    // A lock of a live process (this one) stays.
+    expect(existsSync(locks.lockFile(otherKey))).toBe(true)
+    await live.release()
   })
 
   it('respects a fresh lock of another host, and takes it over once its heartbeat stopped for staleMs', async () => {

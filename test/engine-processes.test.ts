@@ -109,6 +109,8 @@ describe('several processes, one cache folder', () => {
       await waitFor(() => killWhen(billedBefore))
       run.child.kill('SIGKILL')
       expect((await run.done).signal).toBe('SIGKILL')
+      // Requests the dead process had in flight are still finished (and billed) by the server.
+      await emulator.idle()
       // Nothing half-written is accepted: every sidecar present verifies whole.
       expect((await sidecarStates(project)).every((s) => s === 'hit')).toBe(true)
       // What was paid for and written is kept for the rerun (answers in flight at the kill are lost).

@@ -76,6 +76,11 @@ export interface Emulator {
   readonly billedImages: number
   /** Server capacity, rate window and fault schedule, with counts of what was injected. */
   traffic?: Traffic
+  /**
+   * Resolves once no request is being worked on. A request whose client died (SIGKILL) is still finished
+   * and billed, as on a real server: wait for that before counting what the next run pays for.
+   */
+  idle(): Promise<void>
   /** Answers for the next requests, in order, one each, before the default behaviour. */
   enqueue(...answers: ScriptedAnswer[]): void
   /** Env for a child process or `process.env` patch pointing the OpenAI provider here. */
@@ -112,6 +117,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const requests: RecordedRequest[] = []
   const sockets = new Set<Socket>()
   let billedImages = 0
+  /** Requests being worked on, whether or not their client is still there. */
+  let working = 0
   const traffic = options.traffic ? new Traffic(options.traffic) : undefined
   const bill = (record: RecordedRequest) => {
     const n = Number(coerceMultipart(record).n ?? 1)
@@ -120,10 +127,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
 
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) send(res, 500, { error: { message: String(error), type: 'server_error', param: null, code: null } })
-      else res.destroy()
-    })
+    working++
+    handle(req, res)
+      .finally(() => working--)
+      .catch((error: unknown) => {
+        if (!res.headersSent) send(res, 500, { error: { message: String(error), type: 'server_error', param: null, code: null } })
+        else res.destroy()
+      })
   })
   server.on('connection', (socket) => {
     sockets.add(socket)
@@ -265,6 +275,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     enqueue: (...more) => void queue.push(...more),
     openaiEnv: () => ({ OPENAI_API_KEY: apiKey, OPENAI_BASE_URL: `${url}/v1` }),
+    async idle() {
+      while (working > 0) await delay(5)
+    },
     reset() {
       queue.length = 0
       requests.length = 0

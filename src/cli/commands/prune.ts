@@ -52,7 +52,7 @@ export async function prune(project: Project, output: Output, options: { dryRun:
     removed++
   }
   if (!options.dryRun) {
-    await cleanLeftovers(service.store)
+    await cleanLeftovers(service.store, service.engine.locks)
     await tidyWorkDir(service.options.cacheDir)
   }
   const verb = options.dryRun ? 'would remove' : 'removed'

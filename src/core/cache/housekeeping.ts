@@ -1,12 +1,12 @@
 /**
  * What a killed process leaves behind, cleaned by the next run that generates: temp files of interrupted
  * atomic writes (`….tmp-<pid>-<rand>`: never read, since only a rename makes a file visible under its real
- * name), broken-lock leftovers, and journals whose entry was committed after all. A temp file of a process
+ * name), locks of dead owners and broken-lock leftovers, and journals whose entry was committed after all. A temp file of a process
  * that is still alive is left alone, unless it is far too old to belong to a write in progress.
  */
 import { readdir, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { isProcessAlive } from './lock.js'
+import { isProcessAlive, type KeyLocks } from './lock.js'
 import { TEMP_MARKER, type CacheStore } from './store.js'
 import { workPath } from './workdir.js'
 
@@ -18,20 +18,22 @@ const GRAVE_AFTER_MS = 60_000
 const TEMP_NAME = new RegExp(`${TEMP_MARKER.replace('.', '\\.')}(\\d+)-[0-9a-f]+$`)
 const ENTRY_FOLDER = /^[0-9a-f]{2}$/
 
-export async function cleanLeftovers(store: CacheStore): Promise<string[]> {
+export async function cleanLeftovers(store: CacheStore, locks: KeyLocks): Promise<string[]> {
   const removed: string[] = []
   const folders = (await list(store.dir)).filter((name) => ENTRY_FOLDER.test(name)).map((name) => path.join(store.dir, name))
-  const locks = workPath(store.dir, 'locks')
+  const lockDir = workPath(store.dir, 'locks')
   const journals = workPath(store.dir, 'journal')
 
-  for (const folder of [...folders, locks, journals]) {
+  for (const folder of [...folders, lockDir, journals]) {
     for (const name of await list(folder)) {
       const file = path.join(folder, name)
       const temp = TEMP_NAME.exec(name)
       if (temp) {
         if (!isProcessAlive(Number(temp[1])) || (await ageOf(file)) > ABANDONED_AFTER_MS) await remove(file, removed)
-      } else if (folder === locks && name.includes('.lock.stale-')) {
+      } else if (folder === lockDir && name.includes('.lock.stale-')) {
         if ((await ageOf(file)) > GRAVE_AFTER_MS) await remove(file, removed)
+      } else if (folder === lockDir && name.endsWith('.lock')) {
+        if (await locks.breakIfStale(name.slice(0, -'.lock'.length))) removed.push(file)
       } else if (folder === journals && name.endsWith('.json')) {
         // Killed between committing the sidecar and removing the journal: the entry is complete.
         const key = name.slice(0, -'.json'.length)

@@ -135,6 +135,18 @@ export class KeyLocks {
     }
   }
 
+  /**
+   * Remove the lock of `key` when its owner is gone (housekeeping): a process killed after committing an
+   * entry leaves a lock that no later run needs to take, since the entry is already a hit.
+   */
+  async breakIfStale(key: string): Promise<boolean> {
+    const file = this.lockFile(key)
+    const current = await readLock(file)
+    if (!current || !this.isStale(current)) return false
+    await breakLock(file, current)
+    return true
+  }
+
   private isStale(lock: LockState): boolean {
     const age = Date.now() - lock.mtimeMs
     if (!lock.owner) return age > UNREADABLE_GRACE_MS

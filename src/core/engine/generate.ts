@@ -358,7 +358,7 @@ export class ImageEngine {
 
   private async cleanLeftovers(): Promise<void> {
     try {
-      const removed = await cleanLeftovers(this.deps.store)
+      const removed = await cleanLeftovers(this.deps.store, this.locks)
       if (removed.length > 0) this.deps.log.info(`removed ${removed.length} leftover file(s) of an interrupted earlier run from the cache folder`)
     } catch (error) {
       this.deps.log.warn(`could not clean leftovers in the cache folder: ${(error as Error).message}`)
