@@ -63,6 +63,7 @@ describe.skipIf(!executablePath)('vite dev server in Chromium', () => {
   // Real paint timing in a real browser: on a machine starved of CPU a frame can be painted late, so the
   // test may run again (a new page, project and stream); what it checks is not loosened.
   it('shows each partial frame as it arrives, then the final image, then the final asset after HMR', { retry: 2 }, async () => {
+    suite.emulator.reset() // a retry starts from a clean slate
     const project = await suite.project({
       'src/main.js': MAIN,
       'src/hero.imgprompt.json': spec({ prompt: 'a slow aurora', model: 'gpt-image-2', size: '320x256', stream: true, partial_images: 2 }),
