@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest'
 import { makeProject, spec, type TempProject } from './helpers/project.js'
 import { emulatorSuite } from './helpers/suite.js'
 import { startEmulator } from './emulator/index.js'
+import { withEnv } from './helpers/env.js'
+import { viteBuild } from './helpers/vite.js'
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const VITE_CHILD = fileURLToPath(new URL('./helpers/vite-build-child.mjs', import.meta.url))
@@ -149,7 +151,7 @@ describe('ai-image prune', () => {
     const dry = await cli(project, ['prune', '--dry-run'], noKey)
     expect(dry.code).toBe(0)
     expect(dry.stdout).toContain(`would remove ${path.basename(stale[0]!).slice(0, 12)} (2 files)`)
-    expect(dry.stdout).toContain('would remove 1 unused entry; 4 in use (dry run: nothing was removed)')
+    expect(dry.stdout).toContain('would remove 1 unused entry and 0 stale derived sets; 4 in use (dry run: nothing was removed)')
     expect(await entries()).toEqual(all)
 
     const real = await cli(project, ['prune'], noKey)
@@ -160,6 +162,38 @@ describe('ai-image prune', () => {
     const check = await cli(project, ['check'], noKey)
     expect(check.stdout).toContain('✗ src/b.imgprompt.json  missing')
     expect(check.stdout).toContain('1 of 4 specs needs attention')
+  })
+
+  it('removes the derived files of images that left the cache', async () => {
+    const project = suite.keep(
+      await makeProject({
+        'index.html': '<script type="module" src="/src/main.js"></script>\n',
+        'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
+        'src/a.imgprompt.json': spec({ prompt: 'a derived fox', model: 'gpt-image-2', size: '256x256', emit: { format: 'webp', widths: [64] } }),
+      }),
+    )
+    await withEnv(suite.openaiEnv(), () => viteBuild(project.root))
+    const derived = async () => (await project.list('node_modules/.cache/unplugin-ai-image')).filter((f) => f.endsWith('.json'))
+    const before = await derived()
+    expect(before).toHaveLength(1)
+
+    // A new prompt: the old image leaves the cache with prune, and its derived files go with it.
+    await project.write('src/a.imgprompt.json', spec({ prompt: 'another fox', model: 'gpt-image-2', size: '256x256', emit: { format: 'webp', widths: [64] } }))
+    await withEnv(suite.openaiEnv(), () => viteBuild(project.root))
+    expect(await derived()).toHaveLength(2)
+    const dry = await cli(project, ['prune', '--dry-run'], noKey)
+    expect(dry.stdout).toContain('would remove 1 unused entry and 1 stale derived set; 1 in use')
+    expect(await derived()).toHaveLength(2)
+    const real = await cli(project, ['prune'], noKey)
+    expect(real.stdout).toContain('removed 1 unused entry and 1 stale derived set; 1 in use')
+    const after = await derived()
+    expect(after).toHaveLength(1)
+    expect(after).not.toContain(before[0])
+    // The build that follows is warm: nothing requested, nothing rebuilt.
+    suite.emulator.reset()
+    await withEnv(suite.openaiEnv(), () => viteBuild(project.root))
+    expect(suite.emulator.requests).toHaveLength(0)
+    expect(await derived()).toEqual(after)
   })
 
   it('refuses to prune while a spec is invalid', async () => {

@@ -7,6 +7,7 @@ import { readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { cleanLeftovers } from '../../core/cache/housekeeping.js'
 import { tidyWorkDir } from '../../core/cache/workdir.js'
+import { DerivedCache } from '../../core/emit/derived-cache.js'
 import { describeError } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
@@ -55,8 +56,16 @@ export async function prune(project: Project, output: Output, options: { dryRun:
     await cleanLeftovers(service.store, service.engine.locks)
     await tidyWorkDir(service.options.cacheDir)
   }
+  // Derived files (node_modules/.cache) of images that are no longer in a used entry.
+  const keep = new Set<string>()
+  for (const key of used) for (const image of (await service.store.read(key))?.images ?? []) keep.add(image.sha256)
+  const derived = await new DerivedCache(service.options.derivedCacheDir).prune(keep, options.dryRun)
+
   const verb = options.dryRun ? 'would remove' : 'removed'
-  output.out(`${verb} ${removed} unused entr${removed === 1 ? 'y' : 'ies'}; ${used.size} in use${options.dryRun ? ' (dry run: nothing was removed)' : ''}`)
+  output.out(
+    `${verb} ${removed} unused entr${removed === 1 ? 'y' : 'ies'} and ${derived.length} stale derived set${derived.length === 1 ? '' : 's'}; ` +
+      `${used.size} in use${options.dryRun ? ' (dry run: nothing was removed)' : ''}`,
+  )
   return EXIT.ok
 }
 

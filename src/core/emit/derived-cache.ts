@@ -13,7 +13,7 @@
  * file imports. Any write to a file, or its replacement, changes its ctime or inode, and its content is
  * then hashed before use (and re-stamped when it still matches).
  */
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { sha256 } from '../cache/key.js'
 import { readStamped, sameStamp, stampFile, type FileStamp } from '../cache/stamp.js'
@@ -22,6 +22,14 @@ import { MIME_OF } from '../engine/verify.js'
 import type { Derivation, EncodedImage } from './optimize.js'
 
 export const DERIVED_MANIFEST_VERSION = 1
+
+/** Files without a manifest younger than this may belong to a write in progress (the manifest comes last). */
+const ORPHAN_AFTER_MS = 10 * 60_000
+
+async function allOlderThan(files: string[], ms: number): Promise<boolean> {
+  const times = await Promise.all(files.map((f) => stat(f).then((info) => info.mtimeMs, () => 0)))
+  return times.every((t) => Date.now() - t > ms)
+}
 
 /** A derived file, described like a committed image in its sidecar, plus its stamp. */
 export type DerivedFileRecord = Omit<SidecarImage, 'revised_prompt'> & { stamp?: FileStamp }
@@ -148,6 +156,35 @@ export class DerivedCache {
     } catch {
       // A manifest that went away meanwhile is rebuilt by the next derivation.
     }
+  }
+
+  /**
+   * Entries whose source image is not in `keep` (it left the committed cache, or was a placeholder), and
+   * files no manifest names that are old enough not to be a write in progress. Returns what was (or, with
+   * `dryRun`, would be) removed, by derived key.
+   */
+  async prune(keep: ReadonlySet<string>, dryRun: boolean): Promise<string[]> {
+    const stale: string[] = []
+    for (const folder of (await readdir(this.dir).catch(() => [])).filter((name) => /^[0-9a-f]{2}$/.test(name))) {
+      const byKey = new Map<string, string[]>()
+      for (const name of await readdir(path.join(this.dir, folder)).catch(() => [])) {
+        const key = /^[0-9a-f]{64}/.exec(name)?.[0]
+        if (key) byKey.set(key, [...(byKey.get(key) ?? []), path.join(this.dir, folder, name)])
+      }
+      for (const [key, files] of byKey) {
+        const manifest = await readFile(this.manifestPath(key), 'utf8').then(
+          (text) => JSON.parse(text) as Partial<DerivedManifest>,
+          () => undefined,
+        )
+        const unused = manifest ? !keep.has(String(manifest.source)) : await allOlderThan(files, ORPHAN_AFTER_MS)
+        if (!unused) continue
+        stale.push(key)
+        // The manifest first, so a reader never finds one naming files already gone.
+        const ordered = [...files.filter((f) => f.endsWith('.json')), ...files.filter((f) => !f.endsWith('.json'))]
+        if (!dryRun) for (const file of ordered) await rm(file, { force: true })
+      }
+    }
+    return stale
   }
 
   private writeManifest(manifest: DerivedManifest): Promise<void> {
