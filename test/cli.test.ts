@@ -90,6 +90,19 @@ describe('ai-image check / generate / ls', () => {
     expect(result.stdout).toMatch(/virtual:ai-image\/badge {2}1 image {2}\$0\.016/)
     expect(result.stdout).toMatch(/a%20fox.* {2}1 image {2}\$0\.018/)
     expect(result.stdout).toContain('4 of 4 specs to generate, 5 images, estimated total $0.172; dry run: nothing was sent')
+    // A spec that differs only in `emit` is the same request: listed, not counted twice.
+    await project.write(
+      'ai-image.config.json',
+      JSON.stringify({
+        images: {
+          badge: { prompt: 'a badge', model: 'dall-e-2', size: '256x256' },
+          'b-webp': { prompt: 'a wide hd sea', model: 'dall-e-3', size: '1792x1024', quality: 'hd', emit: { format: 'webp' } },
+        },
+      }),
+    )
+    const shared = await cli(project, ['generate', '--dry-run'], suite.openaiEnv())
+    expect(shared.stdout).toContain('virtual:ai-image/b-webp  the same request as src/b.imgprompt.json: no extra image')
+    expect(shared.stdout).toContain('5 of 5 specs to generate, 5 images, estimated total $0.172')
     // Globs narrow the run to those spec files.
     const narrowed = await cli(project, ['generate', '--dry-run', 'src/b.*'], suite.openaiEnv())
     expect(narrowed.stdout).toContain('1 of 1 spec to generate, 1 image, estimated total $0.120')

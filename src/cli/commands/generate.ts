@@ -60,6 +60,10 @@ export async function generate(project: Project, output: Output, options: { dryR
       const estimate = entry.estimate!
       if (estimate.usd === undefined) unpriced += entry.images
       else total += estimate.usd
+      if (entry.sameAs) {
+        output.out(`  ${entry.label}  ${output.style('dim', `the same request as ${entry.sameAs}: no extra image`)}`)
+        continue
+      }
       const cost = estimate.usd === undefined ? 'no price' : `${formatUSD(estimate.usd)}`
       const note = entry.note ? output.style('dim', ` (${entry.note})`) : ''
       output.out(`  ${entry.label}  ${entry.images} image${entry.images === 1 ? '' : 's'}  ${cost}  ${output.style('dim', estimate.basis)}${note}`)

@@ -75,6 +75,8 @@ export interface PlanEntry {
   estimate?: CostEstimate
   note?: string
   error?: unknown
+  /** Another spec of the plan makes the same request (only `emit`, `pick` or `alt` differ): no extra images. */
+  sameAs?: string
 }
 
 /** Thrown while planning when a chained input is itself a miss: the key cannot be known before it exists. */
@@ -85,6 +87,22 @@ class UpstreamMissing extends Error {
 }
 
 export async function planSpecs(service: ImageService, refs: readonly SpecRef[]): Promise<PlanEntry[]> {
+  const entries = await planEach(service, refs)
+  // One key is generated once, however many specs ask for it.
+  const first = new Map<string, string>()
+  return entries.map((entry) => {
+    if (!entry.key) return entry
+    const owner = first.get(entry.key)
+    if (owner === undefined) {
+      first.set(entry.key, entry.label)
+      return entry
+    }
+    if (entry.status === 'hit') return entry
+    return { ...entry, images: 0, sameAs: owner, ...(entry.estimate ? { estimate: { ...entry.estimate, images: 0, usd: entry.estimate.usd === undefined ? undefined : 0 } } : {}) }
+  })
+}
+
+function planEach(service: ImageService, refs: readonly SpecRef[]): Promise<PlanEntry[]> {
   return Promise.all(
     refs.map(async (ref): Promise<PlanEntry> => {
       let spec: ValidatedSpec
