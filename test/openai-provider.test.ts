@@ -3,26 +3,22 @@
  * project headers, `b64_json` asked of DALL-E only, and every body valid against the official schema
  * (the emulator rejects anything else).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { ImageService } from '../src/core/service.js'
-import { startEmulator, TEST_OPENAI_KEY, type Emulator } from './emulator/index.js'
-import { makeProject, type TempProject } from './helpers/project.js'
+import { TEST_OPENAI_KEY } from './emulator/index.js'
+import type { TempProject } from './helpers/project.js'
+import { emulatorSuite } from './helpers/suite.js'
 
-let emulator: Emulator
+const suite = emulatorSuite()
 let project: TempProject
 
 beforeAll(async () => {
-  emulator = await startEmulator()
-  project = await makeProject()
-})
-afterAll(async () => {
-  await emulator.close()
-  await project.remove()
+  project = await suite.project({})
 })
 
 async function generate(images: Record<string, Record<string, unknown>>, name: string) {
   const svc = new ImageService(
-    { provider: 'openai', openai: { apiKey: TEST_OPENAI_KEY, baseURL: emulator.openaiBaseURL, organization: 'org-123', project: 'proj-456' }, images: images as never },
+    { provider: 'openai', openai: { apiKey: TEST_OPENAI_KEY, baseURL: suite.emulator.openaiBaseURL, organization: 'org-123', project: 'proj-456' }, images: images as never },
     { root: project.root, env: {}, sink: { info: () => {}, warn: () => {}, error: () => {} } },
   )
   try {
@@ -34,9 +30,8 @@ async function generate(images: Record<string, Record<string, unknown>>, name: s
 
 describe('OpenAI provider', () => {
   it('posts to {baseURL}/images/generations with the key, organization and project headers', async () => {
-    emulator.reset()
     const image = await generate({ a: { prompt: 'headers', model: 'gpt-image-2', size: '256x256', quality: 'low' } }, 'a')
-    const [request] = emulator.requests
+    const [request] = suite.emulator.requests
     expect(request).toMatchObject({ api: 'openai', operation: 'generations', status: 200 })
     expect(request!.headers).toMatchObject({
       authorization: `Bearer ${TEST_OPENAI_KEY}`,
@@ -59,10 +54,9 @@ describe('OpenAI provider', () => {
   })
 
   it('asks DALL-E for b64_json, keeps revised_prompt, and splits dall-e-3 candidates into one call each', async () => {
-    emulator.reset()
     const image = await generate({ d: { prompt: 'a vivid kite', model: 'dall-e-3', n: 2 } }, 'd')
-    expect(emulator.requests).toHaveLength(2)
-    for (const request of emulator.requests) {
+    expect(suite.emulator.requests).toHaveLength(2)
+    for (const request of suite.emulator.requests) {
       expect(request.body).toMatchObject({ model: 'dall-e-3', n: 1, response_format: 'b64_json', size: '1024x1024', quality: 'standard', style: 'vivid' })
       expect(request.status).toBe(200)
     }
@@ -72,18 +66,16 @@ describe('OpenAI provider', () => {
   })
 
   it('sends output_compression only for jpeg and webp, and checks the answer format', async () => {
-    emulator.reset()
     const image = await generate({ w: { prompt: 'webp', model: 'gpt-image-2', size: '256x256', output_format: 'webp', output_compression: 80 } }, 'w')
-    expect(emulator.requests[0]!.body).toMatchObject({ output_format: 'webp', output_compression: 80 })
+    expect(suite.emulator.requests[0]!.body).toMatchObject({ output_format: 'webp', output_compression: 80 })
     expect(image.images[0]!.mime).toBe('image/webp')
     expect(image.sidecar?.images[0]!.file).toMatch(/-0\.webp$/)
   })
 
   it('fails with AUTH and no request when the openai provider has no key', async () => {
-    emulator.reset()
-    const svc = new ImageService({ provider: 'openai', openai: { baseURL: emulator.openaiBaseURL }, images: { k: { prompt: 'k', model: 'gpt-image-2', size: '256x256' } } }, { root: project.root, env: {} })
+    const svc = new ImageService({ provider: 'openai', openai: { baseURL: suite.emulator.openaiBaseURL }, images: { k: { prompt: 'k', model: 'gpt-image-2', size: '256x256' } } }, { root: project.root, env: {} })
     const error = await svc.resolve(await svc.loadSpec({ kind: 'named', name: 'k' })).catch((e: Error) => e)
     expect((error as Error).message).toMatch(/AUTH virtual:ai-image\/k: no OpenAI API key: set OPENAI_API_KEY/)
-    expect(emulator.requests).toHaveLength(0)
+    expect(suite.emulator.requests).toHaveLength(0)
   })
 })

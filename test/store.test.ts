@@ -3,24 +3,19 @@
  */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { CacheStore, atomicWrite, sidecarFor, TEMP_MARKER } from '../src/core/cache/store.js'
-import { startEmulator, type Emulator } from './emulator/index.js'
 import { withEnv } from './helpers/env.js'
 import { makeProject, spec, type TempProject } from './helpers/project.js'
+import { emulatorSuite } from './helpers/suite.js'
 import { viteBuild } from './helpers/vite.js'
 
 const KEY = 'ab'.repeat(32)
+const suite = emulatorSuite()
 let project: TempProject
-let emulator: Emulator
 
 beforeAll(async () => {
-  project = await makeProject()
-  emulator = await startEmulator()
-})
-afterAll(async () => {
-  await project.remove()
-  await emulator.close()
+  project = await suite.project({})
 })
 
 async function writeEntry(store: CacheStore, data = Buffer.from('not really a png, but bytes')) {
@@ -86,15 +81,15 @@ describe('CacheStore', () => {
       'src/a.imgprompt.json': spec({ prompt: 'a tampered teapot', model: 'gpt-image-2', size: '256x256' }),
     })
     try {
-      await withEnv(emulator.openaiEnv(), () => viteBuild(app.root))
-      expect(emulator.requests).toHaveLength(1)
+      await withEnv(suite.emulator.openaiEnv(), () => viteBuild(app.root))
+      expect(suite.emulator.requests).toHaveLength(1)
       const png = (await app.list('.ai-image')).find((f) => f.endsWith('.png'))!
       const bytes = await app.read(`.ai-image/${png}`)
       bytes.writeUInt8(bytes.readUInt8(bytes.length - 20) ^ 0xff, bytes.length - 20)
       await app.write(`.ai-image/${png}`, bytes)
 
-      const { logs } = await withEnv(emulator.openaiEnv(), () => viteBuild(app.root))
-      expect(emulator.requests).toHaveLength(2)
+      const { logs } = await withEnv(suite.emulator.openaiEnv(), () => viteBuild(app.root))
+      expect(suite.emulator.requests).toHaveLength(2)
       expect(logs.text()).toMatch(/corrupt .*SHA-256.*miss/)
       const store = new CacheStore(path.join(app.root, '.ai-image'))
       expect((await store.inspect(png.slice(3, 67))).status).toBe('hit')

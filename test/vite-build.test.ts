@@ -146,7 +146,7 @@ describe('vite build against the emulator', () => {
     expect(suite.emulator.requests[0]!.headers.authorization).toBe(`Bearer ${TEST_OPENAI_KEY}`)
 
     // A wrong key: the 401 message echoes a masked key; the error must carry none of it.
-    const wrongKey = 'sk-wrong-0123456789abcdefghijkl'
+    const wrongKey = 'sk-wrong.0123456789.abcdefghijkl'
     await project.write('src/a.imgprompt.json', spec({ prompt: 'another cat', model: 'gpt-image-2', size: '256x256' }))
     const failure = await withEnv({ ...openaiEnv(), OPENAI_API_KEY: wrongKey }, () => viteBuild(project.root)).catch((e: Error) => e)
     expect(failure).toBeInstanceOf(Error)

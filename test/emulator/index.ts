@@ -18,7 +18,7 @@ import { Traffic, type TrafficOptions } from './faults.js'
 export { answers, type ScriptedAnswer } from './answers.js'
 export type { FaultKind, TrafficOptions } from './faults.js'
 
-export const TEST_OPENAI_KEY = 'sk-test-emulator-0123456789abcdefXYZ'
+export const TEST_OPENAI_KEY = 'sk-test.emulator.0123456789.abcdefXYZ'
 export const TEST_AZURE_KEY = 'azure-test-key-0123456789abcdef'
 
 export type Operation = 'generations' | 'edits' | 'variations'
