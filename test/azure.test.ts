@@ -152,4 +152,17 @@ describe('Azure OpenAI', () => {
     expect(error.message).toContain('Azure')
     expect(suite.emulator.requests).toHaveLength(0)
   })
+
+  it('rejects a chained edit Azure cannot make before its upstream spec is generated (and paid for)', async () => {
+    const project = await suite.project({
+      'src/main.js': "import b from './b.imgprompt.json'\nconsole.log(b)\n",
+      'src/a.imgprompt.json': spec({ prompt: 'the upstream', model: 'gpt-image-1.5', size: '1024x1024' }),
+      'src/b.imgprompt.json': spec({ prompt: 'an edit of it', image: './a.imgprompt.json', model: 'gpt-image-1-mini', size: '1024x1024' }),
+    })
+    const error = await failure(withEnv(suite.azureEnv(), () => viteBuild(project.root)))
+    expect(error.message).toContain('SPEC_INVALID src/b.imgprompt.json')
+    expect(error.message).toContain('gpt-image-1-mini')
+    expect(suite.emulator.requests).toHaveLength(0)
+    expect(await project.list('.ai-image')).toEqual([])
+  })
 })

@@ -15,6 +15,7 @@ import { resolveOptions, type Env, type ResolvedOptions } from './options.js'
 import { createProvider } from './providers/index.js'
 import type { ImageProvider } from './providers/types.js'
 import { ImageEngine, type ResolvedImage } from './engine/generate.js'
+import { isSpecPath } from './engine/inputs.js'
 import { Scheduler } from './engine/scheduler.js'
 import { generateAll, planSpecs, type BatchOptions, type BatchReport, type PlanEntry } from './engine/batch.js'
 import { Budget } from './engine/budget.js'
@@ -171,6 +172,9 @@ export class ImageService {
    * the cache key as soon as it is known (the dev server follows that key's streamed previews).
    */
   async resolve(spec: ValidatedSpec, { chain = [], onKey }: ResolveOptions = {}): Promise<ResolvedImage> {
+    // A chained edit the provider cannot make must fail before its upstream specs are generated (and paid
+    // for); other specs are checked on a miss only, so a cache hit needs no provider at all.
+    if (spec.inputs.some(isSpecPath) && this.options.provider.kind !== 'placeholder') this.engine.checkSpec(spec)
     const prepared = await this.prepare(spec, chain, async (upstream, here) => {
       const image = await this.resolve(upstream, { chain: here })
       return image.images[image.spec.pick]!

@@ -133,6 +133,11 @@ export class ImageEngine {
     return pending.then((image) => (image.spec === prepared.spec ? image : { ...image, spec: prepared.spec }))
   }
 
+  /** The provider's own restrictions (Azure: no webp, no variations, …), without spending anything. */
+  checkSpec(spec: ValidatedSpec): void {
+    this.deps.provider().checkSpec(spec)
+  }
+
   isGenerating(key: string): boolean {
     return this.inflight.has(key)
   }
