@@ -16,7 +16,7 @@ import { warmImageModule } from '../src/core/emit/warm-module.js'
 import type * as Optimize from '../src/core/emit/optimize.js'
 import type { LogSink } from '../src/core/log.js'
 import { ImageService } from '../src/core/service.js'
-import { emulatorSuite } from './helpers/suite.js'
+import { emulatorSuite, png } from './helpers/suite.js'
 import { spec } from './helpers/project.js'
 
 /** Every `sharp(…)` call anywhere in the plugin (the warm path must make none). */
@@ -172,6 +172,18 @@ describe('hit and miss, warm and cold', () => {
     expect(sharpCalls.count).toBe(0)
     // Nothing half-written is left behind.
     expect((await readdir(derivedDir, { recursive: true })).filter((f) => f.includes('.tmp-'))).toEqual([])
+  })
+
+  it('a warm build of an edit never decodes its inputs: the model checks run on the miss only', async () => {
+    const p = await project({ 'src/edit.imgprompt.json': spec({ prompt: 'add a hat', model: 'gpt-image-2', size: '256x256', image: './in.png', mask: './mask.png' }) })
+    await p.write('src/in.png', await png(64, 64, [200, 40, 40]))
+    await p.write('src/mask.png', await png(64, 64, [0, 0, 0], 0))
+    await load(p.root, 'src/edit.imgprompt.json')
+    expect(suite.emulator.requests).toHaveLength(1)
+    sharpCalls.count = 0
+    await load(p.root, 'src/edit.imgprompt.json')
+    expect(suite.emulator.requests).toHaveLength(1)
+    expect(sharpCalls.count).toBe(0)
   })
 
   it('a transparent image emitted as JPEG is flattened onto emit.background and warns, on the miss and on the hit', async () => {

@@ -9,6 +9,8 @@ import type { ImageService, SpecRef } from '../service.js'
 import { relativeLabel, VIRTUAL_PREFIX } from '../spec/source.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import { estimateCost, type CostEstimate } from './cost.js'
+import type { PreparedSpec } from './generate.js'
+import { checkInputs } from './inputs.js'
 import type { RunSummary } from './report.js'
 
 export type SpecStatus = 'hit' | 'generated' | 'placeholder' | 'failed' | 'invalid'
@@ -113,9 +115,12 @@ function planEach(service: ImageService, refs: readonly SpecRef[]): Promise<Plan
       }
       const n = Number(spec.request.n)
       try {
-        const key = await cachedKey(service, spec, [])
+        const prepared = await cachedKey(service, spec, [])
+        const key = prepared.key
         const found = await service.store.inspect(key)
         if (found.status === 'hit') return { label: spec.label, key, status: 'hit', images: 0 }
+        // What a generation would refuse before spending, a dry run reports too.
+        await checkInputs(spec, prepared.inputs, prepared.mask)
         const { kept } = await service.engine.journal.resume(key)
         const images = n - [...kept.keys()].filter((i) => i < n).length
         const note =
@@ -132,14 +137,13 @@ function planEach(service: ImageService, refs: readonly SpecRef[]): Promise<Plan
 }
 
 /** The key of a spec whose chained inputs are read from the cache only (a dry run generates nothing). */
-async function cachedKey(service: ImageService, spec: ValidatedSpec, chain: readonly string[]): Promise<string> {
-  const prepared = await service.prepare(spec, chain, async (upstream, here) => {
-    const key = await cachedKey(service, upstream, here)
+async function cachedKey(service: ImageService, spec: ValidatedSpec, chain: readonly string[]): Promise<PreparedSpec> {
+  return service.prepare(spec, chain, async (upstream, here) => {
+    const { key } = await cachedKey(service, upstream, here)
     const found = await service.store.inspect(key)
     if (found.status !== 'hit') throw new UpstreamMissing(upstream.label)
     return found.entry.images[upstream.pick] ?? found.entry.images[0]!
   })
-  return prepared.key
 }
 
 function labelOf(service: ImageService, ref: SpecRef, error: unknown): string {

@@ -23,7 +23,7 @@ import { addUsage } from '../providers/stream.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import { realClock, type Clock } from './clock.js'
 import { estimateCost } from './cost.js'
-import { resolveInputs, type ChainResolver, type ResolvedInput } from './inputs.js'
+import { checkInputs, resolveInputs, type ChainResolver, type ResolvedInput } from './inputs.js'
 import type { Progress } from './progress.js'
 import { RunStats } from './report.js'
 import type { Scheduler } from './scheduler.js'
@@ -195,6 +195,7 @@ export class ImageEngine {
     const provider = this.deps.provider()
     // Provider-specific restrictions fail before any lock, request or spending.
     provider.checkSpec(spec)
+    await checkInputs(spec, prepared.inputs, prepared.mask)
     await (this.housekeeping ??= this.cleanLeftovers())
 
     const total = Number(spec.request.n)

@@ -1,7 +1,8 @@
 /**
- * Input images of edits and variations: read, identify, check against the model's limits before any
- * spending, and hash for the cache key. A `*.imgprompt.json` input is a chain: its picked output image
- * is the input, obtained (and generated if need be) first.
+ * Input images of edits and variations: read, identify (magic bytes) and hash for the cache key; on a miss,
+ * checked against the model's limits before any spending (`checkInputs`), so a cache hit never decodes an
+ * input. A `*.imgprompt.json` input is a chain: its picked output image is the input, obtained (and
+ * generated if need be) first.
  */
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -11,11 +12,13 @@ import { modelCapabilities } from '../spec/models.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import type { ProviderInput } from '../providers/types.js'
 import { extensionOf } from '../cache/store.js'
-import { readImageFacts, type ImageFacts } from './verify.js'
+import { MIME_OF, readImageFacts, sniffFormat, type ImageFacts } from './verify.js'
 
 export interface ResolvedInput extends ProviderInput {
   sha256: string
-  facts: ImageFacts
+  /** Where the bytes came from, for messages. */
+  shown: string
+  field: string
 }
 
 /** Gives the picked output of another spec file (generating it if need be). */
@@ -36,7 +39,6 @@ export async function resolveInputs(
     inputs.push(await readInput(spec, root, file, field(i), chain))
   }
   const mask = spec.mask === undefined ? undefined : await readInput(spec, root, spec.mask, 'mask', chain)
-  checkInputs(spec, inputs, mask)
   return { inputs, ...(mask ? { mask } : {}) }
 }
 
@@ -56,10 +58,11 @@ async function readInput(spec: ValidatedSpec, root: string, file: string, field:
     }
     digest = sha256(data)
   }
-  const facts = await readImageFacts(data)
-  if (!facts) throw specInvalid(spec.label, field, `${shown} is not a PNG, JPEG or WebP image`)
+  const format = sniffFormat(data)
+  if (!format) throw specInvalid(spec.label, field, `${shown} is not a PNG, JPEG or WebP image`)
+  const mime = MIME_OF[format]
   const base = path.basename(file).replace(/\.imgprompt\.json$/, '').replace(/\.[^.]+$/, '')
-  return { name: `${base}.${extensionOf(facts.mime)}`, data, mime: facts.mime, sha256: digest, facts }
+  return { name: `${base}.${extensionOf(mime)}`, data, mime, sha256: digest, shown, field }
 }
 
 /**
@@ -82,38 +85,41 @@ export async function specDependencies(spec: ValidatedSpec, load: (specFile: str
   return [...found]
 }
 
-/** The model's input rules (API-FACTS.md), checked before spending. */
-function checkInputs(spec: ValidatedSpec, inputs: ResolvedInput[], mask: ResolvedInput | undefined): void {
-  const caps = modelCapabilities(spec.model)
-  const rules = caps?.editInputs
+/**
+ * The model's input rules (API-FACTS.md): checked on a miss before spending. Reading dimensions and alpha
+ * needs sharp, which a cache hit must not pay for.
+ */
+export async function checkInputs(spec: ValidatedSpec, inputs: readonly ResolvedInput[], mask: ResolvedInput | undefined): Promise<void> {
+  const facts = async (input: ResolvedInput): Promise<ImageFacts> => {
+    const read = await readImageFacts(input.data)
+    if (!read) throw specInvalid(spec.label, input.field, `${input.shown} is not a readable image`)
+    return read
+  }
+  const rules = modelCapabilities(spec.model)?.editInputs
   if (rules) {
-    const field = (i: number) => (inputs.length > 1 ? `image[${i}]` : 'image')
     if (inputs.length > rules.max) {
       throw specInvalid(spec.label, 'image', `${spec.model} takes at most ${rules.max} input image${rules.max > 1 ? 's' : ''}, got ${inputs.length}`)
     }
-    for (const [i, input] of inputs.entries()) {
+    for (const input of inputs) {
       if (!rules.mimes.includes(input.mime)) {
-        throw specInvalid(spec.label, field(i), `${input.name} is ${input.facts.format}; ${spec.model} takes ${rules.mimes.map((m) => m.split('/')[1]).join(', ')}`)
+        throw specInvalid(spec.label, input.field, `${input.name} is ${input.mime.split('/')[1]}; ${spec.model} takes ${rules.mimes.map((m) => m.split('/')[1]).join(', ')}`)
       }
       if (input.data.length >= rules.maxBytes) {
-        throw specInvalid(spec.label, field(i), `${input.name} is ${mb(input.data.length)}; ${spec.model} takes files under ${mb(rules.maxBytes)}`)
+        throw specInvalid(spec.label, input.field, `${input.name} is ${mb(input.data.length)}; ${spec.model} takes files under ${mb(rules.maxBytes)}`)
       }
-      if (rules.squarePngOnly && input.facts.width !== input.facts.height) {
-        throw specInvalid(spec.label, field(i), `${input.name} is ${input.facts.width}x${input.facts.height}; ${spec.model} takes a square PNG`)
+      if (rules.squarePngOnly) {
+        const { width, height } = await facts(input)
+        if (width !== height) throw specInvalid(spec.label, input.field, `${input.name} is ${width}x${height}; ${spec.model} takes a square PNG`)
       }
     }
   }
   if (mask) {
-    const first = inputs[0]!
-    if (mask.facts.format !== 'png' || !mask.facts.hasAlpha) {
+    const [own, first] = await Promise.all([facts(mask), facts(inputs[0]!)])
+    if (own.format !== 'png' || !own.hasAlpha) {
       throw specInvalid(spec.label, 'mask', `${mask.name} must be a PNG with an alpha channel (alpha 0 marks the area to edit)`)
     }
-    if (mask.facts.width !== first.facts.width || mask.facts.height !== first.facts.height) {
-      throw specInvalid(
-        spec.label,
-        'mask',
-        `${mask.name} is ${mask.facts.width}x${mask.facts.height}, but the first image is ${first.facts.width}x${first.facts.height}; they must match`,
-      )
+    if (own.width !== first.width || own.height !== first.height) {
+      throw specInvalid(spec.label, 'mask', `${mask.name} is ${own.width}x${own.height}, but the first image is ${first.width}x${first.height}; they must match`)
     }
     if (mask.data.length >= 4 * 1024 * 1024) throw specInvalid(spec.label, 'mask', `${mask.name} is ${mb(mask.data.length)}; masks must be under 4 MB`)
   }
