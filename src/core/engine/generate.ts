@@ -61,8 +61,6 @@ export interface ResolvedImage {
 export interface EngineEvents {
   /** A streamed preview of a key being generated. */
   partial: [key: string, frame: PartialFrame]
-  /** A key finished (from the cache or the API). */
-  done: [key: string]
 }
 
 export interface EngineDeps {
@@ -123,10 +121,7 @@ export class ImageEngine {
   obtain(prepared: PreparedSpec): Promise<ResolvedImage> {
     let pending = this.inflight.get(prepared.key)
     if (!pending) {
-      pending = this.obtainUncached(prepared).finally(() => {
-        this.inflight.delete(prepared.key)
-        this.events.emit('done', prepared.key)
-      })
+      pending = this.obtainUncached(prepared).finally(() => this.inflight.delete(prepared.key))
       this.inflight.set(prepared.key, pending)
     }
     // Every importer gets its own spec (labels, pick and emit options differ); the pixels are shared.
@@ -136,10 +131,6 @@ export class ImageEngine {
   /** The provider's own restrictions (Azure: no webp, no variations, …), without spending anything. */
   checkSpec(spec: ValidatedSpec): void {
     this.deps.provider().checkSpec(spec)
-  }
-
-  isGenerating(key: string): boolean {
-    return this.inflight.has(key)
   }
 
   /** Wait until nothing is being obtained (failures included): paid answers in flight land in the cache. */
