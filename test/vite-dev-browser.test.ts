@@ -68,7 +68,10 @@ describe.skipIf(!executablePath)('vite dev server in Chromium', () => {
       'src/main.js': MAIN,
       'src/hero.imgprompt.json': spec({ prompt: 'a slow aurora', model: 'gpt-image-2', size: '320x256', stream: true, partial_images: 2 }),
     })
-    suite.emulator.enqueue(answers.slowStream(700))
+    // The stream begins once the page shows the preview <img>: a page that loads slowly on a busy machine
+    // would otherwise join after the first frame (it then gets the latest one, as a user would).
+    let begin!: () => void
+    suite.emulator.enqueue(answers.slowStream(700, new Promise<void>((resolve) => (begin = resolve))))
     await withEnv(suite.openaiEnv(), async () => {
       const dev = await startDevServer(project.root)
       try {
@@ -78,6 +81,8 @@ describe.skipIf(!executablePath)('vite dev server in Chromium', () => {
         await page.goto(dev.origin)
         // The page is up while the image is still generating.
         expect(suite.emulator.requests[0]?.returned).toBeUndefined()
+        await page.waitForFunction("document.getElementById('hero')?.src.includes('/@ai-image/preview/')", null, { timeout: 15_000 })
+        begin()
         await page.waitForFunction(() => (globalThis as unknown as Sampled).samples.some((s) => /@ai-image\/[0-9a-f]{64}-0-/.test(s.src)), null, { timeout: 15_000 })
         const samples = await page.evaluate(() => (globalThis as unknown as Sampled).samples)
 

@@ -6,7 +6,7 @@
  * then the final image without any client code.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { MIME_OF, sniffFormat } from '../core/engine/verify.js'
+import { MIME_OF, sniffFormat } from '../core/image-format.js'
 
 export interface PreviewFrame {
   data: Buffer

@@ -32,8 +32,8 @@ function error(message: string, type: string, code: string | null, param: string
 
 export const answers = {
   /** A streamed answer whose every event waits `frameDelayMs` (a slow generation with visible previews). */
-  slowStream(frameDelayMs: number): StreamFault {
-    return { kind: 'slow-stream', frameDelayMs }
+  slowStream(frameDelayMs: number, start?: Promise<unknown>): StreamFault {
+    return { kind: 'slow-stream', frameDelayMs, ...(start ? { start } : {}) }
   },
   /** A streamed answer that ends after its partial frames, before `completed` (a dropped stream). */
   cutStream(): StreamFault {

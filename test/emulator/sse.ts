@@ -8,11 +8,13 @@ import type { ServerResponse } from 'node:http'
 import { renderImage } from './render.js'
 
 /**
- * `slow-stream`: wait before every event (`frameDelayMs`, also for `filtered-stream`); `cut-stream`: send the partial frames, then end without
- * `completed`; `filtered-stream`: send the partial frames, then an `error` event of the output moderation.
+ * `slow-stream`: wait before every event (`frameDelayMs`, also for `filtered-stream`), and before the first one
+ * until `start` resolves when given (a test lets the stream begin once its client is listening); `cut-stream`:
+ * send the partial frames, then end without `completed`; `filtered-stream`: send the partial frames, then an
+ * `error` event of the output moderation.
  */
 export type StreamFault =
-  | { kind: 'slow-stream'; frameDelayMs: number }
+  | { kind: 'slow-stream'; frameDelayMs: number; start?: Promise<unknown> }
   | { kind: 'cut-stream' }
   | { kind: 'filtered-stream'; categories: string[]; frameDelayMs?: number }
 
@@ -42,6 +44,7 @@ export interface StreamRecord {
 
 export async function streamImages(res: ServerResponse, images: readonly string[], facts: StreamFacts, fault?: StreamFault): Promise<StreamRecord> {
   const sent: StreamRecord = { partials: [], completed: [] }
+  if (fault?.kind === 'slow-stream') await fault.start
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': facts.requestId })
   const prefix = facts.operation === 'edits' ? 'image_edit' : 'image_generation'
   const common = {

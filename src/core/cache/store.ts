@@ -14,6 +14,7 @@ import { sha256, type KeyMaterial } from './key.js'
 import { readStamped, stampFile, type FileStamp } from './stamp.js'
 import type { KeyedRequest } from '../spec/validate.js'
 import type { Endpoint } from '../spec/models.js'
+import { extensionOf } from '../image-format.js'
 
 export const SIDECAR_VERSION = 1
 
@@ -64,17 +65,6 @@ export type Inspection =
   | { status: 'hit'; entry: CacheEntry }
   | { status: 'miss' }
   | { status: 'corrupt'; reason: string }
-
-const MIME_EXTENSIONS: Readonly<Record<string, string>> = {
-  'image/png': 'png',
-  'image/jpeg': 'jpg',
-  'image/webp': 'webp',
-  'image/avif': 'avif',
-}
-
-export function extensionOf(mime: string): string {
-  return MIME_EXTENSIONS[mime] ?? 'bin'
-}
 
 /** Marker in temp-file names, so a later run can find and remove leftovers of a killed process. */
 export const TEMP_MARKER = '.tmp-'

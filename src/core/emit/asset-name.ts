@@ -3,7 +3,7 @@
  * the spec's name so a `dist/` listing stays readable.
  */
 import path from 'node:path'
-import { extensionOf } from '../cache/store.js'
+import { extensionOf } from '../image-format.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 
 export function assetStem(spec: ValidatedSpec, key: string): string {

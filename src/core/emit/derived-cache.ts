@@ -17,8 +17,8 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { sha256 } from '../cache/key.js'
 import { readStamped, sameStamp, stampFile, type FileStamp } from '../cache/stamp.js'
-import { atomicWrite, extensionOf, type SidecarImage } from '../cache/store.js'
-import { MIME_OF } from '../engine/verify.js'
+import { atomicWrite, type SidecarImage } from '../cache/store.js'
+import { MIME_OF, extensionOf } from '../image-format.js'
 import type { Derivation, EncodedImage } from './optimize.js'
 
 export const DERIVED_MANIFEST_VERSION = 1

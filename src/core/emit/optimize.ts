@@ -12,7 +12,7 @@
 import type { Sharp } from 'sharp'
 import sharp from 'sharp'
 import { specInvalid } from '../errors.js'
-import { sniffFormat, type ImageFormat } from '../engine/verify.js'
+import { sniffFormat, type ImageFormat } from '../image-format.js'
 import { renderPlaceholder } from './placeholder.js'
 import type { EmitRecipe } from './recipe.js'
 

@@ -4,7 +4,7 @@
  * its derived-cache key without loading sharp, let alone decoding a pixel.
  */
 import { canonicalJson, sha256 } from '../cache/key.js'
-import { MIME_OF, type ImageFormat } from '../engine/verify.js'
+import { formatOfMime as knownFormatOfMime, type ImageFormat } from '../image-format.js'
 import type { PlaceholderKind } from '../../types.js'
 import type { NormalizedEmit } from '../spec/validate.js'
 
@@ -26,12 +26,9 @@ export interface EmitRecipe {
   background: string
 }
 
-const FORMAT_OF_MIME: Readonly<Record<string, ImageFormat>> = Object.fromEntries(
-  Object.entries(MIME_OF).map(([format, mime]) => [mime, format as ImageFormat]),
-)
-
+/** The format of a cached image's MIME type; the sidecar's MIME type was checked when it was read. */
 export function formatOfMime(mime: string): ImageFormat {
-  const format = FORMAT_OF_MIME[mime]
+  const format = knownFormatOfMime(mime)
   if (!format) throw new TypeError(`not an image format the pipeline handles: ${mime}`)
   return format
 }

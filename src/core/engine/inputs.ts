@@ -11,8 +11,8 @@ import { sha256 } from '../cache/key.js'
 import { modelCapabilities } from '../spec/models.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import type { ProviderInput } from '../providers/types.js'
-import { extensionOf } from '../cache/store.js'
-import { MIME_OF, readImageFacts, sniffFormat, type ImageFacts } from './verify.js'
+import { MIME_OF, extensionOf, sniffFormat } from '../image-format.js'
+import { readImageFacts, type ImageFacts } from './verify.js'
 
 export interface ResolvedInput extends ProviderInput {
   sha256: string

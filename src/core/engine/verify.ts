@@ -4,28 +4,7 @@
  */
 import { badResponse } from '../providers/decode.js'
 import { parseSize } from '../spec/models.js'
-
-export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'avif'
-
-export const MIME_OF: Readonly<Record<ImageFormat, string>> = {
-  png: 'image/png',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-  avif: 'image/avif',
-}
-
-/** Format from the first bytes; undefined when it is none of the image formats we handle. */
-export function sniffFormat(data: Uint8Array): ImageFormat | undefined {
-  if (data.length >= 8 && data[0] === 0x89 && data[1] === 0x50 && data[2] === 0x4e && data[3] === 0x47) return 'png'
-  if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'jpeg'
-  if (data.length >= 12 && ascii(data, 0, 4) === 'RIFF' && ascii(data, 8, 12) === 'WEBP') return 'webp'
-  if (data.length >= 12 && ascii(data, 4, 8) === 'ftyp' && /^(avif|avis)$/.test(ascii(data, 8, 12))) return 'avif'
-  return undefined
-}
-
-function ascii(data: Uint8Array, start: number, end: number): string {
-  return String.fromCharCode(...data.subarray(start, end))
-}
+import { MIME_OF, sniffFormat, type ImageFormat } from '../image-format.js'
 
 export interface ImageFacts {
   format: ImageFormat
