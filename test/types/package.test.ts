@@ -23,6 +23,7 @@ const ENTRY_POINTS = ['.', './vite', './rollup', './rolldown', './webpack', './r
 
 let packDir: string
 let tarball: string
+let packedFiles: string[]
 const pkg = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as {
   exports: Record<string, unknown>
   bin: Record<string, string>
@@ -31,14 +32,25 @@ const pkg = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) 
 beforeAll(async () => {
   expect(existsSync(path.join(REPO, 'dist/index.js')), 'the package is built (npm test runs tsup first)').toBe(true)
   packDir = await mkdtemp(path.join(tmpdir(), 'ai-image-pack-'))
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', packDir], { cwd: REPO })
-  tarball = path.join(packDir, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename)
+  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packDir], { cwd: REPO })
+  const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>
+  tarball = path.join(packDir, packed!.filename)
+  packedFiles = packed!.files.map((f) => f.path)
 }, 120_000)
 afterAll(() => rm(packDir, { recursive: true, force: true }))
 
 describe('the published package', () => {
   it('exports every entry point of DESIGN.md', () => {
     expect(Object.keys(pkg.exports)).toEqual(ENTRY_POINTS)
+  })
+
+  it('ships its licence, the built entries and the client types, and no sources or tests', () => {
+    expect(packedFiles).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'client.d.ts', 'dist/index.js', 'dist/cli.js', 'dist/schema.json']))
+    expect(packedFiles.filter((f) => /^(src|test|bench|playground)\//.test(f))).toEqual([])
+  })
+
+  it('builds itself before packing (no stale dist/ is published)', () => {
+    expect((pkg as unknown as { scripts: Record<string, string> }).scripts.prepack).toBe('npm run build')
   })
 
   it('passes publint, suggestions included', async () => {
