@@ -22,9 +22,7 @@ export const TOKEN_HEADER = 'x-ai-image-token'
 const OWN_SITES = new Set(['same-origin', 'none'])
 
 export interface GuardConfig {
-  /** Whether the server speaks HTTPS (its own origin is then `https://<Host>`). */
-  https: boolean
-  /** Vite's `server.origin`, when set: the origin the developer reaches the server at (a proxy). */
+  /** Vite's `server.origin`, when set: the origin the server declares as its own. */
   origin?: string
 }
 
@@ -39,12 +37,10 @@ export class RequestGuard {
   readonly token = randomBytes(32).toString('base64url')
   private readonly tokenDigest = digest(this.token)
   private readonly serving = new AsyncLocalStorage<RequestVerdict>()
-  private readonly https: boolean
   private readonly configuredOrigin: string | undefined
 
-  constructor(config: GuardConfig) {
-    this.https = config.https
-    this.configuredOrigin = config.origin ? originOf(config.origin) : undefined
+  constructor(config: GuardConfig = {}) {
+    this.configuredOrigin = config.origin ? parseOrigin(config.origin)?.origin : undefined
   }
 
   /** Why `req` comes from a page of another origin (for the 403 answer and logs), or undefined. */
@@ -52,7 +48,7 @@ export class RequestGuard {
     const site = header(req, 'sec-fetch-site')
     if (site !== undefined && !OWN_SITES.has(site.toLowerCase())) return `Sec-Fetch-Site: ${printable(site)}`
     const origin = header(req, 'origin')
-    if (origin !== undefined && !this.ownOrigins(req).includes(originOf(origin) ?? '')) return `Origin: ${printable(origin)}`
+    if (origin !== undefined && !this.isOwnOrigin(req, origin)) return `Origin: ${printable(origin)}`
     return undefined
   }
 
@@ -75,11 +71,17 @@ export class RequestGuard {
     return typeof value === 'string' && timingSafeEqual(digest(value), this.tokenDigest)
   }
 
-  /** The origins of the server's own pages: the one the browser addressed (`Host`), and `server.origin`. */
-  private ownOrigins(req: IncomingMessage): string[] {
+  /**
+   * Whether `origin` is the server's own: `server.origin`, or the host and port the browser addressed (`Host`).
+   * The scheme is left to the page's URL (TLS may end at Vite or at a proxy in front of it): one host and port
+   * is one server, so a page of another server never shares them.
+   */
+  private isOwnOrigin(req: IncomingMessage, origin: string): boolean {
+    const page = parseOrigin(origin)
+    if (page === undefined) return false
+    if (page.origin === this.configuredOrigin) return true
     const host = header(req, 'host')
-    const addressed = host ? originOf(`${this.https ? 'https' : 'http'}://${host}`) : undefined
-    return [addressed, this.configuredOrigin].filter((o): o is string => o !== undefined)
+    return host !== undefined && parseOrigin(`${page.protocol}//${host}`)?.host === page.host
   }
 }
 
@@ -109,11 +111,11 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value
 }
 
-/** The serialised origin of a URL (lower-case host, default port dropped), or undefined (`null`, garbage). */
-function originOf(url: string): string | undefined {
+/** An http(s) URL's origin parts (lower-case host, default port dropped), or undefined (`null`, garbage, other schemes). */
+function parseOrigin(url: string): { origin: string; protocol: string; host: string } | undefined {
   try {
-    const parsed = new URL(url)
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.origin : undefined
+    const { origin, protocol, host } = new URL(url)
+    return protocol === 'http:' || protocol === 'https:' ? { origin, protocol, host } : undefined
   } catch {
     return undefined
   }

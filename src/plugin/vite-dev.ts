@@ -93,7 +93,7 @@ export class DevServer {
   constructor(
     private readonly service: () => ImageService,
     readonly base: string,
-    guard: GuardConfig = { https: false },
+    guard: GuardConfig = {},
   ) {
     this.assets = new DevAssets(() => service().store)
     this.guard = new RequestGuard(guard)

@@ -21,10 +21,7 @@ export function viteHooks(state: PluginState) {
       }
       state.setSink(sink)
       if (config.command === 'serve') {
-        const dev = new DevServer(() => state.service(), config.base, {
-          https: Boolean(config.server.https),
-          ...(config.server.origin ? { origin: config.server.origin } : {}),
-        })
+        const dev = new DevServer(() => state.service(), config.base, config.server.origin ? { origin: config.server.origin } : {})
         state.setAssetSinkOverride(() => (asset) => dev.assets.add(config.base, asset.key, asset.index, asset))
         state.dev = dev
       }

@@ -174,7 +174,7 @@ describe("the dev server's own pages", () => {
     })
   })
 
-  it('accepts the origin set in server.origin (a page reached through a proxy)', async () => {
+  it('accepts the origin set in server.origin (the origin the server declares as its own)', async () => {
     await withDevServer(
       async (dev) => {
         const answer = await rawGet(dev, '/src/other.imgprompt.json?import', { 'sec-fetch-site': 'same-origin', origin: 'http://dev.proxy.test:8080' })
@@ -254,8 +254,8 @@ describe('the per-server token (for requests that change files)', () => {
   const request = (headers: Record<string, string | string[]>) => ({ headers }) as unknown as import('node:http').IncomingMessage
 
   it('is random per server and accepted only exactly, in its header', () => {
-    const a = new RequestGuard({ https: false })
-    const b = new RequestGuard({ https: false })
+    const a = new RequestGuard()
+    const b = new RequestGuard()
     expect(a.token).not.toBe(b.token)
     expect(a.token.length).toBeGreaterThanOrEqual(32)
     expect(a.hasToken(request({ [TOKEN_HEADER]: a.token }))).toBe(true)
