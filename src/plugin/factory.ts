@@ -39,7 +39,12 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
       async handler(id, importer) {
         const { options } = state.service()
         if (id.startsWith('\0')) return id
-        if (isVirtualRequest(id)) return resolveVirtual(id, importer, options.root)
+        if (isVirtualRequest(id)) {
+          const resolved = resolveVirtual(id, importer, options.root)
+          // The dev server generates a query spec only for an import of a project source (project-queries.ts).
+          state.dev?.noteImport(resolved, importer)
+          return resolved
+        }
         if (id.endsWith(SPEC_QUERY)) {
           // Already ours (a dev server request): keep it when it names a real file; else let the bundler resolve the path.
           return path.isAbsolute(id) && existsSync(id.slice(0, -SPEC_QUERY.length)) ? id : null
@@ -62,6 +67,8 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
         const service = state.service()
         const ref = specRefOf(id, service.options)
         if (!ref) return null
+        // The dev server: only for its own pages, and a query spec only when the project imports it.
+        if (state.dev) await state.dev.admit(id, ref)
         const spec = await service.loadSpec(ref)
         if (ref.kind === 'file') this.addWatchFile(ref.file)
         // Inputs, the mask and, through chains, upstream specs and their inputs: any change regenerates this one.

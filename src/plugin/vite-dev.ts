@@ -7,6 +7,10 @@
  * partial frames and then the final image into the page's `<img>` (dev-preview.ts). When the image is
  * ready, the module is reloaded through HMR, so importers get the final URL, width and height; when it
  * fails, the reload shows the error in Vite's overlay.
+ *
+ * Only the server's own pages may make it generate (request-guard.ts): requests of other sites for the
+ * plugin's URLs are refused before Vite sees them, `load` refuses work for any other foreign request, and a
+ * virtual query spec is generated only when a project source imports it (project-queries.ts).
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -15,13 +19,17 @@ import type { CacheStore } from '../core/cache/store.js'
 import { renderModule } from '../core/emit/module-code.js'
 import type { ResolvedImage } from '../core/engine/generate.js'
 import { MIME_OF, extensionOf } from '../core/image-format.js'
-import type { ImageService } from '../core/service.js'
+import { AiImageError } from '../core/errors.js'
+import type { ImageService, SpecRef } from '../core/service.js'
 import { parseSize } from '../core/spec/models.js'
+import { VIRTUAL_PREFIX, relativeLabel } from '../core/spec/source.js'
 import type { ValidatedSpec } from '../core/spec/validate.js'
 import { Preview, sendImage, sendPreview, type PreviewFrame } from './dev-preview.js'
+import { ASSET_NAME, DEV_URL_SEGMENT, PREVIEW_SEGMENT, isPluginUrl, parseImageUrl } from './dev-urls.js'
+import { ProjectQueries } from './project-queries.js'
+import { RequestGuard, sendForbidden, type GuardConfig } from './request-guard.js'
 
-export const DEV_URL_SEGMENT = '@ai-image/'
-const PREVIEW_SEGMENT = 'preview/'
+export { DEV_URL_SEGMENT } from './dev-urls.js'
 /** How long `load` waits for an image before answering with a preview module: cache hits and placeholders fit. */
 export const DEV_PREVIEW_AFTER_MS = 300
 /** Finished previews stay servable this long, for an `<img>` that asks just after the module reloaded. */
@@ -53,7 +61,7 @@ export class DevAssets {
     const known = this.files.get(name)
     if (known) return known
     // After a server restart (or an eviction) the browser may ask before the module is loaded again.
-    const match = /^([0-9a-f]{64})-(\d+)-([0-9a-f]{12})\.[a-z]+$/.exec(name)
+    const match = ASSET_NAME.exec(name)
     if (!match) return undefined
     const entry = await this.store().read(match[1]!)
     const image = entry?.images[Number(match[2])]
@@ -69,6 +77,9 @@ interface PendingLoad {
 
 export class DevServer {
   readonly assets: DevAssets
+  /** Tells the server's own pages from pages of other sites; holds the per-server token. */
+  readonly guard: RequestGuard
+  private readonly queries: ProjectQueries
   private server: ViteDevServer | undefined
   private readonly previews = new Map<string, Preview>()
   /** The latest pending load of each module id: only its completion reloads the module. */
@@ -82,8 +93,34 @@ export class DevServer {
   constructor(
     private readonly service: () => ImageService,
     readonly base: string,
+    guard: GuardConfig = {},
   ) {
     this.assets = new DevAssets(() => service().store)
+    this.guard = new RequestGuard(guard)
+    this.queries = new ProjectQueries(() => service().options)
+  }
+
+  /** `resolveId` resolved an import of a virtual query spec to `id`, for `importer`. */
+  noteImport(id: string, importer: string | undefined): void {
+    this.queries.noteResolved(id, importer)
+  }
+
+  /**
+   * Resolves when the spec of module `id` may be loaded (and so generated) now; throws a SPEC_INVALID error
+   * when the request being served comes from a page of another site, or when it is a virtual query spec
+   * that no project source imports. Nothing is read or sent before this.
+   */
+  async admit(id: string, ref: SpecRef): Promise<void> {
+    const foreign = this.guard.currentForeignReason()
+    if (foreign !== undefined) {
+      throw new AiImageError(
+        'SPEC_INVALID',
+        `refused: a page of another site asked the dev server for this image (${foreign}). ` +
+          "The dev server loads and generates images only for its own pages: open the page from the dev server's own address",
+        { file: this.labelOf(ref), data: { refused: foreign } },
+      )
+    }
+    if (ref.kind === 'query') await this.queries.assertImported(id, ref)
   }
 
   attach(server: ViteDevServer): void {
@@ -155,19 +192,42 @@ export class DevServer {
     return found
   }
 
+  /**
+   * Refuses requests of other sites for the plugin's URLs (403) before any of Vite's middlewares sees
+   * them, and lets the rest of the chain know whether the request it serves is foreign (`admit`).
+   */
+  guardMiddleware() {
+    return (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => {
+      const reason = this.guard.foreignReason(req)
+      if (reason !== undefined) {
+        const { root, isSpecFile } = this.service().options
+        if (isPluginUrl(req.url ?? '/', { base: this.base, root, isSpecFile })) return sendForbidden(res, reason)
+      }
+      this.guard.run(req, next)
+    }
+  }
+
+  /** Serves `<base>@ai-image/…`: images and live previews; 400 for a malformed URL, 404 for an unknown image. */
   middleware() {
     return (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => {
-      const url = req.url ?? ''
-      const at = url.indexOf(`/${DEV_URL_SEGMENT}`)
-      if (at === -1 || (req.method !== 'GET' && req.method !== 'HEAD')) return next()
-      const name = decodeURIComponent(url.slice(at + DEV_URL_SEGMENT.length + 1).split('?')[0]!)
-      if (name.startsWith(PREVIEW_SEGMENT)) {
-        const match = /^([0-9a-f]+)-(\d+)\.[a-z]+$/.exec(name.slice(PREVIEW_SEGMENT.length))
-        const preview = match ? this.previews.get(match[1]!) : undefined
-        return preview ? sendPreview(req, res, preview, Number(match![2])) : next()
+      const image = parseImageUrl(req.url ?? '/', this.base)
+      if (image === undefined) return next()
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'only GET and HEAD', { allow: 'GET, HEAD' })
+      if (image.kind === 'malformed') return sendText(res, 400, `unplugin-ai-image: ${image.reason}`)
+      if (image.kind === 'preview') {
+        const preview = this.previews.get(image.token)
+        return preview ? sendPreview(req, res, preview, image.index) : sendText(res, 404, 'unplugin-ai-image: no such preview (it ended; reload the page)')
       }
-      this.assets.get(name).then((asset) => (asset ? sendImage(req, res, asset) : next()), next)
+      this.assets.get(image.name).then(
+        (asset) => (asset ? sendImage(req, res, asset) : sendText(res, 404, 'unplugin-ai-image: no such image (reload the page)')),
+        (error: unknown) => next(error),
+      )
     }
+  }
+
+  private labelOf(ref: SpecRef): string {
+    if (ref.kind === 'file') return relativeLabel(this.service().options.root, ref.file)
+    return ref.kind === 'query' ? ref.id : `${VIRTUAL_PREFIX}/${ref.name}`
   }
 
   /** Partial frames of every generation, routed to the previews of their key. */
@@ -208,6 +268,11 @@ export class DevServer {
 /** What a spec asks for, to tell whether a remembered failure still applies. */
 function specFingerprint(spec: ValidatedSpec): string {
   return JSON.stringify([spec.endpoint, spec.request, spec.inputs, spec.mask ?? null, spec.seed])
+}
+
+function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers })
+  res.end(text)
 }
 
 function delay(ms: number): Promise<void> {

@@ -21,7 +21,7 @@ export function viteHooks(state: PluginState) {
       }
       state.setSink(sink)
       if (config.command === 'serve') {
-        const dev = new DevServer(() => state.service(), config.base)
+        const dev = new DevServer(() => state.service(), config.base, config.server.origin ? { origin: config.server.origin } : {})
         state.setAssetSinkOverride(() => (asset) => dev.assets.add(config.base, asset.key, asset.index, asset))
         state.dev = dev
       }
@@ -29,6 +29,9 @@ export function viteHooks(state: PluginState) {
     configureServer(server: ViteDevServer) {
       if (!state.dev) return
       state.dev.attach(server)
+      // Installed now, not in a returned post hook: they run before Vite's transform middleware, which would
+      // otherwise load (and generate) a module for whichever page asked.
+      server.middlewares.use(state.dev.guardMiddleware())
       server.middlewares.use(state.dev.middleware())
     },
     /** An input image or an upstream spec changed: reload the spec modules built from it, and so their importers. */

@@ -4,7 +4,7 @@
  */
 import { request as httpRequest } from 'node:http'
 import { WebSocket } from 'undici'
-import { createServer, type ViteDevServer } from 'vite'
+import { createServer, mergeConfig, type InlineConfig, type ViteDevServer } from 'vite'
 import aiImage from '../../src/vite.js'
 import type { AiImageOptions } from '../../src/types.js'
 import { captureLogs, type CapturedLogs } from './vite.js'
@@ -28,9 +28,10 @@ export interface DevServerHandle {
   close(): Promise<void>
 }
 
-export async function startDevServer(root: string, options: AiImageOptions = {}): Promise<DevServerHandle> {
+/** `extra` is merged into the inline config (aliases, `server.origin`, …). */
+export async function startDevServer(root: string, options: AiImageOptions = {}, extra: InlineConfig = {}): Promise<DevServerHandle> {
   const logs = captureLogs()
-  const server = await createServer({
+  const config: InlineConfig = {
     root,
     configFile: false,
     logLevel: 'info',
@@ -38,7 +39,8 @@ export async function startDevServer(root: string, options: AiImageOptions = {})
     plugins: [aiImage(options)],
     server: { host: '127.0.0.1', port: 0, strictPort: false },
     optimizeDeps: { noDiscovery: true, include: [] },
-  })
+  }
+  const server = await createServer(mergeConfig(config, extra))
   await server.listen()
   const address = server.httpServer!.address()
   const port = typeof address === 'object' && address ? address.port : 0
