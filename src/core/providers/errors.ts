@@ -148,7 +148,7 @@ function contentFilterFacts(
   const stage: 'input' | 'output' =
     stageText === 'output' || (stageText === undefined && /generated image was filtered/i.test(message)) ? 'output' : 'input'
   const listed = apiError.moderation_details?.categories
-  const categories = (Array.isArray(listed) ? listed : []).filter((c): c is string => typeof c === 'string').map(scrub)
+  const categories = (Array.isArray(listed) ? listed : []).filter((c): c is string => typeof c === 'string').map((c) => scrub(c))
   for (const [name, result] of Object.entries(inner?.content_filter_results ?? {})) {
     if (result && typeof result === 'object' && (result as { filtered?: boolean }).filtered) categories.push(scrub(name))
   }
