@@ -37,6 +37,8 @@ describe('the largest legitimate answer', () => {
     expect(ten.answerBytes).toBeGreaterThan(9 * one.answerBytes)
     expect(answerLimits({ model: 'gpt-image-1.5', size: '1024x1024', n: 1, output_format: 'jpeg' }).imageBytes).toBeLessThan(one.imageBytes)
     expect(answerLimits({ model: 'gpt-image-2', size: 'auto', n: 1 }).imageBytes).toBeGreaterThan(6 * one.imageBytes)
+    // Never past what a cache read accepts (an unknown model's 4096x4096 RGBA would be just over it).
+    expect(answerLimits({ model: 'acme-image-1', size: 'auto', n: 1 }).imageBytes).toBe(IMAGE_LIMITS.maxBytes)
     const streamed = answerLimits({ model: 'gpt-image-1.5', size: '1024x1024', n: 1 }, 3)
     expect(streamed.streamBytes).toBeGreaterThanOrEqual(4 * streamed.eventBytes)
     expect(streamed.eventBytes).toBeLessThan(streamed.answerBytes + 1)

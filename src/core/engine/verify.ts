@@ -6,7 +6,7 @@
 import { badResponse } from '../providers/decode.js'
 import { withinBound, type PixelBound } from '../providers/limits.js'
 import { parseSize } from '../spec/models.js'
-import { MIME_OF, readHeader, sniffFormat, type ImageFormat } from '../image-format.js'
+import { IMAGE_LIMITS, MIME_OF, readHeader, sniffFormat, type ImageFormat } from '../image-format.js'
 
 export interface ImageFacts {
   format: ImageFormat
@@ -47,6 +47,9 @@ export async function checkGeneratedImage(
   label: string,
   requestId?: string,
 ): Promise<ImageFacts> {
+  if (data.length > IMAGE_LIMITS.maxBytes) {
+    throw badResponse(label, `an image is ${data.length} bytes, more than any image the cache accepts (${IMAGE_LIMITS.maxBytes})`, requestId)
+  }
   // The header alone first: a decompression bomb is refused by its declared size before any decoder sees it.
   const header = readHeader(data)
   if (!header) throw badResponse(label, `an image is not a readable ${expected.format} (${data.length} bytes)`, requestId)

@@ -104,7 +104,7 @@ export function createHttpClient(options: { timeout: number; connections: number
       const requestId = requestIdOf(headers)
       const where = { label: post.label, signal: post.signal, ...(requestId ? { requestId } : {}) }
       if (response.statusCode >= 300 && response.statusCode < 400) {
-        response.body.destroy()
+        abort(response.body)
         throw redirectRefused(response.statusCode, 'the API', where, false)
       }
       if (response.statusCode < 200 || response.statusCode >= 300) {
@@ -121,7 +121,7 @@ export function createHttpClient(options: { timeout: number; connections: number
       const streamed = contentType.includes('text/event-stream')
       const limit = streamed ? post.limits.streamBytes : post.limits.answerBytes
       if (announced !== undefined && announced > limit) {
-        body.destroy()
+        abort(body)
         throw badResponse(post.label, `the answer announces ${announced} bytes (Content-Length), more than the largest legitimate answer to this request (${formatBytes(limit)})`, requestId)
       }
       return {
@@ -150,11 +150,11 @@ export function createHttpClient(options: { timeout: number; connections: number
         throw transportError(error, signal, label, true)
       }
       if (response.statusCode >= 300 && response.statusCode < 400) {
-        response.body.destroy()
+        abort(response.body)
         throw redirectRefused(response.statusCode, 'the image URL', where, true)
       }
       if (response.statusCode !== 200) {
-        response.body.destroy()
+        abort(response.body)
         throw new AiImageError('BAD_RESPONSE', `downloading the image failed with HTTP ${response.statusCode}`, {
           file: label,
           retryable: true,
@@ -163,7 +163,7 @@ export function createHttpClient(options: { timeout: number; connections: number
       }
       const announced = contentLength(response.headers as Headers)
       if (announced !== undefined && announced > maxBytes) {
-        response.body.destroy()
+        abort(response.body)
         throw badResponse(label, `the image download announces ${announced} bytes (Content-Length), more than the largest legitimate image (${formatBytes(maxBytes)})`)
       }
       return readBounded(response.body, maxBytes, where, 'fail')
@@ -173,6 +173,15 @@ export function createHttpClient(options: { timeout: number; connections: number
       if (agent) await (await agent).close()
     },
   }
+}
+
+/**
+ * Stop reading a body: the request is aborted and its socket closed, so nothing more is received or
+ * buffered. undici reports the abort as an error on the body, which nobody else listens to any more.
+ */
+function abort(body: ResponseBody): void {
+  body.on('error', () => {})
+  body.destroy()
 }
 
 interface Where {
@@ -193,7 +202,7 @@ async function readBounded(body: ResponseBody, limit: number, where: Where, over
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       if (size + chunk.length > limit) {
-        body.destroy()
+        abort(body)
         if (over === 'cut') {
           chunks.push(chunk.subarray(0, limit - size))
           size = limit
@@ -216,7 +225,7 @@ async function* guardStream(body: ResponseBody, limit: number, where: Where): As
     for await (const chunk of body as AsyncIterable<Buffer>) {
       size += chunk.length
       if (size > limit) {
-        body.destroy()
+        abort(body)
         throw tooLarge(limit, { ...where, what: 'the stream' })
       }
       yield chunk

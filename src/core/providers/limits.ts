@@ -80,7 +80,8 @@ export function answerLimits(params: Readonly<Record<string, string | number>>, 
   const pixels = pixelBound(String(params.model ?? ''), params.size)
   const format = typeof params.output_format === 'string' ? params.output_format : 'png'
   const perPixel = BYTES_PER_PIXEL[format] ?? 4
-  const imageBytes = Math.ceil(pixels.maxPixels * perPixel * ENCODING_OVERHEAD) + METADATA_BYTES
+  // Never more than a cache read accepts: an image stored past that would be a miss (and paid for) every build.
+  const imageBytes = Math.min(IMAGE_LIMITS.maxBytes, Math.ceil(pixels.maxPixels * perPixel * ENCODING_OVERHEAD) + METADATA_BYTES)
   const n = Math.max(1, Number(params.n ?? 1) || 1)
   // Servers may wrap base64 in lines (76 characters and a newline).
   const eventBytes = Math.ceil(base64Length(imageBytes) * (77 / 76)) + JSON_PER_IMAGE
