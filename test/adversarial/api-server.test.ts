@@ -153,6 +153,13 @@ describe('an image `url` (DALL-E answers that ignore b64_json)', () => {
     expect(suite.emulator.downloads[0]!.sentBytes).toBeLessThan(40 * MiB)
   })
 
+  it('more than `n` of them is refused before any is fetched', async () => {
+    const url = `${suite.emulator.url}/download/never-fetched`
+    suite.emulator.enqueue({ status: 200, body: { created: 1, data: Array.from({ length: 50 }, () => ({ url })) } })
+    const error = expectCode(await generate(dalle), 'BAD_RESPONSE')
+    expect(error.message).toContain('the answer has 50 images, but 1 were asked for')
+  })
+
   it('that redirects is not followed', async () => {
     suite.emulator.enqueue(answers.urlImage('redirect'))
     const error = expectCode(await generate(dalle), 'BAD_RESPONSE')

@@ -38,6 +38,9 @@ export async function readImagesAnswer(
   if (!json || typeof json !== 'object' || !Array.isArray(json.data) || json.data.length === 0) {
     throw badResponse(label, 'no `data` array with images', answer.requestId)
   }
+  // More images than asked is not an answer to this request; refused before anything is decoded or fetched.
+  const asked = Number(request.params.n ?? 1)
+  if (json.data.length > asked) throw badResponse(label, `the answer has ${json.data.length} images, but ${asked} were asked for`, answer.requestId)
   const images: ProviderImage[] = []
   for (const item of json.data) {
     const data =
