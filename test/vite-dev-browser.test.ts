@@ -78,7 +78,9 @@ describe.skipIf(!executablePath)('vite dev server in Chromium', () => {
         browser ??= await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu'] })
         const page = await browser.newPage()
         await page.addInitScript(SAMPLER)
-        await page.goto(dev.origin)
+        // Not 'load': the preview <img> is a stream that holds the load event until it ends, and it begins
+        // only below, once the page shows it.
+        await page.goto(dev.origin, { waitUntil: 'domcontentloaded' })
         // The page is up while the image is still generating.
         expect(suite.emulator.requests[0]?.returned).toBeUndefined()
         await page.waitForFunction("document.getElementById('hero')?.src.includes('/@ai-image/preview/')", null, { timeout: 15_000 })
