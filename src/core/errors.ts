@@ -2,6 +2,8 @@
  * The one error type of the plugin. Every failure a user can meet carries a `code` from this list,
  * the spec file it concerns (relative to the project root) and a message that says what to do.
  */
+import { redactDeep, redactSecrets } from './secrets.js'
+
 export const ERROR_CODES = [
   'SPEC_INVALID',
   'CACHE_MISS_FROZEN',
@@ -50,16 +52,18 @@ export class AiImageError extends Error {
   readonly data?: Record<string, unknown>
 
   constructor(code: AiImageErrorCode, message: string, details: AiImageErrorDetails = {}) {
-    super(formatMessage(code, message, details.file), details.cause === undefined ? undefined : { cause: details.cause })
+    // The last guard: whatever text an error carries (a server's message, a request id, a field name it
+    // chose), no known secret value leaves in it, to a bundler's overlay, a terminal or a log.
+    super(redactSecrets(formatMessage(code, message, details.file)), details.cause === undefined ? undefined : { cause: details.cause })
     this.code = code
     this.file = details.file
-    this.field = details.field
+    this.field = details.field === undefined ? undefined : redactSecrets(details.field)
     this.status = details.status
-    this.requestId = details.requestId
+    this.requestId = details.requestId === undefined ? undefined : redactSecrets(details.requestId)
     this.retryable = details.retryable ?? false
     this.retryAfterMs = details.retryAfterMs
     this.possiblyBilled = details.possiblyBilled ?? false
-    this.data = details.data
+    this.data = details.data === undefined ? undefined : redactDeep(details.data)
   }
 
   /** The same error for another spec file (an API failure is found before the engine knows the file). */

@@ -1,7 +1,10 @@
 /**
- * Logging through whatever the host bundler offers. Every line passes through `redact`, so a secret
- * that reached a message by accident (an echoed header, a URL with a key) never reaches the terminal.
+ * Logging through whatever the host bundler offers. Every line passes through `redact` (secrets.ts: every
+ * known secret value, the keys of the options and the tokens obtained since), so a secret that reached a
+ * message by accident (an echoed header, a URL with a key) never reaches the terminal.
  */
+import { addSecrets, redactSecrets } from './secrets.js'
+
 export interface LogSink {
   info(message: string): void
   warn(message: string): void
@@ -26,15 +29,10 @@ export const consoleSink: LogSink = {
 }
 
 export function createLogger(secrets: readonly string[], sink: LogSink = consoleSink): Logger {
-  // Longest first, so a secret that contains another is replaced whole.
-  const known = [...new Set(secrets.filter((s) => s.length >= 8))].sort((a, b) => b.length - a.length)
+  addSecrets(secrets)
   const warned = new Set<string>()
   let current = sink
-  const redact = (text: string): string => {
-    let out = text
-    for (const secret of known) out = out.split(secret).join('[redacted]')
-    return out
-  }
+  const redact = redactSecrets
   const line = (message: string) => redact(message.startsWith('[ai-image]') ? message : PREFIX + message)
   return {
     info: (m) => current.info(line(m)),

@@ -5,6 +5,7 @@
 import path from 'node:path'
 import picomatch from 'picomatch'
 import { AiImageError } from './errors.js'
+import { addSecrets } from './secrets.js'
 import { validateDefaults } from './spec/validate.js'
 import type { AiImageOptions, ImageSpec, ModelPrice, SpecDefaults, TokenCredentialLike } from '../types.js'
 
@@ -170,7 +171,8 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
     publicPath: publicPathOption(user.publicPath),
     prices: checkPrices(user.prices),
     provider,
-    secrets: [openaiKey, azureKey].filter((s): s is string => !!s),
+    // Known to the redactor from here on: errors, log lines and stored fields never carry them.
+    secrets: addSecrets([openaiKey, azureKey]),
     notices,
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Canned answers of the Images APIs (API-FACTS.md "Errors"), for tests to enqueue.
  */
+import { hostileAnswers, type HostileAnswer } from './hostile.js'
 import type { StreamFault } from './sse.js'
 
 export interface HttpAnswer {
@@ -24,13 +25,15 @@ export type SocketFault = { kind: 'drop'; billed?: boolean; at?: number } | { ki
 /** A 200 whose body is broken in the given way. */
 export type BrokenAnswer = { kind: 'truncated-base64' } | { kind: 'not-json' } | { kind: 'wrong-size' }
 
-export type ScriptedAnswer = HttpAnswer | SocketFault | BrokenAnswer | StreamFault
+export type ScriptedAnswer = HttpAnswer | SocketFault | BrokenAnswer | StreamFault | HostileAnswer
 
 function error(message: string, type: string, code: string | null, param: string | null = null, extra: object = {}) {
   return { error: { message, type, param, code, ...extra } }
 }
 
 export const answers = {
+  /** A hostile or broken server (hostile.ts): huge bodies, endless streams, huge images, echoed secrets, redirects. */
+  ...hostileAnswers,
   /** A streamed answer whose every event waits `frameDelayMs` (a slow generation with visible previews). */
   slowStream(frameDelayMs: number, start?: Promise<unknown>): StreamFault {
     return { kind: 'slow-stream', frameDelayMs, ...(start ? { start } : {}) }

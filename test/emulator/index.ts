@@ -14,9 +14,11 @@ import { schemaErrors, type SchemaName } from './schema.js'
 import { answers, type HttpAnswer, type ScriptedAnswer } from './answers.js'
 import { isStreamFault, streamImages } from './sse.js'
 import { Traffic, type TrafficOptions } from './faults.js'
+import { answerHostile, isHostile, serveDownload, type DownloadKind } from './hostile.js'
 
 export { answers, type ScriptedAnswer } from './answers.js'
 export type { FaultKind, TrafficOptions } from './faults.js'
+export { bombPng, type EchoPlace, type DownloadKind } from './hostile.js'
 
 export const TEST_OPENAI_KEY = 'sk-test.emulator.0123456789.abcdefXYZ'
 export const TEST_AZURE_KEY = 'azure-test-key-0123456789abcdef'
@@ -51,6 +53,16 @@ export interface RecordedRequest {
   partials?: string[]
   /** When the request was read (epoch ms). */
   receivedAt: number
+  /** Bytes of the answer written to the socket (hostile answers), to show a client hung up early. */
+  sentBytes?: number
+}
+
+/** A GET of an image `url` the emulator handed out (hostile.ts `urlImage`). */
+export interface RecordedDownload {
+  kind: DownloadKind
+  headers: Record<string, string>
+  status: number
+  sentBytes: number
 }
 
 export interface EmulatorOptions {
@@ -72,6 +84,8 @@ export interface Emulator {
   /** `<url>/v1`, the OPENAI_BASE_URL of the emulator. */
   openaiBaseURL: string
   requests: RecordedRequest[]
+  /** GETs of image URLs the emulator handed out. */
+  downloads: RecordedDownload[]
   /** Images billed so far (successful answers and answers broken after generation). */
   readonly billedImages: number
   /** Server capacity, rate window and fault schedule, with counts of what was injected. */
@@ -115,6 +129,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const azureKey = options.azureKey ?? TEST_AZURE_KEY
   const queue: ScriptedAnswer[] = []
   const requests: RecordedRequest[] = []
+  const downloads: RecordedDownload[] = []
+  const downloadKinds = new Map<string, DownloadKind>()
   const sockets = new Set<Socket>()
   let billedImages = 0
   /** Requests being worked on, whether or not their client is still there. */
@@ -141,6 +157,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   })
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
+    const download = /^\/download\/([\w-]+)$/.exec(req.url ?? '')
+    if (download && req.method === 'GET') return serveHandedOut(req, res, download[1]!)
     const where = route(req)
     if (!where || req.method !== 'POST') return send(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error', param: null, code: 'not_found' } })
     const record = await readRequest(req, where)
@@ -174,7 +192,35 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       await untilAnswer()
       return reply(res, record, refusal)
     }
+    if (isHostile(scripted)) {
+      const sent = { bytes: 0 }
+      record.status = await answerHostile(scripted, {
+        req,
+        res,
+        body: coerceMultipart(record),
+        secret: (record.headers.authorization ?? '').replace(/^Bearer\s+/i, '') || (record.headers['api-key'] ?? ''),
+        origin: url,
+        requestId: `req_hostile_${requests.length}`,
+        sent,
+        registerDownload: (kind) => {
+          const id = `d${downloadKinds.size}-${Date.now()}`
+          downloadKinds.set(id, kind)
+          return id
+        },
+      }).finally(() => (record.sentBytes = sent.bytes))
+      return
+    }
     return answerImages(res, record, scripted, untilAnswer)
+  }
+
+  async function serveHandedOut(req: IncomingMessage, res: ServerResponse, id: string) {
+    const kind = downloadKinds.get(id)
+    if (!kind) return send(res, 404, { error: { message: 'no such file' } })
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]))
+    const record: RecordedDownload = { kind, headers, status: 0, sentBytes: 0 }
+    downloads.push(record)
+    const sent = { bytes: 0 }
+    record.status = await serveDownload(kind, res, sent).finally(() => (record.sentBytes = sent.bytes))
   }
 
   function checkAuth(record: RecordedRequest): HttpAnswer | undefined {
@@ -269,6 +315,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     url,
     openaiBaseURL: `${url}/v1`,
     requests,
+    downloads,
     ...(traffic ? { traffic } : {}),
     get billedImages() {
       return billedImages
@@ -281,6 +328,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     reset() {
       queue.length = 0
       requests.length = 0
+      downloads.length = 0
       billedImages = 0
     },
     close: () =>

@@ -20,6 +20,8 @@ import type { ResolvedOptions } from '../options.js'
 import type { ImageProvider, PartialFrame, ProviderRequest } from '../providers/types.js'
 import { renderPlaceholders } from '../providers/placeholder.js'
 import { addUsage } from '../providers/stream.js'
+import { pixelBound } from '../providers/limits.js'
+import { redactDeep } from '../secrets.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import { realClock, type Clock } from './clock.js'
 import { estimateCost } from './cost.js'
@@ -277,14 +279,14 @@ export class ImageEngine {
     const failures = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as unknown)
     if (failures.length > 0) throw keptNote(pickFailure(failures), spec.label, records.filter(Boolean).length, total)
 
-    const sidecar = sidecarFor(key, prepared.material, {
+    const sidecar = sidecarFor(key, prepared.material, redactDeep({
       provider: provider.describe(spec.model),
       created: state.created || Math.floor(Date.now() / 1000),
       revised_prompt: records.find((r) => r.revised_prompt)?.revised_prompt ?? null,
       usage: state.usage,
       request_id: state.request_ids.length ? state.request_ids.join(', ') : null,
       images: records,
-    })
+    }))
     await store.commit(sidecar)
     await this.journal.remove(key)
 
@@ -327,14 +329,21 @@ export class ImageEngine {
       // Checked inside the attempt, so a broken image is retried like any other broken answer.
       const facts = await Promise.all(
         answer.images.map((image) =>
-          checkGeneratedImage(image.data, { format: spec.responseFormat, size: sizeToCheck(spec) }, spec.label, answer.requestId),
+          checkGeneratedImage(
+            image.data,
+            { format: spec.responseFormat, size: sizeToCheck(spec), bound: pixelBound(spec.model, spec.request.size) },
+            spec.label,
+            answer.requestId,
+          ),
         ),
       )
       return { answer, facts }
     })
 
+    // The last guard before anything of the answer is stored (cache, journal): no known secret value in it.
+    const answer = redactDeep(result.answer)
     // Each image lands in the cache the moment it arrives; the sidecar (written last) makes the entry.
-    for (const [i, image] of result.answer.images.entries()) {
+    for (const [i, image] of answer.images.entries()) {
       const index = call.indices[i]!
       const facts = result.facts[i]!
       records[index] = await this.deps.store.writeImage(key, index, image.data, {
@@ -346,10 +355,10 @@ export class ImageEngine {
       files[index] = { data: image.data, sha256: records[index].sha256, width: facts.width, height: facts.height, mime: facts.mime }
       state.images[String(index)] = records[index]
     }
-    state.usage = addUsage(state.usage ?? undefined, result.answer.usage) ?? null
-    state.created ||= result.answer.created
-    if (result.answer.requestId) state.request_ids.push(result.answer.requestId)
-    this.stats.tokens += totalTokens(result.answer.usage)
+    state.usage = addUsage(state.usage ?? undefined, answer.usage) ?? null
+    state.created ||= answer.created
+    if (answer.requestId) state.request_ids.push(answer.requestId)
+    this.stats.tokens += totalTokens(answer.usage)
     await this.journal.record(state)
   }
 

@@ -7,11 +7,13 @@
  * - Azure takes no webp, no `moderation`, no variations; gpt-image-1-mini cannot edit there.
  */
 import { AiImageError, specInvalid } from '../errors.js'
+import { addSecret } from '../secrets.js'
 import type { AzureProviderConfig } from '../options.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import type { TokenCredentialLike } from '../../types.js'
 import { contentTypeHeader, requestBody } from './body.js'
 import type { HttpClient } from './http.js'
+import { limitsFor } from './limits.js'
 import { readImagesAnswer } from './response.js'
 import type { ImageProvider } from './types.js'
 
@@ -49,6 +51,8 @@ export function createTokenSource(credential: () => Promise<TokenCredentialLike>
       try {
         const token = await (await credential()).getToken(AZURE_SCOPE, { abortSignal: signal })
         if (!token?.token) throw new Error('the credential returned no token')
+        // A bearer token is as good as a key while it lives: scrubbed wherever a server echoes it.
+        addSecret(token.token)
         cached = token
         return token.token
       } catch (error) {
@@ -92,14 +96,16 @@ export function createAzureProvider(config: AzureProviderConfig, http: HttpClien
         : { authorization: `Bearer ${await token!(context.signal, request.label)}` }
       // Azure has no `moderation` parameter; its default ('auto') is what Azure does anyway.
       const body = await requestBody(request, { omit: new Set(['moderation']), ...(isV1(config) ? { model: deploymentFor(config, model) } : {}) })
+      const limits = limitsFor(request)
       const answer = await http.post({
         url: azureUrl(config, model, request.endpoint),
         headers: { ...auth, accept: request.stream ? 'text/event-stream' : 'application/json', ...contentTypeHeader(body) },
         body,
         signal: context.signal,
         label: request.label,
+        limits,
       })
-      return readImagesAnswer(answer, request, context, http)
+      return readImagesAnswer(answer, request, context, http, limits)
     },
     close: () => http.close(),
   }

@@ -28,3 +28,8 @@ export function decodeBase64(text: unknown, label: string, requestId?: string): 
   return data
 }
 
+
+/** A JSON object (not null, not an array): what an answer's `usage` or `error` must be before it is used. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}

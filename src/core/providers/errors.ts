@@ -3,6 +3,7 @@
  * server's retry hints. Shapes from API-FACTS.md: OpenAI, DALL-E and Azure bodies.
  */
 import { AiImageError, type AiImageErrorCode } from '../errors.js'
+import { redactSecrets } from '../secrets.js'
 
 export type Headers = Readonly<Record<string, string | string[] | undefined>>
 
@@ -11,8 +12,20 @@ export function header(headers: Headers, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
 
+/** Longest server text (an error message, a field name) passed on in an error. */
+const MAX_SERVER_TEXT = 500
+/** Request ids are short tokens; anything else a server puts there is cut to this. */
+const MAX_REQUEST_ID = 128
+
+/**
+ * The request id, as server text: secrets scrubbed, printable ASCII only, and short (it is shown in errors
+ * and stored in the committed sidecar).
+ */
 export function requestIdOf(headers: Headers): string | undefined {
-  return header(headers, 'x-request-id') ?? header(headers, 'apim-request-id')
+  const raw = header(headers, 'x-request-id') ?? header(headers, 'apim-request-id')
+  if (raw === undefined) return undefined
+  const clean = scrub(raw).replace(/[^\x21-\x7e]/g, '').slice(0, MAX_REQUEST_ID)
+  return clean === '' ? undefined : clean
 }
 
 /**
@@ -56,7 +69,7 @@ const CONTENT_FILTER_CODES = new Set(['moderation_blocked', 'content_policy_viol
 export function errorFromResponse(status: number, headers: Headers, bodyText: string, label: string): AiImageError {
   const body = parseBody(bodyText)
   const apiError = body?.error
-  const message = scrub(apiError?.message ?? (bodyText.slice(0, 200) || `HTTP ${status}`))
+  const message = scrub(typeof apiError?.message === 'string' ? apiError.message : bodyText.slice(0, 200) || `HTTP ${status}`)
   const requestId = requestIdOf(headers)
   const override = shouldRetryOverride(headers)
   const hint = retryAfterMs(headers)
@@ -100,7 +113,7 @@ export function errorFromResponse(status: number, headers: Headers, bodyText: st
     })
   }
   if (status === 400 || status === 422) {
-    const field = apiError?.param ?? undefined
+    const field = typeof apiError?.param === 'string' ? scrub(apiError.param) : undefined
     return make('SPEC_INVALID', `the API rejected the request${field ? ` (parameter "${field}")` : ''}: ${message}`, false, {
       ...(field ? { field } : {}),
     })
@@ -134,14 +147,25 @@ function contentFilterFacts(
   const stageText = apiError.moderation_details?.moderation_stage
   const stage: 'input' | 'output' =
     stageText === 'output' || (stageText === undefined && /generated image was filtered/i.test(message)) ? 'output' : 'input'
-  const categories = [...(apiError.moderation_details?.categories ?? [])]
+  const listed = apiError.moderation_details?.categories
+  const categories = (Array.isArray(listed) ? listed : []).filter((c): c is string => typeof c === 'string').map((c) => scrub(c))
   for (const [name, result] of Object.entries(inner?.content_filter_results ?? {})) {
-    if (result && typeof result === 'object' && (result as { filtered?: boolean }).filtered) categories.push(name)
+    if (result && typeof result === 'object' && (result as { filtered?: boolean }).filtered) categories.push(scrub(name))
   }
   return { stage, categories: [...new Set(categories)] }
 }
 
-/** Servers sometimes echo a (masked) key in 401 messages; never pass any of it on. */
-export function scrub(text: string): string {
-  return text.replace(/\bsk-[A-Za-z0-9_*.-]+/g, 'sk-[redacted]').replace(/(api[-_ ]?key[:=]\s*)\S+/gi, '$1[redacted]')
+/**
+ * Server text on its way into our errors and files: every known secret value removed (secrets.ts), then
+ * key-like patterns as an extra (servers echo masked keys, `sk-…****abcd`, in 401 messages), and cut short.
+ */
+export function scrub(text: string, maxLength = MAX_SERVER_TEXT): string {
+  return redactSecrets(String(text))
+    .replace(/\bsk-[A-Za-z0-9_*.-]+/g, 'sk-[redacted]')
+    .replace(/(api[-_ ]?key[:=]\s*)\S+/gi, '$1[redacted]')
+    .replace(/(bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, '$1[redacted]')
+    .slice(0, maxLength)
 }
+
+/** Longest revised prompt kept (the longest prompt any model takes). */
+export const MAX_REVISED_PROMPT = 32_000

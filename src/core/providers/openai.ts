@@ -6,6 +6,7 @@ import { AiImageError } from '../errors.js'
 import type { OpenAIProviderConfig } from '../options.js'
 import { contentTypeHeader, requestBody } from './body.js'
 import type { HttpClient } from './http.js'
+import { limitsFor } from './limits.js'
 import { readImagesAnswer } from './response.js'
 import type { ImageProvider } from './types.js'
 
@@ -21,6 +22,7 @@ export function createOpenAIProvider(config: OpenAIProviderConfig, http: HttpCli
         })
       }
       const body = await requestBody(request)
+      const limits = limitsFor(request)
       const answer = await http.post({
         url: `${config.baseURL}/images/${request.endpoint}`,
         headers: {
@@ -33,8 +35,9 @@ export function createOpenAIProvider(config: OpenAIProviderConfig, http: HttpCli
         body,
         signal: context.signal,
         label: request.label,
+        limits,
       })
-      return readImagesAnswer(answer, request, context, http)
+      return readImagesAnswer(answer, request, context, http, limits)
     },
     close: () => http.close(),
   }

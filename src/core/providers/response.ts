@@ -3,8 +3,11 @@
  * tolerance for the missing fields the schema allows. A body that cannot be read is BAD_RESPONSE and
  * retryable: the engine never caches it.
  */
-import { badResponse, decodeBase64 } from './decode.js'
+import { redactDeep } from '../secrets.js'
+import { badResponse, decodeBase64, isRecord } from './decode.js'
+import { MAX_REVISED_PROMPT, scrub } from './errors.js'
 import type { HttpClient, ImagesAnswer } from './http.js'
+import type { AnswerLimits } from './limits.js'
 import { readImageStream } from './stream.js'
 import type { AttemptContext, ProviderImage, ProviderRequest, ProviderResult } from './types.js'
 
@@ -19,10 +22,11 @@ export async function readImagesAnswer(
   request: ProviderRequest,
   context: AttemptContext,
   http: HttpClient,
+  limits: AnswerLimits,
 ): Promise<ProviderResult> {
   const { label } = request
   if (answer.contentType.includes('text/event-stream')) {
-    return readImageStream(answer, request, context)
+    return readImageStream(answer, request, context, limits)
   }
   const text = await answer.text()
   let json: ImagesResponseJson
@@ -34,22 +38,31 @@ export async function readImagesAnswer(
   if (!json || typeof json !== 'object' || !Array.isArray(json.data) || json.data.length === 0) {
     throw badResponse(label, 'no `data` array with images', answer.requestId)
   }
+  // More images than asked is not an answer to this request; refused before anything is decoded or fetched.
+  const asked = Number(request.params.n ?? 1)
+  if (json.data.length > asked) throw badResponse(label, `the answer has ${json.data.length} images, but ${asked} were asked for`, answer.requestId)
   const images: ProviderImage[] = []
   for (const item of json.data) {
     const data =
       typeof item?.b64_json === 'string'
         ? decodeBase64(item.b64_json, label, answer.requestId)
         : typeof item?.url === 'string'
-          ? await http.getBytes(item.url, context.signal, label)
+          ? await http.getBytes(item.url, context.signal, label, limits.imageBytes)
           : (() => {
               throw badResponse(label, 'an image has neither b64_json nor url', answer.requestId)
             })()
-    images.push({ data, ...(typeof item.revised_prompt === 'string' ? { revisedPrompt: item.revised_prompt } : {}) })
+    // Server text that is stored (the sidecar) is scrubbed of secrets as it comes in.
+    images.push({ data, ...(typeof item.revised_prompt === 'string' ? { revisedPrompt: scrub(item.revised_prompt, MAX_REVISED_PROMPT) } : {}) })
   }
   return {
-    created: typeof json.created === 'number' ? json.created : Math.floor(Date.now() / 1000),
+    created: validCreated(json.created),
     images,
-    ...(json.usage && typeof json.usage === 'object' ? { usage: json.usage } : {}),
+    ...(isRecord(json.usage) ? { usage: redactDeep(json.usage) } : {}),
     ...(answer.requestId ? { requestId: answer.requestId } : {}),
   }
+}
+
+/** Unix seconds as the server said, when it is a plausible number; now otherwise. */
+export function validCreated(value: unknown): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : Math.floor(Date.now() / 1000)
 }
