@@ -4,10 +4,14 @@
  * reaches a prototype, never lets a repeated or contradictory field silently win, and never throws
  * anything but SPEC_INVALID naming the spec and the field. Prompts of any characters render offline.
  */
+import { open, symlink } from 'node:fs/promises'
+import path from 'node:path'
 import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
 import { AiImageError } from '../../src/core/errors.js'
 import { mergeOptions } from '../../src/core/config-file.js'
+import { discoverSpecs } from '../../src/core/discover.js'
+import { resolveOptions } from '../../src/core/options.js'
 import { renderPlaceholders } from '../../src/core/providers/placeholder.js'
 import { namedSpec, parseQuerySpec, readSpecFile, type RawSpec } from '../../src/core/spec/source.js'
 import { validateSpec } from '../../src/core/spec/validate.js'
@@ -182,6 +186,21 @@ describe('spec files', () => {
       const error = specError(() => validateSpec(raw, { root: project.root, defaults: {}, warn: () => {} }))
       expect([error.file, error.field]).toEqual([file, field])
     }
+  })
+})
+
+describe('discovery of virtual imports (the ai-image command)', () => {
+  it('reads no source that links out of the root or is over 16 MiB', async () => {
+    const far = suite.keep(await makeProject({ 'far.js': "import x from 'virtual:ai-image?prompt=from%20outside'\n" }))
+    const project = suite.keep(await makeProject({ 'src/main.js': "import x from 'virtual:ai-image?prompt=own'\n" }))
+    await symlink(path.join(far.root, 'far.js'), path.join(project.root, 'src/linked.js'))
+    // A huge source that starts with an import: reading it whole would find it.
+    const handle = await open(path.join(project.root, 'src/huge.js'), 'w')
+    await handle.write("import y from 'virtual:ai-image?prompt=huge'\n")
+    await handle.truncate(17 * 1024 * 1024)
+    await handle.close()
+    const specs = await discoverSpecs(resolveOptions({}, { root: project.root, env: {} }))
+    expect(specs.map((s) => s.label)).toEqual(['virtual:ai-image?prompt=own'])
   })
 })
 
