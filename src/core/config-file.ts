@@ -63,8 +63,14 @@ export function loadConfigFile(root: string): LoadedConfig {
 export function mergeOptions(fromFile: AiImageOptions, inline: AiImageOptions | undefined): AiImageOptions {
   const merged: Record<string, unknown> = { ...fromFile }
   for (const [key, value] of Object.entries(inline ?? {})) {
-    const base = merged[key]
-    merged[key] = isPlainObject(base) && isPlainObject(value) ? { ...base, ...value } : value
+    const base = Object.prototype.hasOwnProperty.call(merged, key) ? merged[key] : undefined
+    // Defined, not assigned: an own "__proto__" key (JSON.parse makes them) stays a key and never sets a prototype.
+    Object.defineProperty(merged, key, {
+      value: isPlainObject(base) && isPlainObject(value) ? { ...base, ...value } : value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
   }
   return merged as AiImageOptions
 }

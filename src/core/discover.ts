@@ -3,11 +3,11 @@
  * specs of the `images` option, and `virtual:ai-image?…` imports written in source files. The CLI uses it
  * to generate ahead of a build, check a commit, and prune the cache.
  */
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import fg from 'fast-glob'
 import picomatch from 'picomatch'
 import type { ResolvedOptions } from './options.js'
+import { readFileInsideRoot } from './read-inside-root.js'
 import type { SpecRef } from './service.js'
 import { VIRTUAL_PREFIX, relativeLabel } from './spec/source.js'
 
@@ -22,6 +22,8 @@ const SOURCE_GLOB = '**/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx,ht
 const ALWAYS_IGNORED = ['**/node_modules/**', '**/.git/**', '**/dist/**', '**/build/**', '**/coverage/**']
 /** `import … from '…'`, `export … from '…'`, `import '…'`, `import('…')`, `require('…')`: not any string that looks like one. */
 const VIRTUAL_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["'`](virtual:ai-image\?[^"'`\s]+)["'`]/g
+/** Larger sources are bundles or data, not modules that import images; they are not read. */
+const SOURCE_MAX_BYTES = 16 * 1024 * 1024
 
 export async function discoverSpecs(options: ResolvedOptions, filter: readonly string[] = []): Promise<DiscoveredSpec[]> {
   const { root } = options
@@ -44,7 +46,11 @@ export async function discoverSpecs(options: ResolvedOptions, filter: readonly s
   const seen = new Set<string>()
   const sources = await fg(SOURCE_GLOB, { cwd: root, ignore, absolute: true })
   for (const source of sources.sort()) {
-    const text = await readFile(source, 'utf8')
+    // A source that links out of the project, is no regular file or is huge is not read (a pull request
+    // can add any of them); it is none of the project's own modules.
+    const read = await readFileInsideRoot(source, root, SOURCE_MAX_BYTES)
+    if (!read.ok) continue
+    const text = read.data.toString('utf8')
     for (const match of text.matchAll(VIRTUAL_IMPORT)) {
       const id = match[1]!
       const dir = path.dirname(source)

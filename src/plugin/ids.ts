@@ -11,6 +11,7 @@
 import path from 'node:path'
 import type { ResolvedOptions } from '../core/options.js'
 import type { SpecRef } from '../core/service.js'
+import { specInvalid } from '../core/errors.js'
 import { VIRTUAL_PREFIX } from '../core/spec/source.js'
 
 export const SPEC_QUERY = '?ai-image'
@@ -61,10 +62,19 @@ export function specRefOf(id: string, options: Pick<ResolvedOptions, 'root' | 'i
   if (id.endsWith('.imgprompt.json')) return path.isAbsolute(id) && options.isSpecFile(id) ? { kind: 'file', file: id } : undefined
   if (!id.startsWith(RESOLVED_VIRTUAL)) return undefined
   const rest = id.slice(RESOLVED_VIRTUAL.length)
-  if (rest.startsWith('/')) return { kind: 'named', name: decodeURIComponent(rest.slice(1)) }
+  if (rest.startsWith('/')) return { kind: 'named', name: decodeName(rest.slice(1)) }
   const params = new URLSearchParams(rest.startsWith('?') ? rest.slice(1) : '')
   const dir = path.resolve(root, params.get(DIR_PARAM) ?? '.')
   params.delete(DIR_PARAM)
   const query = params.toString()
   return { kind: 'query', query, dir, id: `${VIRTUAL_PREFIX}${query ? `?${query}` : ''}` }
+}
+
+/** The name of `virtual:ai-image/<name>`; a malformed percent-escape in it (an untrusted import) is SPEC_INVALID, not a URIError. */
+function decodeName(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded)
+  } catch {
+    throw specInvalid(`${VIRTUAL_PREFIX}/${encoded}`, '', 'the name holds a malformed percent-escape', 'Encode the name with encodeURIComponent (a literal % is %25)')
+  }
 }

@@ -3,16 +3,24 @@
  * checked against the model's limits before any spending (`checkInputs`), so a cache hit never decodes an
  * input. A `*.imgprompt.json` input is a chain: its picked output image is the input, obtained (and
  * generated if need be) first.
+ *
+ * Input files are untrusted (DESIGN.md, "Trust boundaries"): each is read through `readFileInsideRoot`
+ * (real path inside the root, regular file, size checked before reading), bounded by the model's input
+ * limit, so a symlink out of the project, a FIFO or /dev/zero is refused before a byte is read or sent.
  */
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { specInvalid } from '../errors.js'
 import { sha256 } from '../cache/key.js'
 import { modelCapabilities } from '../spec/models.js'
+import { SPEC_FILE_MAX_BYTES } from '../spec/source.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import type { ProviderInput } from '../providers/types.js'
-import { MIME_OF, extensionOf, sniffFormat } from '../image-format.js'
+import { IMAGE_LIMITS, MIME_OF, extensionOf, sniffFormat } from '../image-format.js'
+import { describeRefusal, readFileInsideRoot, type FileRefusal } from '../read-inside-root.js'
 import { readImageFacts, type ImageFacts } from './verify.js'
+
+/** The API takes masks under 4 MB, whatever the model (API-FACTS.md). */
+const MASK_MAX_BYTES = 4 * 1024 * 1024
 
 export interface ResolvedInput extends ProviderInput {
   sha256: string
@@ -47,15 +55,17 @@ async function readInput(spec: ValidatedSpec, root: string, file: string, field:
   let data: Buffer
   let digest: string
   if (isSpecPath(file)) {
+    // The upstream spec file is read again (and checked again) when it is loaded; checking it here first
+    // makes a refusal name this spec and its field.
+    const read = await readFileInsideRoot(file, root, SPEC_FILE_MAX_BYTES)
+    if (!read.ok) throw inputRefused(spec, field, file, shown, read)
     const upstream = await chain(file)
     data = upstream.data
     digest = upstream.sha256
   } else {
-    try {
-      data = await readFile(file)
-    } catch (error) {
-      throw specInvalid(spec.label, field, `cannot read ${shown} (${(error as NodeJS.ErrnoException).code})`)
-    }
+    const read = await readFileInsideRoot(file, root, inputMaxBytes(spec, field))
+    if (!read.ok) throw inputRefused(spec, field, file, shown, read)
+    data = read.data
     digest = sha256(data)
   }
   const format = sniffFormat(data)
@@ -63,6 +73,45 @@ async function readInput(spec: ValidatedSpec, root: string, file: string, field:
   const mime = MIME_OF[format]
   const base = path.basename(file).replace(/\.imgprompt\.json$/, '').replace(/\.[^.]+$/, '')
   return { name: `${base}.${extensionOf(mime)}`, data, mime, sha256: digest, shown, field }
+}
+
+/**
+ * Largest file an input may be, known before reading it: the model's own limit (the API takes files *under*
+ * it), the mask limit, or `IMAGE_LIMITS.maxBytes` for a model the capability table does not know.
+ */
+function inputMaxBytes(spec: ValidatedSpec, field: string): number {
+  if (field === 'mask') return MASK_MAX_BYTES - 1
+  const rules = modelCapabilities(spec.model)?.editInputs
+  return rules ? rules.maxBytes - 1 : IMAGE_LIMITS.maxBytes
+}
+
+function inputRefused(spec: ValidatedSpec, field: string, file: string, shown: string, refusal: FileRefusal) {
+  const name = path.basename(file)
+  switch (refusal.reason) {
+    case 'too-large': {
+      if (isSpecPath(file)) {
+        return specInvalid(spec.label, field, `${shown} is ${refusal.size} bytes; a spec file may be at most ${mib(SPEC_FILE_MAX_BYTES)}`, 'Point at a real spec file')
+      }
+      const rules = modelCapabilities(spec.model)?.editInputs
+      const problem =
+        field === 'mask'
+          ? `${name} is ${mb(refusal.size)}; masks must be under 4 MB`
+          : rules
+            ? `${name} is ${mb(refusal.size)}; ${spec.model} takes files under ${mb(rules.maxBytes)}`
+            : `${name} is ${mb(refusal.size)}; input files may be at most ${mb(IMAGE_LIMITS.maxBytes)}`
+      return specInvalid(spec.label, field, problem, 'Use a smaller file (resize or compress it)')
+    }
+    case 'outside-root':
+      return specInvalid(spec.label, field, describeRefusal(shown, refusal), 'Copy the file into the project instead of linking to it')
+    case 'not-regular':
+      return specInvalid(spec.label, field, describeRefusal(shown, refusal), isSpecPath(file) ? 'Point at a spec file' : 'Point at an image file')
+    case 'missing':
+      return specInvalid(spec.label, field, describeRefusal(shown, refusal), 'Paths are relative to the spec file')
+    case 'changed':
+      return specInvalid(spec.label, field, describeRefusal(shown, refusal), 'Build again once the file is written')
+    case 'unreadable':
+      return specInvalid(spec.label, field, describeRefusal(shown, refusal), 'Check the file\'s permissions')
+  }
 }
 
 /**
@@ -127,4 +176,8 @@ export async function checkInputs(spec: ValidatedSpec, inputs: readonly Resolved
 
 function mb(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 }

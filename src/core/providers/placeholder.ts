@@ -71,6 +71,13 @@ function wrap(text: string, width: number, maxLines: number): string[] {
   return lines.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l))
 }
 
+/**
+ * Text for an SVG (XML 1.0) text node or attribute, whatever the prompt holds: characters XML 1.0 cannot carry
+ * (C0 controls other than tab and newlines, lone surrogates, U+FFFE and U+FFFF) become U+FFFD, so librsvg
+ * always gets a well-formed document; markup characters are escaped.
+ */
 function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!)
+  return text
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+    .replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!)
 }

@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { specInvalid, showValue } from '../errors.js'
+import { isInside } from '../read-inside-root.js'
 import type { EmitFormat, PlaceholderKind, SpecDefaults } from '../../types.js'
 import { EMIT_FIELDS, SPEC_FIELDS, checkFieldType, closestField, type FieldDef } from './fields.js'
 import {
@@ -252,7 +253,8 @@ function normalizeForModel(
 function resolveInput(raw: RawSpec, root: string, value: string, field: string, fail: Fail): string {
   const absolute = path.resolve(raw.dir, value)
   const relative = path.relative(root, absolute)
-  if (relative.startsWith('..') || path.isAbsolute(relative)) {
+  // Lexical, for an early message; the real path (symlinks resolved) is checked when the file is read.
+  if (!isInside(root, absolute)) {
     throw fail(field, `${showValue(value)} is outside the project root`, 'Move the file into the project, or set the plugin option `root`')
   }
   if (!existsSync(absolute)) {
