@@ -50,6 +50,8 @@ function compileAll(): Record<string, ValidateFunction> {
   return {
     generations: get('CreateImageRequest'),
     edits: get('CreateImageEditRequest'),
+    // The JSON body of /images/edits (image references instead of uploads): what Batch API edit lines carry.
+    editsJson: get('EditImageBodyJsonParam'),
     variations: get('CreateImageVariationRequest'),
     response: get('ImagesResponse'),
     error: get('ErrorResponse'),
@@ -69,7 +71,7 @@ function collectXKeywords(node: unknown, found = new Set<string>()): Set<string>
 
 let compiled: Record<string, ValidateFunction> | undefined
 
-export type SchemaName = 'generations' | 'edits' | 'variations' | 'response' | 'error'
+export type SchemaName = 'generations' | 'edits' | 'editsJson' | 'variations' | 'response' | 'error'
 
 /** Validation errors as text, or undefined when the value is valid. */
 export function schemaErrors(name: SchemaName, value: unknown): string | undefined {
