@@ -41,6 +41,7 @@ export interface BatchApiRequest {
   /** Path without the query. */
   path: string
   status: number
+  headers: Record<string, string>
   /** `purpose` of an upload. */
   purpose?: string
   /** Bytes of an uploaded file. */
@@ -194,7 +195,8 @@ export function createBatchApi(options: { apiKey: string; limits?: Partial<Batch
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator')
-    const record: BatchApiRequest = { method: req.method ?? 'GET', path: url.pathname, status: 0, receivedAt: Date.now() }
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]))
+    const record: BatchApiRequest = { method: req.method ?? 'GET', path: url.pathname, status: 0, headers, receivedAt: Date.now() }
     requests.push(record)
     const reply = (status: number, body: unknown) => {
       record.status = status
