@@ -6,7 +6,7 @@
  */
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { lstat, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
@@ -30,6 +30,7 @@ import {
   type BatchRecord,
   type CollectedLine,
 } from '../src/core/batch/index.js'
+import { virtualClock } from '../src/core/engine/clock.js'
 import { BATCH_PRICE_FACTOR, estimateCost } from '../src/core/engine/cost.js'
 import type { PreparedSpec } from '../src/core/engine/generate.js'
 import { AiImageError } from '../src/core/errors.js'
@@ -403,6 +404,51 @@ describe('what the Batch API does not take', () => {
   })
 })
 
+describe('transient failures and unknown batches', () => {
+  it('tries reads again after a 503 or a 429 (honouring its hint), but never a write', async () => {
+    const clock = virtualClock()
+    const patient = createBatchClient(config, { clock })
+    try {
+      const [{ batch }] = (await submit(await itemsFor({ retry: low('retry reads') }), freshCache())) as [Awaited<ReturnType<typeof submit>>[number]]
+      suite.emulator.batches.requests.length = 0
+      suite.emulator.batches.fail({ status: 503 }, { status: 429, headers: { 'retry-after-ms': '1500' }, body: { error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' } } })
+      expect((await patient.retrieveBatch(batch.id)).id).toBe(batch.id)
+      expect(suite.emulator.batches.requests.map((r) => r.status)).toEqual([503, 429, 200])
+      expect(clock.sleeps).toEqual([500, 1500])
+
+      suite.emulator.batches.requests.length = 0
+      suite.emulator.batches.fail({ status: 500 })
+      const input = await failure(patient.createBatch({ inputFileId: batch.inputFileId, endpoint: '/v1/images/generations' }))
+      expect(input).toMatchObject({ code: 'NETWORK', status: 500, retryable: true })
+      expect(suite.emulator.batches.requests.map((r) => [r.method, r.status])).toEqual([['POST', 500]])
+    } finally {
+      await patient.close()
+    }
+  })
+
+  it('a batch this key cannot see (404) is AUTH naming the batch, not a model error', async () => {
+    const error = await failure(client.retrieveBatch('batch_fromanotherproject'))
+    expect(error).toMatchObject({ code: 'AUTH', status: 404, file: undefined })
+    expect(error.message).toMatch(/batch batch_fromanotherproject is unknown to this API key/)
+  })
+
+  it('a symlink in place of the batches folder is refused before anything is uploaded, and its records are ignored', async () => {
+    const cacheDir = freshCache()
+    const outside = path.join(project.root, 'outside-records')
+    await mkdir(outside, { recursive: true })
+    await mkdir(cacheDir, { recursive: true })
+    await symlink(outside, batchesDir(cacheDir))
+    const error = await failure(submit(await itemsFor({ linked: low('linked folder') }), cacheDir))
+    expect(error).toMatchObject({ code: 'SPEC_INVALID', field: 'cacheDir' })
+    expect(error.message).toMatch(/not a folder/)
+    expect(suite.emulator.batches.requests).toEqual([])
+    expect(await readdir(outside)).toEqual([])
+    const warnings: string[] = []
+    expect(await listPending(cacheDir, { warn: (m) => warnings.push(m) })).toEqual([])
+    expect(warnings).toEqual([expect.stringMatching(/batches.* is not a folder/)])
+  })
+})
+
 describe('untrusted answers', () => {
   it('streams a huge output file line by line: the server is never more than a few lines ahead of the reader', async () => {
     const cacheDir = freshCache()
@@ -504,7 +550,8 @@ describe('untrusted answers', () => {
       const error = await failure(submitBatches(evil, items, { cacheDir, provider: config, warn: () => {} }))
       expect(error).toMatchObject({ code: 'BAD_RESPONSE' })
       expect(error.message).toMatch(/not a batch id/)
-      expect(existsSync(batchesDir(cacheDir))).toBe(false)
+      expect(await readdir(batchesDir(cacheDir))).toEqual([])
+      expect(existsSync(path.join(cacheDir, '..', '..', 'outside.json'))).toBe(false)
       const big = await failure(evil.retrieveBatch('batch_big'))
       expect(big).toMatchObject({ code: 'BAD_RESPONSE' })
       expect(big.message).toMatch(/over 4194304 bytes/)

@@ -119,6 +119,8 @@ export interface BatchApi {
   stepOnGet: boolean
   /** One step along, or on to `status` (running the lines on the way to a final status). */
   advance(id: string, status?: BatchStatus): Promise<BatchObject>
+  /** Answers for the next requests to these endpoints, one each, before any other handling (429s, 5xx). */
+  fail(...answers: Array<{ status: number; body?: unknown; headers?: Record<string, string> }>): void
   /** Replace the content of the output file of a finished batch (hostile or huge answers). */
   setOutput(id: string, content: Content): void
   /** The lines of a file, parsed (for assertions on what was uploaded). */
@@ -147,6 +149,7 @@ export function createBatchApi(options: { apiKey: string; limits?: Partial<Batch
   const files = new Map<string, StoredFile>()
   const batches = new Map<string, BatchState>()
   let billedImages = 0
+  const failures: Array<{ status: number; body?: unknown; headers?: Record<string, string> }> = []
   const now = () => Math.floor(Date.now() / 1000)
   const newId = (prefix: string) => `${prefix}${randomBytes(12).toString('hex')}`
 
@@ -160,6 +163,7 @@ export function createBatchApi(options: { apiKey: string; limits?: Partial<Batch
     outcome: () => 'ok',
     stepOnGet: false,
     advance,
+    fail: (...answers) => void failures.push(...answers),
     setOutput(id, content) {
       const batch = mustBatch(id)
       if (!batch.object.output_file_id) throw new Error(`batch ${id} has no output file yet`)
@@ -178,6 +182,7 @@ export function createBatchApi(options: { apiKey: string; limits?: Partial<Batch
     handle,
     reset() {
       requests.length = 0
+      failures.length = 0
       files.clear()
       batches.clear()
       billedImages = 0
@@ -203,6 +208,11 @@ export function createBatchApi(options: { apiKey: string; limits?: Partial<Batch
       send(res, status, body)
     }
     const raw = await readBody(req)
+    const failure = failures.shift()
+    if (failure) {
+      record.status = failure.status
+      return send(res, failure.status, failure.body ?? { error: { message: 'The server had an error.', type: 'server_error', param: null, code: null } }, failure.headers)
+    }
     if (req.headers.authorization !== `Bearer ${options.apiKey}`) {
       const answer = answers.unauthorized()
       return reply(answer.status, answer.body)
@@ -541,7 +551,7 @@ async function streamContent(res: ServerResponse, content: Content): Promise<voi
   res.end()
 }
 
-function send(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': `req_${createHash('sha256').update(String(Math.random())).digest('hex').slice(0, 16)}` })
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'x-request-id': `req_${createHash('sha256').update(String(Math.random())).digest('hex').slice(0, 16)}` })
   res.end(JSON.stringify(body))
 }

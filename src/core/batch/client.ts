@@ -8,6 +8,7 @@
  * base64 images: hundreds of MB that must never be buffered whole).
  */
 import type { Agent, Dispatcher } from 'undici'
+import { realClock, type Clock } from '../engine/clock.js'
 import { AiImageError } from '../errors.js'
 import type { OpenAIProviderConfig } from '../options.js'
 import { errorFromResponse, type Headers } from '../providers/errors.js'
@@ -24,7 +25,14 @@ const MAX_ERROR_BYTES = 64 * 1024
 export interface BatchClientOptions {
   /** Stall timeout in ms (no header or body byte for this long). @default 300000 */
   timeout?: number
+  /** Attempts of a read (GET, DELETE) that fails in a retryable way (429, 5xx, a dropped connection). @default 3 */
+  attempts?: number
+  /** For the waits between attempts. */
+  clock?: Clock
 }
+
+/** Longest wait between two attempts of a read, whatever the server hints. */
+const MAX_RETRY_WAIT_MS = 30_000
 
 export interface BatchClient {
   /** Upload a file (`Blob`: from `fs.openAsBlob` for large JSONL, so it is streamed from disk). */
@@ -43,12 +51,35 @@ export interface BatchClient {
 
 export function createBatchClient(config: OpenAIProviderConfig, options: BatchClientOptions = {}): BatchClient {
   const timeout = options.timeout ?? 300_000
+  const attempts = Math.max(1, options.attempts ?? 3)
+  const clock = options.clock ?? realClock
   let agent: Promise<Agent> | undefined
   const dispatcher = () =>
     (agent ??= loadUndici().then(({ Agent }) => new Agent({ connections: 4, headersTimeout: timeout, bodyTimeout: timeout, keepAliveTimeout: 10_000 })))
 
-  /** One request; a non-2xx answer becomes the AiImageError `errorFromResponse` makes of it. */
+  /**
+   * One request; a non-2xx answer becomes the AiImageError `errorFromResponse` makes of it. Reads are tried
+   * again when that error is retryable; writes (upload, create, cancel) never are: a create that timed out may
+   * have made a batch, and a second one would be paid for twice.
+   */
   async function send(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    label: string,
+    init: { body?: string | import('undici').FormData; signal?: AbortSignal } = {},
+  ): Promise<Dispatcher.ResponseData> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await sendOnce(method, path, label, init)
+      } catch (error) {
+        if (method === 'POST' || attempt >= attempts || !(error instanceof AiImageError) || !error.retryable) throw error
+        const wait = Math.min(MAX_RETRY_WAIT_MS, error.retryAfterMs ?? 500 * 2 ** (attempt - 1))
+        await clock.sleep(wait, init.signal)
+      }
+    }
+  }
+
+  async function sendOnce(
     method: 'GET' | 'POST' | 'DELETE',
     path: string,
     label: string,
@@ -80,6 +111,8 @@ export function createBatchClient(config: OpenAIProviderConfig, options: BatchCl
     }
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const text = await readBounded(response.body, MAX_ERROR_BYTES, signal, label, 'truncate').catch(() => '')
+      // A 404 on a batch or file (not on the collection itself) is that object missing.
+      if (response.statusCode === 404 && path !== '/files' && path !== '/batches') throw unknownToThisKey(label)
       throw errorFromResponse(response.statusCode, response.headers as Headers, text, label)
     }
     return response
@@ -147,6 +180,18 @@ export function createBatchClient(config: OpenAIProviderConfig, options: BatchCl
       if (agent) await (await agent).close()
     },
   }
+}
+
+/**
+ * A batch or file this key cannot see. `errorFromResponse` would blame a model or deployment; here the usual
+ * cause is a record submitted with another project's or organization's key.
+ */
+function unknownToThisKey(label: string): AiImageError {
+  return new AiImageError(
+    'AUTH',
+    `${label} is unknown to this API key (HTTP 404): it was submitted by another OpenAI project or organization, or deleted. Use the key (and OPENAI_PROJECT_ID) that submitted it`,
+    { status: 404, data: { notFound: true } },
+  )
 }
 
 function expectId(batch: BatchInfo, id: string): BatchInfo {

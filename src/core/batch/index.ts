@@ -14,6 +14,7 @@ export {
   batchesDir,
   checkRecord,
   listPending,
+  prepareBatchesDir,
   readRecord,
   readRecords,
   recordPath,

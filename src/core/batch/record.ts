@@ -14,10 +14,11 @@
  * warning that names the file. Records are written atomically and removed once everything they list is
  * collected (or will be resubmitted).
  */
-import { lstat, readFile, readdir, rm } from 'node:fs/promises'
+import { lstat, mkdir, readFile, readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { computeKey, type KeyMaterial } from '../cache/key.js'
 import { atomicWrite } from '../cache/store.js'
+import { AiImageError } from '../errors.js'
 import { customIdMatches, CUSTOM_ID_PATTERN } from './lines.js'
 import { isBatchEndpoint, type BatchEndpoint } from './models.js'
 import { BATCH_ID, FILE_ID } from './objects.js'
@@ -77,13 +78,31 @@ export function recordPath(cacheDir: string, batchId: string): string {
   return path.join(batchesDir(cacheDir), `${batchId}.json`)
 }
 
+/**
+ * Create `<cacheDir>/batches/` if need be and make sure it is a real folder: a symlink there (the folder is
+ * committed, anyone can put one) would make record writes and removals land outside the cache folder.
+ */
+export async function prepareBatchesDir(cacheDir: string): Promise<string> {
+  const dir = batchesDir(cacheDir)
+  await mkdir(dir, { recursive: true }).catch(() => {})
+  const info = await lstat(dir).catch(() => undefined)
+  if (!info?.isDirectory()) {
+    throw new AiImageError('SPEC_INVALID', `${dir} is not a folder (a symlink?): pending batches are recorded only in a real folder of the cache. Remove it`, {
+      field: 'cacheDir',
+    })
+  }
+  return dir
+}
+
 export async function writeRecord(cacheDir: string, record: BatchRecord): Promise<void> {
   const problem = checkRecord(record, record.id)
   if (typeof problem === 'string') throw new Error(`refusing to write an invalid batch record: ${problem}`)
+  await prepareBatchesDir(cacheDir)
   await atomicWrite(recordPath(cacheDir, record.id), `${JSON.stringify(record, null, 2)}\n`)
 }
 
 export async function removeRecord(cacheDir: string, batchId: string): Promise<void> {
+  await prepareBatchesDir(cacheDir)
   await rm(recordPath(cacheDir, batchId), { force: true })
 }
 

@@ -56,7 +56,8 @@ export function maxResultLineBytes(record: BatchRecord): number {
 
 function maxImageBytes(model: string, size: string): number {
   const asked = parseSize(size)
-  const rule = modelCapabilities(model)?.sizes
+  // Batch models outside the capability table (chatgpt-image-latest, a dated snapshot) get the largest sizes of any GPT image model.
+  const rule = (modelCapabilities(model) ?? modelCapabilities('gpt-image-2'))?.sizes
   const largest = asked
     ? asked.width * asked.height
     : rule?.kind === 'flexible'

@@ -16,7 +16,7 @@ import type { BatchClient } from './client.js'
 import { BATCH_LIMITS, buildLine, type BatchLimits } from './lines.js'
 import { BATCH_ENDPOINTS, checkBatchable, type BatchEndpoint } from './models.js'
 import type { BatchInfo } from './objects.js'
-import { BATCH_RECORD_VERSION, writeRecord, type BatchRecord, type RecordedKey, type RecordLine } from './record.js'
+import { BATCH_RECORD_VERSION, prepareBatchesDir, writeRecord, type BatchRecord, type RecordedKey, type RecordLine } from './record.js'
 
 export interface BatchItem {
   /** The request of one call, as the engine builds it (`params.n` = the number of `indices`). */
@@ -63,6 +63,8 @@ export async function submitBatches(client: BatchClient, items: readonly BatchIt
     checkBatchable(options.provider, item.request)
     if (computeKey(item.material) !== item.request.key) throw new Error(`${item.request.label}: the key material does not hash to the request's key`)
   }
+  // Where the records go must be sound before anything is paid for.
+  await prepareBatchesDir(options.cacheDir)
   const limits = options.limits ?? BATCH_LIMITS
   const metadata = options.metadata ?? { source: 'unplugin-ai-image' }
   const now = options.now ?? (() => Math.floor(Date.now() / 1000))
