@@ -25,7 +25,7 @@ export function isBatchEndpoint(value: unknown): value is BatchEndpoint {
  *   models: gpt-image-1.5, chatgpt-image-latest, gpt-image-1, gpt-image-1-mini").
  * - gpt-image-2 and its snapshot gpt-image-2-2026-04-21: OpenAI's model page
  *   (https://developers.openai.com/api/docs/models/gpt-image-2, "Endpoints": `v1/batch` Supported,
- *   default snapshot `gpt-image-2-2026-04-21`), looked up 2026-11.
+ *   default snapshot `gpt-image-2-2026-04-21`). The official schema's model enums list the same snapshot.
  *
  * gpt-image-1 was shut down on OpenAI on 2026-10-23 (API-FACTS.md); it stays listed because the Batch API
  * list named it and the API itself then refuses the line (SPEC_INVALID for that spec), which is the truth

@@ -63,6 +63,7 @@ export async function submitBatches(client: BatchClient, items: readonly BatchIt
     checkBatchable(options.provider, item.request)
     if (computeKey(item.material) !== item.request.key) throw new Error(`${item.request.label}: the key material does not hash to the request's key`)
   }
+  if (items.length === 0) return []
   // Where the records go must be sound before anything is paid for.
   await prepareBatchesDir(options.cacheDir)
   const limits = options.limits ?? BATCH_LIMITS
