@@ -7,7 +7,7 @@
  * file's content is streamed, one line at a time, each line bounded by the caller (output files hold many
  * base64 images: hundreds of MB that must never be buffered whole).
  */
-import type { Agent, Dispatcher } from 'undici'
+import type { Agent, Dispatcher, FormData } from 'undici'
 import { realClock, type Clock } from '../engine/clock.js'
 import { AiImageError } from '../errors.js'
 import type { OpenAIProviderConfig } from '../options.js'
@@ -29,6 +29,11 @@ export interface BatchClientOptions {
   attempts?: number
   /** For the waits between attempts. */
   clock?: Clock
+}
+
+interface RequestInit {
+  body?: string | FormData
+  signal?: AbortSignal
 }
 
 /** Longest wait between two attempts of a read, whatever the server hints. */
@@ -66,7 +71,7 @@ export function createBatchClient(config: OpenAIProviderConfig, options: BatchCl
     method: 'GET' | 'POST' | 'DELETE',
     path: string,
     label: string,
-    init: { body?: string | import('undici').FormData; signal?: AbortSignal } = {},
+    init: RequestInit = {},
   ): Promise<Dispatcher.ResponseData> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -83,7 +88,7 @@ export function createBatchClient(config: OpenAIProviderConfig, options: BatchCl
     method: 'GET' | 'POST' | 'DELETE',
     path: string,
     label: string,
-    init: { body?: string | import('undici').FormData; signal?: AbortSignal } = {},
+    init: RequestInit = {},
   ): Promise<Dispatcher.ResponseData> {
     if (!config.apiKey) {
       throw new AiImageError('AUTH', 'no OpenAI API key: set OPENAI_API_KEY or the plugin option openai.apiKey to use the Batch API', { file: label })
@@ -112,13 +117,13 @@ export function createBatchClient(config: OpenAIProviderConfig, options: BatchCl
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const text = await readBounded(response.body, MAX_ERROR_BYTES, signal, label, 'truncate').catch(() => '')
       // A 404 on a batch or file (not on the collection itself) is that object missing.
-      if (response.statusCode === 404 && path !== '/files' && path !== '/batches') throw unknownToThisKey(label)
+      if (response.statusCode === 404 && /^\/(files|batches)\/./.test(path)) throw unknownToThisKey(label)
       throw errorFromResponse(response.statusCode, response.headers as Headers, text, label)
     }
     return response
   }
 
-  async function json(method: 'GET' | 'POST' | 'DELETE', path: string, label: string, init: Parameters<typeof send>[3] = {}): Promise<unknown> {
+  async function json(method: 'GET' | 'POST' | 'DELETE', path: string, label: string, init: RequestInit = {}): Promise<unknown> {
     const response = await send(method, path, label, init)
     const signal = init.signal ?? new AbortController().signal
     const text = await readBounded(response.body, MAX_JSON_BYTES, signal, label, 'fail')
