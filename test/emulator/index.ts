@@ -15,10 +15,12 @@ import { answers, type HttpAnswer, type ScriptedAnswer } from './answers.js'
 import { isStreamFault, streamImages } from './sse.js'
 import { Traffic, type TrafficOptions } from './faults.js'
 import { answerHostile, isHostile, serveDownload, type DownloadKind } from './hostile.js'
+import { createBatchApi, type BatchApi, type BatchLimits } from './batch.js'
 
 export { answers, type ScriptedAnswer } from './answers.js'
 export type { FaultKind, TrafficOptions } from './faults.js'
 export { bombPng, type EchoPlace, type DownloadKind } from './hostile.js'
+export type { BatchApi, BatchObject, BatchStatus, InputLine, LineOutcome } from './batch.js'
 
 export const TEST_OPENAI_KEY = 'sk-test.emulator.0123456789.abcdefXYZ'
 export const TEST_AZURE_KEY = 'azure-test-key-0123456789abcdef'
@@ -76,6 +78,8 @@ export interface EmulatorOptions {
   traffic?: TrafficOptions
   /** Answer with incompressible (noise) images, as large as real ones, instead of solid colours. */
   noise?: boolean
+  /** Limits of a Batch API input file (default: the official 50,000 lines and 200 MB). */
+  batchLimits?: Partial<BatchLimits>
 }
 
 export interface Emulator {
@@ -90,6 +94,8 @@ export interface Emulator {
   readonly billedImages: number
   /** Server capacity, rate window and fault schedule, with counts of what was injected. */
   traffic?: Traffic
+  /** The Files and Batches endpoints (batch.ts): their requests, and the controls of each batch. */
+  batches: BatchApi
   /**
    * Resolves once no request is being worked on. A request whose client died (SIGKILL) is still finished
    * and billed, as on a real server: wait for that before counting what the next run pays for.
@@ -136,6 +142,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   /** Requests being worked on, whether or not their client is still there. */
   let working = 0
   const traffic = options.traffic ? new Traffic(options.traffic) : undefined
+  const batches = createBatchApi({ apiKey, ...(options.batchLimits ? { limits: options.batchLimits } : {}) })
   const bill = (record: RecordedRequest) => {
     const n = Number(coerceMultipart(record).n ?? 1)
     record.billed = n
@@ -159,6 +166,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const download = /^\/download\/([\w-]+)$/.exec(req.url ?? '')
     if (download && req.method === 'GET') return serveHandedOut(req, res, download[1]!)
+    if (batches.owns(req)) return batches.handle(req, res)
     const where = route(req)
     if (!where || req.method !== 'POST') return send(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error', param: null, code: 'not_found' } })
     const record = await readRequest(req, where)
@@ -317,6 +325,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     requests,
     downloads,
     ...(traffic ? { traffic } : {}),
+    batches,
     get billedImages() {
       return billedImages
     },
@@ -330,6 +339,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       requests.length = 0
       downloads.length = 0
       billedImages = 0
+      batches.reset()
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -48,6 +48,9 @@ export const PRICES: Readonly<Record<string, PriceTable>> = {
 
 export type PriceOverrides = Readonly<Record<string, ModelPrice>>
 
+/** The Batch API bills this share of the synchronous price (API-FACTS.md "Batch API"): applied to the table and to `prices`. */
+export const BATCH_PRICE_FACTOR = 0.5
+
 export interface CostEstimate {
   /** Images this estimate is for. */
   images: number
@@ -59,13 +62,20 @@ export interface CostEstimate {
   basis: string
 }
 
-/** Estimate for `images` images of a spec (default: all of its `n`). */
-export function estimateCost(spec: Pick<ValidatedSpec, 'model' | 'request'>, overrides: PriceOverrides = {}, images = Number(spec.request.n ?? 1)): CostEstimate {
+/** Estimate for `images` images of a spec (default: all of its `n`); `batch`: at Batch API prices. */
+export function estimateCost(
+  spec: Pick<ValidatedSpec, 'model' | 'request'>,
+  overrides: PriceOverrides = {},
+  images = Number(spec.request.n ?? 1),
+  options: { batch?: boolean } = {},
+): CostEstimate {
   const price = priceOf(spec.model, String(spec.request.quality ?? 'auto'), String(spec.request.size ?? 'auto'), overrides)
   if (!price) {
     return { images, usdPerImage: undefined, usd: undefined, basis: `no price known for ${spec.model}; set the \`prices\` option to estimate it` }
   }
-  return { images, usdPerImage: price.usd, usd: price.usd * images, basis: `${spec.model} ${price.basis}, estimate` }
+  const usd = options.batch ? price.usd * BATCH_PRICE_FACTOR : price.usd
+  const batchNote = options.batch ? `, at batch prices (${BATCH_PRICE_FACTOR * 100}%)` : ''
+  return { images, usdPerImage: usd, usd: usd * images, basis: `${spec.model} ${price.basis}${batchNote}, estimate` }
 }
 
 function priceOf(model: string, quality: string, size: string, overrides: PriceOverrides): { usd: number; basis: string } | undefined {
