@@ -11,6 +11,7 @@
  */
 import { AiImageError } from '../errors.js'
 import { realClock, type Clock } from '../engine/clock.js'
+import { pixelBound } from '../providers/limits.js'
 import { checkGeneratedImage, type ImageFacts } from '../engine/verify.js'
 import { modelCapabilities } from '../spec/models.js'
 import type { BatchClient } from './client.js'
@@ -119,7 +120,12 @@ async function verified(line: LineResult, record: BatchRecord): Promise<Collecte
   const request = record.keys[line.key]!.material.request
   const format = (request.output_format ?? 'png') as 'png' | 'jpeg' | 'webp'
   const size = String(request.size ?? 'auto')
-  const expected = { format, size: modelCapabilities(String(request.model)) && size !== 'auto' ? size : undefined }
+  const expected = {
+    format,
+    size: modelCapabilities(String(request.model)) && size !== 'auto' ? size : undefined,
+    // Nothing a batch answers is decoded past the size asked (the model's largest for `auto`).
+    bound: pixelBound(String(request.model), request.size),
+  }
   try {
     const images: CollectedImage[] = []
     for (const image of line.images) {
