@@ -25,6 +25,10 @@ export interface PluginState {
   dev?: DevServer
   /** Frozen misses of this build, reported together at its end. */
   missing: Map<string, AiImageError>
+  /** Set when the current build failed (a load error, frozen misses, the budget): it records no keys. */
+  buildFailed: boolean
+  /** Build records this plugin instance wrote: a later build of the same kind (watch mode) adds to them. */
+  recorded: Set<string>
 }
 
 export function createPluginState(userOptions: AiImageOptions | undefined): PluginState {
@@ -48,5 +52,7 @@ export function createPluginState(userOptions: AiImageOptions | undefined): Plug
     },
     assetSinkOverride: (context) => override?.(context),
     missing: new Map(),
+    buildFailed: false,
+    recorded: new Set(),
   }
 }
