@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url'
 import sharp from 'sharp'
 import { afterEach, describe, expect, it } from 'vitest'
 import { computeKey, type KeyMaterial } from '../../src/core/cache/key.js'
+import { checkImageBytes, parseSidecar, type Sidecar } from '../../src/core/cache/entry.js'
 import { Journal } from '../../src/core/cache/journal.js'
 import { CacheStore, sidecarFor, type SidecarImage } from '../../src/core/cache/store.js'
 import { DerivedCache } from '../../src/core/emit/derived-cache.js'
@@ -361,6 +362,31 @@ describe('store-level checks', () => {
     await rm(store.sidecarPath(key))
     await writeFile(store.sidecarPath(key), honest.replace('"created"', `"padding": "${'x'.repeat(5 * 1024 * 1024)}",\n  "created"`))
     expect(await store.inspect(key)).toMatchObject({ status: 'corrupt', reason: expect.stringContaining('too large') })
+  })
+})
+
+describe('entry.ts: the one checked reader, for every cache backend', () => {
+  it('parseSidecar gives checked values or a reason naming the file; checkImageBytes checks SHA-256, format and size', async () => {
+    const project = await suite.project({})
+    const { store, key } = await storeEntry(path.join(project.root, 'cache'))
+    const text = await readFile(store.sidecarPath(key), 'utf8')
+    const parsed = parseSidecar(text, key)
+    expect(parsed.ok).toBe(true)
+    const sidecar = (parsed as { value: Sidecar }).value
+    // A fresh object: unknown fields are not carried over.
+    expect(parseSidecar(text.replace('"created"', '"extra": "<script>",\n  "created"'), key)).toMatchObject({ ok: true, value: sidecar })
+    expect(Object.keys(sidecar).sort()).toEqual(['created', 'endpoint', 'images', 'inputs', 'key', 'mask', 'provider', 'request', 'request_id', 'revised_prompt', 'seed', 'usage', 'version'])
+    expect(parseSidecar(text, 'f'.repeat(64))).toMatchObject({ ok: false, reason: expect.stringMatching(/^f{64}\.json: the sidecar does not describe this key/) })
+    expect(parseSidecar('{', key)).toMatchObject({ ok: false, reason: `${key}.json: the sidecar is not valid JSON` })
+    expect(parseSidecar(text.replace('"request": {', '"request": { "__proto__": { "polluted": 1 },'), key).ok).toBe(false)
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+
+    const image = sidecar.images[0]!
+    const bytes = await readFile(path.join(store.folderOf(key), image.file))
+    expect(checkImageBytes(image, bytes)).toBeUndefined()
+    expect(checkImageBytes({ ...image, width: 65 }, bytes)).toMatch(/is 64x48 by its header, but its record says 65x48/)
+    expect(checkImageBytes({ ...image, mime: 'image/webp' }, bytes)).toMatch(/is a PNG image, but its record says image\/webp/)
+    expect(checkImageBytes(image, Buffer.concat([bytes, Buffer.from([0])]))).toMatch(/SHA-256/)
   })
 })
 

@@ -71,6 +71,11 @@ export function readOnlyError(folder: string): AiImageError {
   )
 }
 
+/** A failed look into the cache folder (EACCES and the like), as an error saying what to do. */
+export function unreadableError(folder: string, error: unknown): AiImageError {
+  return cacheFolderError(folder, `cannot be read by this process (${codeOf(error)})`, 'Make it readable (for example `chmod -R u+rX` on it), or set the option cacheDir to another folder')
+}
+
 /** A failed write under `folder`, as the error a user can act on (or the error itself when it is another kind). */
 export function writeFailure(error: unknown, folder: string): unknown {
   if (error instanceof AiImageError) return error

@@ -79,7 +79,7 @@ export class Journal {
       return nothing
     }
 
-    const entryFolderReal = (await folderState(this.store.folderOf(key))) === 'folder'
+    const entryFolderReal = (await folderState(this.store.folderOf(key)).catch(() => 'missing')) === 'folder'
     const verified: Record<string, SidecarImage> = {}
     for (const [slot, record] of Object.entries(value.images)) {
       const index = candidateIndex(slot)

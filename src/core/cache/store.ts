@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { IMAGE_LIMITS, extensionOf } from '../image-format.js'
-import { assertCacheRootIsFolder, assertWritable, ensureCacheFolder, writeFailure } from './cache-folder.js'
+import { assertCacheRootIsFolder, assertWritable, ensureCacheFolder, unreadableError, writeFailure } from './cache-folder.js'
 import { SIDECAR_MAX_BYTES, SIDECAR_VERSION, checkImageBytes, parseSidecar, sidecarName, type Sidecar, type SidecarImage } from './entry.js'
 import { sha256, type KeyMaterial } from './key.js'
 import { describeFileProblem, folderState, readRegularFile } from './safe-fs.js'
@@ -94,7 +94,10 @@ export class CacheStore {
 
   private async readSidecar(key: string): Promise<{ status: 'ok'; sidecar: Sidecar } | Exclude<Inspection, { status: 'hit' }>> {
     const folder = this.folderOf(key)
-    switch (await folderState(folder)) {
+    const state = await folderState(folder).catch((error: unknown) => {
+      throw unreadableError(this.dir, error)
+    })
+    switch (state) {
       case 'missing':
         await assertCacheRootIsFolder(this.dir)
         return { status: 'miss' }

@@ -120,7 +120,8 @@ export class DerivedCache {
 
   /** The checked manifest of `key`; undefined when absent or refused (then `onProblem` hears why). */
   private async readManifest(key: string, onProblem?: (reason: string) => void): Promise<DerivedManifest | undefined> {
-    if ((await folderState(this.folderOf(key))) !== 'folder') return undefined
+    // The derived cache only saves time: a folder that cannot be looked at is a miss.
+    if ((await folderState(this.folderOf(key)).catch(() => 'missing')) !== 'folder') return undefined
     const read = await readRegularFile(this.manifestPath(key), { maxBytes: MANIFEST_MAX_BYTES })
     if (!read.ok) {
       if (read.problem.kind !== 'missing') onProblem?.(`${key}.json is not a regular file of a sensible size`)
