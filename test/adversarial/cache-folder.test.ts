@@ -118,6 +118,26 @@ describe('committed symbolic links inside the cache folder', () => {
   })
 })
 
+describe('the derived cache (node_modules/.cache, restorable from a shared CI cache)', () => {
+  it('a derived folder linked elsewhere is neither read nor written through', async () => {
+    const project = await suite.project({
+      'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
+      'src/a.imgprompt.json': spec({ prompt: 'a derived link', model: 'gpt-image-2', size: '256x256', emit: { format: 'webp' } }),
+    })
+    expect((await tryViteBuild(project.root, suite.openaiEnv())).error).toBeUndefined()
+    const derived = path.join(project.root, 'node_modules/.cache/unplugin-ai-image')
+    const [folder] = await readdir(derived)
+    const outside = await outsideFolder({ 'keep.txt': 'mine' })
+    await rm(path.join(derived, folder!), { recursive: true })
+    await symlink(outside.root, path.join(derived, folder!))
+    const build = await tryViteBuild(project.root, { ...suite.openaiEnv(), CI: '1' })
+    expect(build.error).toBeUndefined()
+    expect(build.logs).toMatch(/could not write the derived-image cache.*symbolic link/)
+    expect(await readdir(outside.root)).toEqual(['keep.txt'])
+    expect((await project.list('dist/assets')).some((f) => f.endsWith('.webp'))).toBe(true)
+  })
+})
+
 describe('cacheDir', () => {
   it('may be neither the project root nor an ancestor of it', async () => {
     const project = await suite.project({})

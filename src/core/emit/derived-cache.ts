@@ -20,6 +20,7 @@
  */
 import { lstat, readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
+import { ensureCacheFolder } from '../cache/cache-folder.js'
 import { isByteCount, isDimension, isPlainObject, isSha256 } from '../cache/entry.js'
 import { sha256 } from '../cache/key.js'
 import { readRegularFile, folderState } from '../cache/safe-fs.js'
@@ -153,6 +154,8 @@ export class DerivedCache {
 
   /** Store a derivation: files first, the manifest last, each atomically. */
   async write(key: string, source: string, sourceStamp: FileStamp | undefined, derivation: Derivation): Promise<void> {
+    // A real folder, not a link that would lead the writes elsewhere (an error the emitter reports as a warning).
+    await ensureCacheFolder(this.dir, key.slice(0, 2))
     const store = async (role: string, image: EncodedImage): Promise<DerivedFileRecord> => {
       const mime = MIME_OF[image.format]
       const file = `${key}-${role}.${extensionOf(mime)}`
@@ -217,7 +220,8 @@ export class DerivedCache {
     return stale
   }
 
-  private writeManifest(manifest: DerivedManifest): Promise<void> {
+  private async writeManifest(manifest: DerivedManifest): Promise<void> {
+    await ensureCacheFolder(this.dir, manifest.key.slice(0, 2))
     return atomicWrite(this.manifestPath(manifest.key), `${JSON.stringify(manifest, null, 2)}\n`)
   }
 }
