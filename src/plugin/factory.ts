@@ -116,7 +116,7 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
 
     // Each build that succeeded records the cache keys it used, for `ai-image prune` (build-record.ts).
     rollup: { writeBundle: recorder.writeBundle },
-    rolldown: { writeBundle: recorder.writeBundle } as UnpluginOptions['rolldown'],
+    rolldown: { writeBundle: recorder.writeBundle },
     vite: { ...viteHooks(state), writeBundle: recorder.writeBundle },
     webpack: withRecorder(webpackHooks(state, PLUGIN_NAME), recorder.webpack),
     rspack: withRecorder(webpackHooks(state, PLUGIN_NAME), recorder.webpack),

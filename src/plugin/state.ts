@@ -25,7 +25,10 @@ export interface PluginState {
   dev?: DevServer
   /** Frozen misses of this build, reported together at its end. */
   missing: Map<string, AiImageError>
-  /** Set when the current build failed (a load error, frozen misses, the budget): it records no keys. */
+  /**
+   * Set when the current build failed (frozen misses, the budget, an error Rollup reports to `buildEnd`): it
+   * records no keys. (A failed load stops the record too: see build-record.ts.)
+   */
   buildFailed: boolean
   /** Build records this plugin instance wrote: a later build of the same kind (watch mode) adds to them. */
   recorded: Set<string>

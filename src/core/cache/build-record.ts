@@ -86,6 +86,9 @@ export function parseRecord(text: string, file: string): Checked<BuildRecord> {
  */
 export async function writeBuildRecord(cacheDir: string, identity: BuildIdentity, keys: ReadonlySet<string>, mode: 'replace' | 'merge'): Promise<boolean> {
   const file = path.join(cacheDir, BUILDS_DIR, recordFileName(identity))
+  // A link or a file in place of `builds/` is never read or written through (this throws the error naming it).
+  const folder = await safeFolder(cacheDir, BUILDS_DIR)
+  if (!folder.ok && folder.state !== 'missing') await ensureCacheFolder(cacheDir, BUILDS_DIR)
   const existing = await readRegularFile(file, { maxBytes: RECORD_MAX_BYTES })
   const before = existing.ok ? existing.data.toString('utf8') : undefined
   if (before === undefined && keys.size === 0) return false
