@@ -4,7 +4,7 @@
  * spec files in folders discovery used to skip. Builds record the keys they use in the committed cache
  * (`.ai-image/builds/`), prune keeps the union of what discovery finds and what builds recorded.
  */
-import { rm, stat, writeFile } from 'node:fs/promises'
+import { readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { withEnv } from '../helpers/env.js'
@@ -71,6 +71,25 @@ describe('prune keeps every entry a build uses', () => {
     expect(again.stdout).toContain('removed 1 unused entry')
     expect(await sidecars(project)).toHaveLength(3)
     expect((await sidecars(project)).some((f) => f === stale[0])).toBe(false)
+  })
+
+  it('check verifies what prune keeps: an entry only a build uses that is missing or tampered is reported', async () => {
+    const project = await appProject()
+    expect((await tryViteBuild(project.root, suite.openaiEnv(), inline('only in the bundler config'))).error).toBeUndefined()
+    expect((await aiImageCli(project.root, ['check'])).code).toBe(0)
+    const [record] = await records(project)
+    // The named spec's entry is the one no spec the command finds uses.
+    const discovered = JSON.parse((await aiImageCli(project.root, ['ls', '--json'])).stdout) as Array<{ key: string }>
+    const onlyBuilt = (await recordedKeys(project, record!)).find((key) => !discovered.some((row) => row.key === key))!
+    const sidecar = path.join(project.root, '.ai-image', onlyBuilt.slice(0, 2), `${onlyBuilt}.json`)
+    const honest = await readFile(sidecar, 'utf8')
+    await writeFile(sidecar, honest.replace('"width": 256', '"width": "(globalThis.pwned = 1)"'))
+    const tampered = await aiImageCli(project.root, ['check'])
+    expect(tampered.code).toBe(1)
+    expect(tampered.stdout).toContain(`✗ .ai-image/builds/${record}  entry ${onlyBuilt.slice(0, 12)} of this build is corrupt: ${onlyBuilt}.json: images[0].width`)
+    expect(tampered.stdout).toContain('1 entry only a build uses needs attention')
+    await rm(sidecar)
+    expect((await aiImageCli(project.root, ['check'])).stdout).toContain(`entry ${onlyBuilt.slice(0, 12)} of this build is missing`)
   })
 
   it('inline defaults, which change every key the command computes: the build\'s entries are kept', async () => {
