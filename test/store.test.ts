@@ -4,13 +4,16 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { computeKey, type KeyMaterial } from '../src/core/cache/key.js'
 import { CacheStore, atomicWrite, sidecarFor, TEMP_MARKER } from '../src/core/cache/store.js'
 import { withEnv } from './helpers/env.js'
 import { makeProject, spec, type TempProject } from './helpers/project.js'
-import { emulatorSuite } from './helpers/suite.js'
+import { emulatorSuite, png } from './helpers/suite.js'
 import { viteBuild } from './helpers/vite.js'
 
-const KEY = 'ab'.repeat(32)
+// A real entry: reads check that the request hashes to the key and that the bytes are the PNG recorded.
+const MATERIAL: KeyMaterial = { endpoint: 'generations', request: { model: 'm', n: 1, prompt: 'p' }, inputs: [], mask: null, seed: null }
+const KEY = computeKey(MATERIAL)
 const suite = emulatorSuite()
 let project: TempProject
 
@@ -18,10 +21,10 @@ beforeAll(async () => {
   project = await suite.project({})
 })
 
-async function writeEntry(store: CacheStore, data = Buffer.from('not really a png, but bytes')) {
-  const image = await store.writeImage(KEY, 0, data, { mime: 'image/png', width: 2, height: 2 })
+async function writeEntry(store: CacheStore) {
+  const image = await store.writeImage(KEY, 0, await png(2, 2, [10, 20, 30]), { mime: 'image/png', width: 2, height: 2 })
   await store.commit(
-    sidecarFor(KEY, { endpoint: 'generations', request: { model: 'm', n: 1, prompt: 'p' }, inputs: [], mask: null, seed: null }, {
+    sidecarFor(KEY, MATERIAL, {
       provider: { kind: 'openai' },
       created: 1,
       revised_prompt: null,
@@ -45,7 +48,7 @@ describe('CacheStore', () => {
   it('lays entries out as <2 hex>/<key>.json and <key>-<i>.<ext>', async () => {
     const store = new CacheStore(path.join(project.root, 'layout'))
     await writeEntry(store)
-    expect(await project.list('layout')).toEqual([`ab/${KEY}-0.png`, `ab/${KEY}.json`])
+    expect(await project.list('layout')).toEqual([`${KEY.slice(0, 2)}/${KEY}-0.png`, `${KEY.slice(0, 2)}/${KEY}.json`])
     const found = await store.inspect(KEY)
     expect(found.status).toBe('hit')
   })

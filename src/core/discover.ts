@@ -2,10 +2,15 @@
  * Every spec of a project, found without a bundler: spec files matched by `include`/`exclude`, the named
  * specs of the `images` option, and `virtual:ai-image?…` imports written in source files. The CLI uses it
  * to generate ahead of a build, check a commit, and prune the cache.
+ *
+ * Skipped: `node_modules`, `.git`, the cache folder, and the output of builds: `dist` (the default output
+ * folder of Vite, webpack and Rspack) and every output folder a build of the project recorded
+ * (`cache/build-record.ts`). Nothing else is: a folder named `build/` or `coverage/` may hold sources.
  */
 import path from 'node:path'
 import fg from 'fast-glob'
 import picomatch from 'picomatch'
+import { readBuildRecords } from './cache/build-record.js'
 import type { ResolvedOptions } from './options.js'
 import { readFileInsideRoot } from './read-inside-root.js'
 import type { SpecRef } from './service.js'
@@ -19,7 +24,7 @@ export interface DiscoveredSpec {
 
 /** Source files that may import `virtual:ai-image?…`. */
 const SOURCE_GLOB = '**/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx,html}'
-const ALWAYS_IGNORED = ['**/node_modules/**', '**/.git/**', '**/dist/**', '**/build/**', '**/coverage/**']
+const ALWAYS_IGNORED = ['**/node_modules/**', '**/.git/**', '**/dist/**']
 /** `import … from '…'`, `export … from '…'`, `import '…'`, `import('…')`, `require('…')`: not any string that looks like one. */
 const VIRTUAL_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["'`](virtual:ai-image\?[^"'`\s]+)["'`]/g
 /** Larger sources are bundles or data, not modules that import images; they are not read. */
@@ -27,7 +32,7 @@ const SOURCE_MAX_BYTES = 16 * 1024 * 1024
 
 export async function discoverSpecs(options: ResolvedOptions, filter: readonly string[] = []): Promise<DiscoveredSpec[]> {
   const { root } = options
-  const ignore = [...ALWAYS_IGNORED, `${relativeLabel(root, options.cacheDir)}/**`]
+  const ignore = [...ALWAYS_IGNORED, `${relativeLabel(root, options.cacheDir)}/**`, ...(await recordedOutputs(options))]
   const files = await fg([...options.includeGlobs], { cwd: root, ignore: [...ignore, ...options.excludeGlobs], absolute: true, dot: true })
   const specs: DiscoveredSpec[] = files
     .filter((file) => options.isSpecFile(file))
@@ -62,4 +67,16 @@ export async function discoverSpecs(options: ResolvedOptions, filter: readonly s
     }
   }
   return specs
+}
+
+/** Globs of the output folders the project's builds recorded, those inside the root (never the root itself). */
+async function recordedOutputs(options: ResolvedOptions): Promise<string[]> {
+  const { records } = await readBuildRecords(options.cacheDir).catch(() => ({ records: [] }))
+  const globs = new Set<string>()
+  for (const { output } of records) {
+    const normalized = path.posix.normalize(output)
+    if (normalized === '.' || normalized.startsWith('../') || normalized === '..' || path.posix.isAbsolute(normalized)) continue
+    globs.add(`${fg.escapePath(normalized)}/**`)
+  }
+  return [...globs]
 }

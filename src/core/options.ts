@@ -4,6 +4,7 @@
  */
 import path from 'node:path'
 import picomatch from 'picomatch'
+import { checkCacheDirPlacement } from './cache/cache-folder.js'
 import { AiImageError } from './errors.js'
 import { addSecrets } from './secrets.js'
 import { validateDefaults } from './spec/validate.js'
@@ -145,10 +146,14 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
 
   const images = user.images ?? {}
   if (typeof images !== 'object' || Array.isArray(images)) throw optionError('images', 'must be an object of named specs')
+  if (user.cacheDir !== undefined && (typeof user.cacheDir !== 'string' || user.cacheDir === '')) throw optionError('cacheDir', 'must be a folder path')
+  const cacheDir = path.resolve(root, user.cacheDir ?? DEFAULTS.cacheDirName)
+  // Never the project root or above it: prune and housekeeping delete files in the cache folder.
+  checkCacheDirPlacement(root, cacheDir)
 
   return {
     root,
-    cacheDir: path.resolve(root, user.cacheDir ?? DEFAULTS.cacheDirName),
+    cacheDir,
     derivedCacheDir: path.resolve(root, DEFAULTS.derivedCacheDir),
     isSpecFile,
     includeGlobs: include,

@@ -107,6 +107,7 @@ export class ImageService {
   /** A build (or CLI run) starts: counters, budget and progress from zero. */
   beginBuild(): void {
     this.stats.reset()
+    this.engine.usedKeys.clear()
     this.budget.reset()
     this.progress.reset()
     this.scheduler.reopen()

@@ -18,12 +18,15 @@ import { esbuildHooks } from './esbuild-hooks.js'
 import { LOAD_FILTER, RESOLVE_FILTER, SPEC_QUERY, isVirtualRequest, resolveVirtual, specModuleId, specRefOf } from './ids.js'
 import { createPluginState } from './state.js'
 import { viteHooks } from './vite-hooks.js'
+import { buildRecorder, type EmittingCompiler } from './build-record.js'
 import { webpackHooks } from './webpack-hooks.js'
 
 export const PLUGIN_NAME = 'unplugin-ai-image'
 
 export function createPlugin(userOptions: AiImageOptions | undefined, meta: UnpluginContextMeta): UnpluginOptions {
   const state = createPluginState(userOptions)
+  const recorder = buildRecorder(state, meta.framework, PLUGIN_NAME)
+  const esbuild = esbuildHooks(state)
 
   return {
     name: PLUGIN_NAME,
@@ -31,6 +34,7 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
 
     buildStart() {
       state.missing.clear()
+      state.buildFailed = false
       state.service().beginBuild()
     },
 
@@ -111,14 +115,27 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
       // Close the connection pool so the process can exit; it is recreated on the next miss (watch mode).
       await service.close()
       const overBudget = service.budget.buildError()
+      // A failed build saw part of its modules only: it records no keys (build-record.ts).
+      if ((error !== undefined && error !== null) || overBudget || missing.length > 0) state.buildFailed = true
       if (overBudget) throw overBudget
       if (missing.length > 0) throw frozenMissesError(missing)
     },
 
-    vite: viteHooks(state),
-    webpack: webpackHooks(state, PLUGIN_NAME),
-    rspack: webpackHooks(state, PLUGIN_NAME),
-    esbuild: esbuildHooks(state),
+    // Each build that succeeded records the cache keys it used, for `ai-image prune` (build-record.ts).
+    rollup: { writeBundle: recorder.writeBundle },
+    rolldown: { writeBundle: recorder.writeBundle },
+    vite: { ...viteHooks(state), writeBundle: recorder.writeBundle },
+    webpack: withRecorder(webpackHooks(state, PLUGIN_NAME), recorder.webpack),
+    rspack: withRecorder(webpackHooks(state, PLUGIN_NAME), recorder.webpack),
+    esbuild: { ...esbuild, setup: (build) => (esbuild.setup(build), recorder.esbuild(build)) },
+  }
+}
+
+/** A webpack/Rspack compiler hook that also records the build's keys once its output is written. */
+function withRecorder<C>(hooks: (compiler: C) => void, record: (compiler: EmittingCompiler) => void): (compiler: C) => void {
+  return (compiler) => {
+    hooks(compiler)
+    record(compiler as unknown as EmittingCompiler)
   }
 }
 

@@ -25,6 +25,13 @@ export interface PluginState {
   dev?: DevServer
   /** Frozen misses of this build, reported together at its end. */
   missing: Map<string, AiImageError>
+  /**
+   * Set when the current build failed (frozen misses, the budget, an error Rollup reports to `buildEnd`): it
+   * records no keys. (A failed load stops the record too: see build-record.ts.)
+   */
+  buildFailed: boolean
+  /** Build records this plugin instance wrote: a later build of the same kind (watch mode) adds to them. */
+  recorded: Set<string>
 }
 
 export function createPluginState(userOptions: AiImageOptions | undefined): PluginState {
@@ -48,5 +55,7 @@ export function createPluginState(userOptions: AiImageOptions | undefined): Plug
     },
     assetSinkOverride: (context) => override?.(context),
     missing: new Map(),
+    buildFailed: false,
+    recorded: new Set(),
   }
 }

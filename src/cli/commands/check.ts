@@ -1,6 +1,10 @@
 /**
  * `ai-image check`: is every spec's image in the cache and intact? No key, no request: for CI and hooks.
+ * Entries only a build uses (its record in `<cacheDir>/builds/` lists them; specs the command cannot see,
+ * such as named specs given inline to a plugin) are verified too, so what `prune` keeps is what `check` checks.
  */
+import path from 'node:path'
+import { readBuildRecords } from '../../core/cache/build-record.js'
 import { describeError } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
@@ -18,14 +22,40 @@ export async function check(project: Project, output: Output): Promise<number> {
           : `missing${entry.key ? ` (key ${entry.key.slice(0, 12)})` : ''}${entry.note ? `: ${entry.note}` : ''}`
     output.out(`${output.style('red', '✗')} ${entry.label}  ${what}`)
   }
-  if (problems.length === 0) {
+  const recorded = await recordedProblems(project, new Set(plan.flatMap((p) => (p.key ? [p.key] : []))))
+  for (const line of recorded) output.out(`${output.style('red', '✗')} ${line}`)
+  if (problems.length + recorded.length === 0) {
     output.out(`${output.style('green', '✓')} all ${plan.length} spec${plan.length === 1 ? ' is' : 's are'} cached and verified`)
     return EXIT.ok
   }
-  const fixable = problems.some((p) => p.status !== 'invalid')
+  const fixable = problems.some((p) => p.status !== 'invalid') || recorded.length > 0
+  const parts: string[] = []
+  if (problems.length > 0) {
+    parts.push(`${problems.length} of ${plan.length} spec${plan.length === 1 ? '' : 's'} ${problems.length === 1 ? 'needs' : 'need'} attention`)
+  }
+  if (recorded.length > 0) parts.push(`${recorded.length} entr${recorded.length === 1 ? 'y only a build uses needs' : 'ies only builds use need'} attention`)
   output.out(
-    `${problems.length} of ${plan.length} spec${plan.length === 1 ? '' : 's'} ${problems.length === 1 ? 'needs' : 'need'} attention.` +
-      (fixable ? ' Run `npx ai-image generate` with an API key, then commit the cache folder.' : ''),
+    `${parts.join('; ')}.` +
+      (fixable ? ` Run \`npx ai-image generate\`${recorded.length > 0 ? ' (or the build, for specs only it knows)' : ''} with an API key, then commit the cache folder.` : ''),
   )
   return EXIT.problems
+}
+
+/** Entries build records list that no spec found here uses, and that are missing or fail verification. */
+async function recordedProblems(project: Project, discovered: ReadonlySet<string>): Promise<string[]> {
+  const { store, options } = project.service
+  const { records, problems } = await readBuildRecords(options.cacheDir)
+  const lines = problems.map((problem) => `${problem} (a build record)`)
+  const seen = new Set(discovered)
+  for (const record of records) {
+    const label = path.relative(project.root, record.file).split(path.sep).join('/')
+    for (const key of record.keys) {
+      if (seen.has(key)) continue
+      seen.add(key)
+      const found = await store.inspect(key).catch((error: unknown) => ({ status: 'corrupt' as const, reason: describeError(error) }))
+      if (found.status === 'corrupt') lines.push(`${label}  entry ${key.slice(0, 12)} of this build is corrupt: ${found.reason}`)
+      else if (found.status === 'miss') lines.push(`${label}  entry ${key.slice(0, 12)} of this build is missing`)
+    }
+  }
+  return lines
 }

@@ -4,14 +4,21 @@
  * When a build fails or is killed between the two, the next run reads it back and requests only the
  * candidates it does not list: what was paid for is kept. Only the holder of the key's lock writes it.
  *
- * Images named in a journal are verified against their SHA-256 like any cache read; one that does not
- * match is simply generated again.
+ * A journal is as untrusted as a sidecar (it can be committed or left behind by anyone): each candidate it
+ * lists is checked like a sidecar's image record (`entry.ts`), read as a regular file of the recorded size,
+ * and verified against its SHA-256, format and dimensions. One that fails is dropped, with the reason, and
+ * simply generated again.
  */
-import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
-import { sha256 } from './key.js'
+import { rm } from 'node:fs/promises'
+import { IMAGE_LIMITS } from '../image-format.js'
+import { showValue } from '../errors.js'
+import { writeFailure } from './cache-folder.js'
+import { SIDECAR_MAX_BYTES, candidateIndex, checkImageBytes, checkImageRecord, isPlainName, isPlainObject } from './entry.js'
+import { describeFileProblem, folderState, readRegularFile, safeFolder } from './safe-fs.js'
+import { stampOf } from './stamp.js'
 import { atomicWrite, type CacheStore, type CachedImage, type SidecarImage } from './store.js'
-import { ensureWorkDir, retryWhileTidied, workPath } from './workdir.js'
+import { WORK_DIR, ensureWorkDir, retryWhileTidied, workPath } from './workdir.js'
 
 export interface JournalState {
   key: string
@@ -21,6 +28,14 @@ export interface JournalState {
   /** Unix seconds of the first answer. */
   created: number
   request_ids: string[]
+}
+
+export interface ResumedJournal {
+  state: JournalState
+  /** The candidates kept, with their verified bytes. */
+  kept: Map<number, CachedImage>
+  /** Why each candidate the journal listed but that was not kept was dropped (naming its file). */
+  dropped: string[]
 }
 
 export function emptyJournal(key: string): JournalState {
@@ -37,34 +52,80 @@ export class Journal {
     return workPath(this.store.dir, 'journal', `${key}.json`)
   }
 
-  /** The journal of `key` with only the candidates whose bytes still verify, and those bytes. */
-  async resume(key: string): Promise<{ state: JournalState; kept: Map<number, CachedImage> }> {
+  /** The journal of `key` with only the candidates that pass every check, and their bytes. */
+  async resume(key: string): Promise<ResumedJournal> {
     const kept = new Map<number, CachedImage>()
-    let state: JournalState
+    const dropped: string[] = []
+    const nothing = { state: emptyJournal(key), kept, dropped }
+    const folder = await safeFolder(this.store.dir, WORK_DIR, 'journal').catch(() => undefined)
+    if (!folder?.ok) {
+      if (folder && folder.state !== 'missing') dropped.push(`the journal folder ${folder.at} is ${folder.state === 'symlink' ? 'a symbolic link' : 'not usable'}: not read`)
+      return nothing
+    }
+    const read = await readRegularFile(this.file(key), { maxBytes: SIDECAR_MAX_BYTES })
+    if (!read.ok) {
+      if (read.problem.kind !== 'missing') dropped.push(`${key}.json ${describeFileProblem(read.problem)}`)
+      return nothing
+    }
+    let value: unknown
     try {
-      state = JSON.parse(await readFile(this.file(key), 'utf8')) as JournalState
-      if (state.key !== key || typeof state.images !== 'object' || state.images === null) throw new Error('not this key')
+      value = JSON.parse(read.data.toString('utf8'))
     } catch {
-      return { state: emptyJournal(key), kept }
+      dropped.push(`${key}.json is not valid JSON`)
+      return nothing
     }
+    if (!isPlainObject(value) || value.key !== key || !isPlainObject(value.images)) {
+      dropped.push(`${key}.json is not the journal of this key`)
+      return nothing
+    }
+
+    const entryFolderReal = (await folderState(this.store.folderOf(key)).catch(() => 'missing')) === 'folder'
     const verified: Record<string, SidecarImage> = {}
-    for (const [index, image] of Object.entries(state.images)) {
-      if (typeof image?.file !== 'string' || path.basename(image.file) !== image.file) continue
+    for (const [slot, record] of Object.entries(value.images)) {
+      const index = candidateIndex(slot)
+      const named = isPlainObject(record) && typeof record.file === 'string' && isPlainName(record.file) ? record.file : `candidate ${showValue(slot)}`
+      if (index === undefined) {
+        dropped.push(`${named} (listed as candidate ${showValue(slot)}, which is no candidate index)`)
+        continue
+      }
+      const checked = checkImageRecord(record, key, index, `images.${index}`)
+      if (!checked.ok) {
+        dropped.push(`${named}, whose record is not valid (${checked.reason})`)
+        continue
+      }
+      const image = checked.value
       const file = path.join(this.store.folderOf(key), image.file)
-      const data = await readFile(file).catch(() => undefined)
-      if (!data || data.length !== image.bytes || sha256(data) !== image.sha256) continue
-      verified[index] = image
-      kept.set(Number(index), { ...image, path: file, data })
+      if (!entryFolderReal) {
+        dropped.push(`${image.file}, whose entry folder is not a real folder`)
+        continue
+      }
+      const bytes = await readRegularFile(file, { maxBytes: IMAGE_LIMITS.maxBytes, expectedBytes: image.bytes })
+      if (!bytes.ok) {
+        // A candidate whose file never landed (killed mid-write) is an ordinary loss, not worth a word.
+        if (bytes.problem.kind !== 'missing') dropped.push(`${image.file}, which ${describeFileProblem(bytes.problem)}`)
+        continue
+      }
+      const problem = checkImageBytes(image, bytes.data)
+      if (problem) {
+        dropped.push(`${image.file}, which ${problem}`)
+        continue
+      }
+      verified[String(index)] = image
+      kept.set(index, { ...image, path: file, data: bytes.data, stamp: stampOf(bytes.stats) })
     }
+    const usage = value.usage
+    const created = value.created
+    const ids = value.request_ids
     return {
       state: {
         key,
         images: verified,
-        usage: state.usage && typeof state.usage === 'object' ? state.usage : null,
-        created: typeof state.created === 'number' ? state.created : 0,
-        request_ids: Array.isArray(state.request_ids) ? state.request_ids.filter((id) => typeof id === 'string') : [],
+        usage: isPlainObject(usage) ? structuredClone(usage) : null,
+        created: typeof created === 'number' && Number.isFinite(created) && created >= 0 ? created : 0,
+        request_ids: Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : [],
       },
       kept,
+      dropped,
     }
   }
 
@@ -73,7 +134,10 @@ export class Journal {
     const previous = this.writes.get(state.key) ?? Promise.resolve()
     const next = previous.then(() =>
       retryWhileTidied(
-        () => atomicWrite(this.file(state.key), `${JSON.stringify(state, null, 2)}\n`),
+        () =>
+          atomicWrite(this.file(state.key), `${JSON.stringify(state, null, 2)}\n`).catch((error: unknown) => {
+            throw writeFailure(error, path.dirname(this.file(state.key)))
+          }),
         () => ensureWorkDir(this.store.dir, 'journal'),
       ),
     )
@@ -87,6 +151,7 @@ export class Journal {
 
   async remove(key: string): Promise<void> {
     await this.writes.get(key)
-    await rm(this.file(key), { force: true })
+    // Only through real folders: a linked `.work/` or `journal/` would lead the removal outside the cache.
+    if ((await safeFolder(this.store.dir, WORK_DIR, 'journal').catch(() => undefined))?.ok) await rm(this.file(key), { force: true })
   }
 }

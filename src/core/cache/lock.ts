@@ -17,9 +17,12 @@
  * and an owner whose event loop is busy for that long loses its lock; a pid check has neither problem.
  */
 import { randomBytes } from 'node:crypto'
-import { link, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import { link, lstat, rename, rm, utimes, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
+import path from 'node:path'
 import { realClock, type Clock } from '../engine/clock.js'
+import { writeFailure } from './cache-folder.js'
+import { readRegularFile } from './safe-fs.js'
 import { TEMP_MARKER } from './store.js'
 import { ensureWorkDir, workPath } from './workdir.js'
 
@@ -110,7 +113,7 @@ export class KeyLocks {
     await ensureWorkDir(this.cacheDir, 'locks')
     const temp = `${file}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`
     try {
-      await writeFile(temp, JSON.stringify(owner))
+      await writeFile(temp, JSON.stringify(owner), { flag: 'wx' })
       await link(temp, file)
       return true
     } catch (error) {
@@ -125,11 +128,11 @@ export class KeyLocks {
           () => true,
           (e: NodeJS.ErrnoException) => {
             if (e.code === 'EEXIST' || e.code === 'ENOENT') return false
-            throw e
+            throw writeFailure(e, path.dirname(file))
           },
         )
       }
-      throw error
+      throw writeFailure(error, path.dirname(file))
     } finally {
       await rm(temp, { force: true })
     }
@@ -183,14 +186,16 @@ interface LockState {
   mtimeMs: number
 }
 
+/** Far more than an owner record: a lock file that is larger is junk, and is not read. */
+const LOCK_MAX_BYTES = 4096
+
+/** The lock at `file`; a link or junk in its place has no owner (and so breaks once old enough), and is never followed. */
 async function readLock(file: string): Promise<LockState | undefined> {
-  try {
-    const [text, info] = await Promise.all([readFile(file, 'utf8'), stat(file)])
-    return { owner: parseOwner(text), mtimeMs: info.mtimeMs }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw error
-  }
+  const read = await readRegularFile(file, { maxBytes: LOCK_MAX_BYTES })
+  if (read.ok) return { owner: parseOwner(read.data.toString('utf8')), mtimeMs: read.stats.mtimeMs }
+  if (read.problem.kind === 'missing') return undefined
+  const info = await lstat(file).catch(() => undefined)
+  return info && { owner: undefined, mtimeMs: info.mtimeMs }
 }
 
 function parseOwner(text: string): LockOwner | undefined {

@@ -5,7 +5,7 @@
  * back). A warm build compares stamps instead of reading and hashing hundreds of megabytes.
  */
 import type { Stats } from 'node:fs'
-import { open, stat } from 'node:fs/promises'
+import { lstat } from 'node:fs/promises'
 
 export interface FileStamp {
   size: number
@@ -18,30 +18,16 @@ export function stampOf(stats: Stats): FileStamp {
   return { size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino }
 }
 
-/** The stamp of a file, or undefined when it cannot be read. */
-export function stampFile(file: string): Promise<FileStamp | undefined> {
-  return stat(file).then(stampOf, () => undefined)
-}
-
 /**
- * A file's bytes and its stamp, both from one open file: the stamp is taken before the read, so a change
- * made during or after the read moves it, and a later comparison fails. Undefined when unreadable.
+ * The stamp of a regular file, or undefined when there is none. A link is not followed (`lstat`): its own
+ * stamp never matches one recorded when a regular file was verified, so a file replaced by a link is read
+ * (and refused) again.
  */
-export async function readStamped(file: string): Promise<{ data: Buffer; stamp: FileStamp } | undefined> {
-  let handle
-  try {
-    handle = await open(file, 'r')
-  } catch {
-    return undefined
-  }
-  try {
-    const stamp = stampOf(await handle.stat())
-    return { data: await handle.readFile(), stamp }
-  } catch {
-    return undefined
-  } finally {
-    await handle.close()
-  }
+export function stampFile(file: string): Promise<FileStamp | undefined> {
+  return lstat(file).then(
+    (stats) => (stats.isFile() ? stampOf(stats) : undefined),
+    () => undefined,
+  )
 }
 
 export function sameStamp(recorded: FileStamp | null | undefined, current: FileStamp | undefined): boolean {

@@ -4,49 +4,23 @@
  *   <cacheDir>/ab/abcdef….json     sidecar (written last: an entry exists only once it is complete)
  *   <cacheDir>/ab/abcdef…-0.png    image bytes exactly as the API returned them, one per candidate
  *
- * Writes are atomic (temp file in the same folder, then rename). Reads verify every image against the
- * SHA-256 in its sidecar: a mismatch is reported as corrupt and treated as a miss, never as an asset.
+ * Writes are atomic (temp file in the same folder, then rename). The cache is untrusted input (anyone who
+ * can open a pull request edits it), so a read checks everything before use (`entry.ts`): the sidecar's
+ * every field and its request against the key, and each image as a regular file (no link followed) of
+ * the recorded size, SHA-256, format and dimensions. Anything else is reported as corrupt, with the
+ * file at fault, and treated as a miss: never an asset, a crash or a raw library error.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { IMAGE_LIMITS, extensionOf } from '../image-format.js'
+import { assertCacheRootIsFolder, assertWritable, ensureCacheFolder, unreadableError, writeFailure } from './cache-folder.js'
+import { SIDECAR_MAX_BYTES, SIDECAR_VERSION, checkImageBytes, parseSidecar, sidecarName, type Sidecar, type SidecarImage } from './entry.js'
 import { sha256, type KeyMaterial } from './key.js'
-import { readStamped, stampFile, type FileStamp } from './stamp.js'
-import type { KeyedRequest } from '../spec/validate.js'
-import type { Endpoint } from '../spec/models.js'
-import { extensionOf } from '../image-format.js'
+import { describeFileProblem, folderState, readRegularFile } from './safe-fs.js'
+import { stampFile, stampOf, type FileStamp } from './stamp.js'
 
-export const SIDECAR_VERSION = 1
-
-export interface SidecarImage {
-  /** File name beside the sidecar, e.g. `abcdef…-0.png`. */
-  file: string
-  sha256: string
-  bytes: number
-  width: number
-  height: number
-  mime: string
-  revised_prompt?: string
-}
-
-export interface Sidecar {
-  version: number
-  key: string
-  endpoint: Endpoint
-  /** The normalized request that was keyed; never holds a secret (keys live in headers only). */
-  request: KeyedRequest
-  /** SHA-256 of input images and mask, and the seed: the rest of the key material. */
-  inputs: string[]
-  mask: string | null
-  seed: string | null
-  provider: { kind: string; deployment?: string }
-  /** Unix seconds, from the API answer. */
-  created: number
-  revised_prompt: string | null
-  usage: Record<string, unknown> | null
-  request_id: string | null
-  images: SidecarImage[]
-}
+export { SIDECAR_VERSION, type Sidecar, type SidecarImage } from './entry.js'
 
 export interface CachedImage extends SidecarImage {
   path: string
@@ -69,6 +43,9 @@ export type Inspection =
 /** Marker in temp-file names, so a later run can find and remove leftovers of a killed process. */
 export const TEMP_MARKER = '.tmp-'
 
+/** Files of one entry: its sidecar and its candidates (prune and `remove` recognise them by name). */
+export const ENTRY_FILE = /^([0-9a-f]{64})(?:\.json|-\d+\.[a-z0-9]+)$/
+
 export class CacheStore {
   constructor(readonly dir: string) {}
 
@@ -84,66 +61,75 @@ export class CacheStore {
     return `${key}-${index}.${extensionOf(mime)}`
   }
 
-  /** Read and verify an entry. */
+  /** Read and verify an entry: every sidecar field, the key, and each image's bytes and header. */
   async inspect(key: string): Promise<Inspection> {
     const read = await this.readSidecar(key)
     if (read.status !== 'ok') return read
     const images: CachedImage[] = []
     for (const image of read.sidecar.images) {
       const file = path.join(this.folderOf(key), image.file)
-      const read = await readStamped(file)
-      if (!read) return { status: 'corrupt', reason: `${image.file} is missing` }
-      const { data, stamp } = read
-      if (data.length !== image.bytes || sha256(data) !== image.sha256) {
-        return { status: 'corrupt', reason: `${image.file} does not match its SHA-256` }
-      }
-      images.push({ ...image, path: file, data, stamp })
+      const bytes = await readRegularFile(file, { maxBytes: IMAGE_LIMITS.maxBytes, expectedBytes: image.bytes })
+      if (!bytes.ok) return { status: 'corrupt', reason: `${image.file} ${describeFileProblem(bytes.problem)}` }
+      const problem = checkImageBytes(image, bytes.data)
+      if (problem) return { status: 'corrupt', reason: `${image.file} ${problem}` }
+      images.push({ ...image, path: file, data: bytes.data, stamp: stampOf(bytes.stats) })
     }
     return { status: 'hit', entry: { key, sidecar: read.sidecar, images } }
   }
 
   /**
-   * The sidecar of an entry whose image files are all present with their recorded sizes, and the stamp
-   * of each file (`stamp.ts`), without reading or hashing the images; undefined otherwise. For the warm
-   * emit path, which serves derived files keyed by the SHA-256 the sidecar records while each image's
-   * stamp shows it unchanged since its content was last verified. `inspect` is the verified read.
+   * The checked sidecar of an entry whose image files are all present as regular files (no link followed)
+   * with their recorded sizes, and the stamp of each file (`stamp.ts`), without reading or hashing the
+   * images; undefined otherwise. For the warm emit path, which serves derived files keyed by the SHA-256
+   * the sidecar records while each image's stamp shows it unchanged since its content was last verified.
+   * `inspect` is the verified read.
    */
   async completeSidecar(key: string): Promise<{ sidecar: Sidecar; stamps: FileStamp[] } | undefined> {
-    const read = await this.readSidecar(key)
-    if (read.status !== 'ok') return undefined
+    const read = await this.readSidecar(key).catch(() => undefined)
+    if (read?.status !== 'ok') return undefined
     const { sidecar } = read
     const stamps = await Promise.all(sidecar.images.map((image) => stampFile(path.join(this.folderOf(key), image.file))))
     return stamps.every((stamp, i) => stamp?.size === sidecar.images[i]!.bytes) ? { sidecar, stamps: stamps as FileStamp[] } : undefined
   }
 
   private async readSidecar(key: string): Promise<{ status: 'ok'; sidecar: Sidecar } | Exclude<Inspection, { status: 'hit' }>> {
-    let text: string
-    try {
-      text = await readFile(this.sidecarPath(key), 'utf8')
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'miss' }
-      throw error
+    const folder = this.folderOf(key)
+    const state = await folderState(folder).catch((error: unknown) => {
+      throw unreadableError(this.dir, error)
+    })
+    switch (state) {
+      case 'missing':
+        await assertCacheRootIsFolder(this.dir)
+        return { status: 'miss' }
+      case 'symlink':
+        return { status: 'corrupt', reason: `the entry folder ${folder} is a symbolic link (never followed: remove it)` }
+      case 'not-folder':
+        return { status: 'corrupt', reason: `the entry folder ${folder} is not a folder` }
+      case 'folder':
+        break
     }
-    let sidecar: Sidecar
-    try {
-      sidecar = JSON.parse(text) as Sidecar
-    } catch {
-      return { status: 'corrupt', reason: 'the sidecar is not valid JSON' }
+    const read = await readRegularFile(this.sidecarPath(key), { maxBytes: SIDECAR_MAX_BYTES })
+    if (!read.ok) {
+      if (read.problem.kind === 'missing') return { status: 'miss' }
+      return { status: 'corrupt', reason: `${sidecarName(key)} ${describeFileProblem(read.problem)}` }
     }
-    if (sidecar.key !== key || !Array.isArray(sidecar.images) || sidecar.images.length === 0) {
-      return { status: 'corrupt', reason: 'the sidecar does not describe this key' }
-    }
-    for (const image of sidecar.images) {
-      if (typeof image.file !== 'string' || path.basename(image.file) !== image.file) {
-        return { status: 'corrupt', reason: 'the sidecar names a file outside its folder' }
-      }
-    }
-    return { status: 'ok', sidecar }
+    const checked = parseSidecar(read.data.toString('utf8'), key)
+    return checked.ok ? { status: 'ok', sidecar: checked.value } : { status: 'corrupt', reason: checked.reason }
   }
 
   async read(key: string): Promise<CacheEntry | undefined> {
     const result = await this.inspect(key)
     return result.status === 'hit' ? result.entry : undefined
+  }
+
+  /**
+   * Make sure the entry folder of `key` is a real folder this process can write into, before anything is
+   * paid for: a file or a link in its place, or a read-only cache, is a clear error now rather than a
+   * paid image that cannot be stored.
+   */
+  async prepareFolder(key: string): Promise<void> {
+    const folder = await ensureCacheFolder(this.dir, key.slice(0, 2))
+    await assertWritable(folder)
   }
 
   /** Write one candidate's bytes atomically; returns its sidecar record (dimensions come from the caller). */
@@ -154,7 +140,10 @@ export class CacheStore {
     meta: { mime: string; width: number; height: number; revised_prompt?: string },
   ): Promise<SidecarImage> {
     const file = this.imageFileName(key, index, meta.mime)
-    await atomicWrite(path.join(this.folderOf(key), file), data)
+    await this.prepareFolder(key)
+    await atomicWrite(path.join(this.folderOf(key), file), data).catch((error: unknown) => {
+      throw writeFailure(error, this.folderOf(key))
+    })
     return {
       file,
       sha256: sha256(data),
@@ -168,24 +157,28 @@ export class CacheStore {
 
   /** Write the sidecar last: from this moment the entry exists. */
   async commit(sidecar: Sidecar): Promise<void> {
-    await atomicWrite(this.sidecarPath(sidecar.key), `${JSON.stringify(sidecar, null, 2)}\n`)
+    await this.prepareFolder(sidecar.key)
+    await atomicWrite(this.sidecarPath(sidecar.key), `${JSON.stringify(sidecar, null, 2)}\n`).catch((error: unknown) => {
+      throw writeFailure(error, this.folderOf(sidecar.key))
+    })
   }
 
-  /** Remove an entry (sidecar first, so no reader ever sees a sidecar without its images). */
-  async remove(key: string): Promise<void> {
-    const sidecar = this.sidecarPath(key)
-    let images: SidecarImage[] = []
-    try {
-      images = (JSON.parse(await readFile(sidecar, 'utf8')) as Sidecar).images ?? []
-    } catch {
-      // Unreadable sidecar: remove what we can name.
+  /**
+   * Remove an entry: its sidecar first (so no reader ever sees a sidecar without its images), then every
+   * file named after its key. Only inside a real entry folder: a link in its place is left alone (removing
+   * through it would delete outside the cache). Returns false when the folder was not a real one.
+   */
+  async remove(key: string): Promise<boolean> {
+    const folder = this.folderOf(key)
+    const state = await folderState(folder)
+    if (state === 'missing') return true
+    if (state !== 'folder') return false
+    // `rm` of a name that is itself a link removes the link, never what it points at.
+    await rm(this.sidecarPath(key), { force: true })
+    for (const name of await readdir(folder).catch(() => [])) {
+      if (ENTRY_FILE.exec(name)?.[1] === key) await rm(path.join(folder, name), { force: true })
     }
-    await rm(sidecar, { force: true })
-    for (const image of images) {
-      if (typeof image.file === 'string' && path.basename(image.file) === image.file) {
-        await rm(path.join(this.folderOf(key), image.file), { force: true })
-      }
-    }
+    return true
   }
 }
 
@@ -211,7 +204,8 @@ export async function atomicWrite(target: string, data: string | Uint8Array): Pr
   await mkdir(path.dirname(target), { recursive: true })
   const temp = `${target}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`
   try {
-    await writeFile(temp, data)
+    // `wx`: a fresh file, never one a link of the same name would lead elsewhere.
+    await writeFile(temp, data, { flag: 'wx' })
     await rename(temp, target)
   } catch (error) {
     await rm(temp, { force: true })

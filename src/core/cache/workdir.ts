@@ -2,9 +2,15 @@
  * `<cacheDir>/.work/`: what one machine needs while generating and nothing a colleague needs: the locks
  * per key (`locks/`) and the journals of unfinished generations (`journal/`). It ignores itself in git
  * (a `.gitignore` of `*`), and is removed again when a run ends with nothing left in it.
+ *
+ * It lives in a folder anyone can commit to, so it is used only as real folders: a link in the place of
+ * `.work/` or one of its folders is an error naming it (for writes) or skipped (for the tidy-up), never
+ * followed.
  */
-import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises'
+import { readdir, rm, rmdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { ensureCacheFolder, writeFailure } from './cache-folder.js'
+import { safeFolder } from './safe-fs.js'
 
 export const WORK_DIR = '.work'
 
@@ -12,18 +18,20 @@ export function workPath(cacheDir: string, ...parts: string[]): string {
   return path.join(cacheDir, WORK_DIR, ...parts)
 }
 
-/** Create `<cacheDir>/.work/<sub>` (and the `.gitignore` that keeps it out of commits). */
+/** Create `<cacheDir>/.work/<sub>` (and the `.gitignore` that keeps it out of commits), through real folders only. */
 export async function ensureWorkDir(cacheDir: string, sub: string): Promise<string> {
-  const dir = workPath(cacheDir, sub)
-  await retryWhileTidied(async () => {
-    await mkdir(dir, { recursive: true })
-    await writeFile(workPath(cacheDir, '.gitignore'), '# Machine-local state of unplugin-ai-image (locks, unfinished generations)\n*\n', {
-      flag: 'wx',
-    }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error
-    })
+  const parts = sub === '.' ? [WORK_DIR] : [WORK_DIR, sub]
+  return retryWhileTidied(async () => {
+    const dir = await ensureCacheFolder(cacheDir, ...parts)
+    const ignore = workPath(cacheDir, '.gitignore')
+    // `wx`: created fresh, never written through a link of that name.
+    await writeFile(ignore, '# Machine-local state of unplugin-ai-image (locks, unfinished generations)\n*\n', { flag: 'wx' }).catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw writeFailure(error, workPath(cacheDir))
+      },
+    )
+    return dir
   })
-  return dir
 }
 
 /**
@@ -43,14 +51,18 @@ export async function retryWhileTidied<T>(write: () => Promise<T>, before?: () =
 
 /**
  * Remove `.work/` when it holds nothing but empty folders and its `.gitignore`. Only non-recursive removals,
- * so a lock another process is creating right now is never swept away with it.
+ * so a lock another process is creating right now is never swept away with it; and only when `.work/` is
+ * a real folder inside the cache (a committed link would lead the removals elsewhere).
  */
 export async function tidyWorkDir(cacheDir: string): Promise<void> {
-  const root = workPath(cacheDir)
+  const work = await safeFolder(cacheDir, WORK_DIR).catch(() => undefined)
+  if (!work?.ok) return
+  const root = work.dir
   const entries = await readdir(root, { withFileTypes: true }).catch(() => undefined)
   if (!entries) return
   for (const entry of entries) {
     // rmdir fails on a folder that still holds something (a journal, another process's lock): kept then.
+    // A link is no folder here (`Dirent` does not follow it), so it is never removed through.
     if (entry.isDirectory()) await rmdir(path.join(root, entry.name)).catch(() => {})
   }
   const ignore = workPath(cacheDir, '.gitignore')

@@ -12,13 +12,21 @@
  * file whose stamp still matches is not hashed again, which keeps a warm build's reads as cheap as plain
  * file imports. Any write to a file, or its replacement, changes its ctime or inode, and its content is
  * then hashed before use (and re-stamped when it still matches).
+ *
+ * The folder is not committed, but a restored CI cache or any process of the machine can write it, so a
+ * manifest is checked like a sidecar (`cache/entry.ts`): every record's file name, SHA-256, size,
+ * dimensions and MIME type, the placeholder a data URL of an image. Files are read without following a
+ * link. (The emitter also checks each file's header against its record before use.)
  */
-import { readdir, readFile, rm, stat } from 'node:fs/promises'
+import { lstat, readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
+import { ensureCacheFolder } from '../cache/cache-folder.js'
+import { isByteCount, isDimension, isPlainObject, isSha256 } from '../cache/entry.js'
 import { sha256 } from '../cache/key.js'
-import { readStamped, sameStamp, stampFile, type FileStamp } from '../cache/stamp.js'
+import { readRegularFile, folderState } from '../cache/safe-fs.js'
+import { sameStamp, stampFile, stampOf, type FileStamp } from '../cache/stamp.js'
 import { atomicWrite, type SidecarImage } from '../cache/store.js'
-import { MIME_OF, extensionOf } from '../image-format.js'
+import { IMAGE_LIMITS, MIME_OF, extensionOf, formatOfMime, withinPixelLimits } from '../image-format.js'
 import type { Derivation, EncodedImage } from './optimize.js'
 
 export const DERIVED_MANIFEST_VERSION = 1
@@ -26,8 +34,14 @@ export const DERIVED_MANIFEST_VERSION = 1
 /** Files without a manifest younger than this may belong to a write in progress (the manifest comes last). */
 const ORPHAN_AFTER_MS = 10 * 60_000
 
+/** A manifest is a few hundred bytes plus its placeholder. */
+const MANIFEST_MAX_BYTES = 1024 * 1024
+/** Placeholders are a few hundred bytes to a few kilobytes (`placeholder.ts`). */
+const PLACEHOLDER_MAX_CHARS = 64 * 1024
+const PLACEHOLDER = /^data:image\/(png|jpeg|webp|avif);base64,[A-Za-z0-9+/]+={0,2}$/
+
 async function allOlderThan(files: string[], ms: number): Promise<boolean> {
-  const times = await Promise.all(files.map((f) => stat(f).then((info) => info.mtimeMs, () => 0)))
+  const times = await Promise.all(files.map((f) => lstat(f).then((info) => info.mtimeMs, () => 0)))
   return times.every((t) => Date.now() - t > ms)
 }
 
@@ -79,22 +93,13 @@ export class DerivedCache {
     return path.join(this.folderOf(key), `${key}.json`)
   }
 
-  /** A verified entry, or undefined for a miss (absent, incomplete or corrupt: all rebuilt the same way). */
-  async read(key: string, source: string): Promise<DerivedEntry | undefined> {
-    let manifest: DerivedManifest
-    try {
-      manifest = JSON.parse(await readFile(this.manifestPath(key), 'utf8')) as DerivedManifest
-    } catch {
-      return undefined
-    }
-    if (
-      manifest?.version !== DERIVED_MANIFEST_VERSION ||
-      manifest.key !== key ||
-      manifest.source !== source ||
-      !Array.isArray(manifest.variants)
-    ) {
-      return undefined
-    }
+  /**
+   * A verified entry, or undefined for a miss (absent, incomplete or corrupt: all rebuilt the same way).
+   * `onProblem` hears why a manifest that exists was refused by its checks (not a plain miss).
+   */
+  async read(key: string, source: string, onProblem?: (reason: string) => void): Promise<DerivedEntry | undefined> {
+    const manifest = await this.readManifest(key, onProblem)
+    if (!manifest || manifest.source !== source) return undefined
     const records = [manifest.main, ...manifest.variants]
     const reads = await Promise.all(records.map((record) => (record === null ? null : this.readFile(key, record))))
     if (reads.some((read) => read === undefined)) return undefined
@@ -109,22 +114,48 @@ export class DerivedCache {
       sourceStamp: manifest.sourceStamp ?? undefined,
       main,
       variants: variants as DerivedFile[],
-      placeholder: typeof manifest.placeholder === 'string' ? manifest.placeholder : undefined,
-      flattened: manifest.flattened === true,
+      placeholder: manifest.placeholder ?? undefined,
+      flattened: manifest.flattened,
     }
   }
 
+  /** The checked manifest of `key`; undefined when absent or refused (then `onProblem` hears why). */
+  private async readManifest(key: string, onProblem?: (reason: string) => void): Promise<DerivedManifest | undefined> {
+    // The derived cache only saves time: a folder that cannot be looked at is a miss.
+    if ((await folderState(this.folderOf(key)).catch(() => 'missing')) !== 'folder') return undefined
+    const read = await readRegularFile(this.manifestPath(key), { maxBytes: MANIFEST_MAX_BYTES })
+    if (!read.ok) {
+      if (read.problem.kind !== 'missing') onProblem?.(`${key}.json is not a regular file of a sensible size`)
+      return undefined
+    }
+    let value: unknown
+    try {
+      value = JSON.parse(read.data.toString('utf8'))
+    } catch {
+      onProblem?.(`${key}.json is not valid JSON`)
+      return undefined
+    }
+    const checked = checkManifest(value, key)
+    if (typeof checked === 'string') {
+      onProblem?.(`${key}.json: ${checked}`)
+      return undefined
+    }
+    return checked
+  }
+
   private async readFile(key: string, record: DerivedFileRecord): Promise<VerifiedRead | undefined> {
-    if (typeof record?.file !== 'string' || path.basename(record.file) !== record.file || !record.file.startsWith(key)) return undefined
-    const read = await readStamped(path.join(this.folderOf(key), record.file))
-    if (!read || read.data.length !== record.bytes) return undefined
-    const unchanged = sameStamp(record.stamp, read.stamp)
+    const read = await readRegularFile(path.join(this.folderOf(key), record.file), { maxBytes: IMAGE_LIMITS.maxBytes, expectedBytes: record.bytes })
+    if (!read.ok) return undefined
+    const stamp = stampOf(read.stats)
+    const unchanged = sameStamp(record.stamp, stamp)
     if (!unchanged && sha256(read.data) !== record.sha256) return undefined
-    return { file: { data: read.data, width: record.width, height: record.height, mime: record.mime }, stamp: read.stamp, hashed: !unchanged }
+    return { file: { data: read.data, width: record.width, height: record.height, mime: record.mime }, stamp, hashed: !unchanged }
   }
 
   /** Store a derivation: files first, the manifest last, each atomically. */
   async write(key: string, source: string, sourceStamp: FileStamp | undefined, derivation: Derivation): Promise<void> {
+    // A real folder, not a link that would lead the writes elsewhere (an error the emitter reports as a warning).
+    await ensureCacheFolder(this.dir, key.slice(0, 2))
     const store = async (role: string, image: EncodedImage): Promise<DerivedFileRecord> => {
       const mime = MIME_OF[image.format]
       const file = `${key}-${role}.${extensionOf(mime)}`
@@ -150,12 +181,9 @@ export class DerivedCache {
 
   /** Record that the committed image was verified again as it is now (best effort: only saves time). */
   async restampSource(key: string, sourceStamp: FileStamp): Promise<void> {
-    try {
-      const manifest = JSON.parse(await readFile(this.manifestPath(key), 'utf8')) as DerivedManifest
-      if (manifest.key === key) await this.writeManifest({ ...manifest, sourceStamp })
-    } catch {
-      // A manifest that went away meanwhile is rebuilt by the next derivation.
-    }
+    // A manifest that went away meanwhile (or fails its checks) is rebuilt by the next derivation.
+    const manifest = await this.readManifest(key)
+    if (manifest) await this.writeManifest({ ...manifest, sourceStamp }).catch(() => {})
   }
 
   /**
@@ -165,18 +193,23 @@ export class DerivedCache {
    */
   async prune(keep: ReadonlySet<string>, dryRun: boolean): Promise<string[]> {
     const stale: string[] = []
-    for (const folder of (await readdir(this.dir).catch(() => [])).filter((name) => /^[0-9a-f]{2}$/.test(name))) {
+    // Real folders only (`Dirent` does not follow a link): removals never leave this folder.
+    const folders = (await readdir(this.dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && /^[0-9a-f]{2}$/.test(e.name))
+    for (const folder of folders.map((e) => e.name)) {
       const byKey = new Map<string, string[]>()
-      for (const name of await readdir(path.join(this.dir, folder)).catch(() => [])) {
-        const key = /^[0-9a-f]{64}/.exec(name)?.[0]
-        if (key) byKey.set(key, [...(byKey.get(key) ?? []), path.join(this.dir, folder, name)])
+      for (const entry of await readdir(path.join(this.dir, folder), { withFileTypes: true }).catch(() => [])) {
+        const key = /^[0-9a-f]{64}/.exec(entry.name)?.[0]
+        if (key && !entry.isDirectory()) byKey.set(key, [...(byKey.get(key) ?? []), path.join(this.dir, folder, entry.name)])
       }
       for (const [key, files] of byKey) {
-        const manifest = await readFile(this.manifestPath(key), 'utf8').then(
-          (text) => JSON.parse(text) as Partial<DerivedManifest>,
-          () => undefined,
-        )
-        const unused = manifest ? !keep.has(String(manifest.source)) : await allOlderThan(files, ORPHAN_AFTER_MS)
+        const read = await readRegularFile(this.manifestPath(key), { maxBytes: MANIFEST_MAX_BYTES })
+        let source: unknown
+        try {
+          source = read.ok ? (JSON.parse(read.data.toString('utf8')) as { source?: unknown }).source : undefined
+        } catch {
+          source = undefined
+        }
+        const unused = read.ok ? !(typeof source === 'string' && keep.has(source)) : await allOlderThan(files, ORPHAN_AFTER_MS)
         if (!unused) continue
         stale.push(key)
         // The manifest first, so a reader never finds one naming files already gone.
@@ -187,9 +220,58 @@ export class DerivedCache {
     return stale
   }
 
-  private writeManifest(manifest: DerivedManifest): Promise<void> {
+  private async writeManifest(manifest: DerivedManifest): Promise<void> {
+    await ensureCacheFolder(this.dir, manifest.key.slice(0, 2))
     return atomicWrite(this.manifestPath(manifest.key), `${JSON.stringify(manifest, null, 2)}\n`)
   }
+}
+
+/** A manifest with checked values only, or what is wrong with it. */
+function checkManifest(value: unknown, key: string): DerivedManifest | string {
+  if (!isPlainObject(value)) return 'not a JSON object'
+  if (value.version !== DERIVED_MANIFEST_VERSION) return `version ${JSON.stringify(value.version)} is not ${DERIVED_MANIFEST_VERSION}`
+  if (value.key !== key) return 'it does not describe this key'
+  if (!isSha256(value.source)) return '"source" is not a SHA-256 digest'
+  const sourceStamp = value.sourceStamp === null ? null : checkStamp(value.sourceStamp)
+  if (sourceStamp === undefined) return '"sourceStamp" is not a file stamp'
+  const main = value.main === null ? null : checkRecord(value.main, key, 'main')
+  if (typeof main === 'string') return `main ${main}`
+  if (!Array.isArray(value.variants)) return '"variants" is not an array'
+  const variants: DerivedFileRecord[] = []
+  for (const [i, variant] of value.variants.entries()) {
+    const width = isPlainObject(variant) ? variant.width : undefined
+    const checked = checkRecord(variant, key, isDimension(width) ? `${width}w` : 'variant')
+    if (typeof checked === 'string') return `variants[${i}] ${checked}`
+    variants.push(checked)
+  }
+  const placeholder = value.placeholder
+  if (placeholder !== null && !(typeof placeholder === 'string' && placeholder.length <= PLACEHOLDER_MAX_CHARS && PLACEHOLDER.test(placeholder))) {
+    return '"placeholder" is not a data URL of an image'
+  }
+  if (typeof value.flattened !== 'boolean') return '"flattened" is not true or false'
+  return { version: DERIVED_MANIFEST_VERSION, key, source: value.source, sourceStamp, main, variants, placeholder, flattened: value.flattened }
+}
+
+/** One derived file's record: `<key>-<role>.<ext>`, the extension that of its MIME type. */
+function checkRecord(value: unknown, key: string, role: string): DerivedFileRecord | string {
+  if (!isPlainObject(value)) return 'is not a file record'
+  const mime = value.mime
+  if (typeof mime !== 'string' || !formatOfMime(mime)) return '.mime is not an image format the plugin makes'
+  if (value.file !== `${key}-${role}.${extensionOf(mime)}`) return `.file is not ${key}-${role}.${extensionOf(mime)}`
+  if (!isSha256(value.sha256)) return '.sha256 is not a SHA-256 digest'
+  if (!isByteCount(value.bytes)) return '.bytes is not a file size'
+  if (!isDimension(value.width) || !isDimension(value.height) || !withinPixelLimits(value.width, value.height)) return '.width or .height is not a size in pixels'
+  const stamp = value.stamp === undefined ? undefined : checkStamp(value.stamp)
+  if (value.stamp !== undefined && !stamp) return '.stamp is not a file stamp'
+  const record = { file: value.file, sha256: value.sha256, bytes: value.bytes, width: value.width, height: value.height, mime }
+  return stamp ? { ...record, stamp } : record
+}
+
+function checkStamp(value: unknown): FileStamp | undefined {
+  if (!isPlainObject(value)) return undefined
+  const { size, mtimeMs, ctimeMs, ino } = value
+  const finite = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n)
+  return finite(size) && finite(mtimeMs) && finite(ctimeMs) && finite(ino) ? { size, mtimeMs, ctimeMs, ino } : undefined
 }
 
 interface VerifiedRead {

@@ -8,6 +8,7 @@
  * were just made or read back.
  */
 import type { ResolvedImageFile } from '../engine/generate.js'
+import { checkImageHeader } from '../cache/entry.js'
 import { sameStamp, type FileStamp } from '../cache/stamp.js'
 import type { Logger } from '../log.js'
 import { DerivedCache, entryOf, type DerivedEntry, type DerivedFile } from './derived-cache.js'
@@ -92,7 +93,7 @@ export class ImageEmitter {
       if (source.stamp && !sameStamp(entry.sourceStamp, source.stamp)) await this.cache.restampSource(key, source.stamp)
     } else {
       // The warm path: only while the committed file is exactly as it was when last verified.
-      entry = await (this.inflight.get(key) ?? this.cached(key, source.sha256))
+      entry = await (this.inflight.get(key) ?? this.cached(key, source.sha256, spec.label))
       if (!sameStamp(entry?.sourceStamp, source.stamp)) return undefined
     }
     // The source bytes are the emitted image when the optimizer could not do better.
@@ -122,14 +123,30 @@ export class ImageEmitter {
     return pending
   }
 
-  private async cached(key: string, sourceSha256: string): Promise<DerivedEntry | undefined> {
-    const cached = await this.cache.read(key, sourceSha256)
-    if (cached) this.stats.reused++
+  /**
+   * The derived files of `key` when they pass every check: the manifest's (`derived-cache.ts`), and each
+   * file's header against its record, so no width, height or format the manifest claims reaches module
+   * code unless the file itself says it. Anything refused is made again, with one warning.
+   */
+  private async cached(key: string, sourceSha256: string, label: string): Promise<DerivedEntry | undefined> {
+    const refused = (reason: string) =>
+      this.deps.log.warnOnce(`${label}: the derived files ${key.slice(0, 12)} in ${this.cache.dir} are not usable (${reason}); they are made again`)
+    const cached = await this.cache.read(key, sourceSha256, refused)
+    if (!cached) return undefined
+    const files: Array<[string, DerivedFile | undefined]> = [['main', cached.main], ...cached.variants.map((v): [string, DerivedFile] => [`${v.width}w`, v])]
+    for (const [role, file] of files) {
+      const problem = file && checkImageHeader(file, file.data)
+      if (problem) {
+        refused(`${key}-${role} ${problem}`)
+        return undefined
+      }
+    }
+    this.stats.reused++
     return cached
   }
 
   private async readOrDerive(key: string, source: SourceImage & { data: Buffer }, recipe: EmitRecipe, label: string): Promise<DerivedEntry> {
-    const cached = await this.cached(key, source.sha256)
+    const cached = await this.cached(key, source.sha256, label)
     if (cached) return cached
     // The pipeline (and sharp with it) is loaded on the first derivation: a warm build never loads it.
     const [limit, { deriveImage }] = await Promise.all([sharpLimit(), import('./optimize.js')])

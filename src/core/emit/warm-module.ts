@@ -4,7 +4,8 @@
  * decoded: derived files are keyed by the SHA-256 the sidecar records and verified on their own, and
  * each committed file must still carry the stamp (size, mtime, ctime, inode; `cache/stamp.ts`) it had
  * when the full path last read and verified it, so an altered image is never trusted. Anything else (a
- * miss, a changed file, a chain, an image emitted as it is, a derived file to make) answers undefined,
+ * miss, a changed file, a chain, an image emitted as it is, a derived file to make, a sidecar that fails
+ * its checks: `completeSidecar` checks it exactly as `inspect` does) answers undefined,
  * and the caller takes the full path (`service.resolve` → `imageModuleCode`), which gives the same module
  * and stamps the files it verified.
  */
@@ -16,7 +17,7 @@ import type { EmitOptions, ImageEmitter } from './emitter.js'
 import { renderImageModule, type AssetSink } from './image-module.js'
 
 export interface WarmDeps extends EmitOptions {
-  engine: Pick<ImageEngine, 'prepare' | 'stats'>
+  engine: Pick<ImageEngine, 'prepare' | 'stats' | 'usedKeys'>
   store: Pick<CacheStore, 'completeSidecar'>
   emitter: ImageEmitter
 }
@@ -33,5 +34,7 @@ export async function warmImageModule(deps: WarmDeps, spec: ValidatedSpec, sink:
   const candidates = await deps.emitter.emit(spec, sources, deps)
   if (!candidates) return undefined
   deps.engine.stats.hits++
-  return renderImageModule(spec, key, candidates, sink)
+  const code = renderImageModule(spec, key, candidates, sink)
+  deps.engine.usedKeys.add(key)
+  return code
 }

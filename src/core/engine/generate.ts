@@ -91,6 +91,11 @@ export class ImageEngine {
   readonly stats: RunStats
   readonly locks: KeyLocks
   readonly journal: Journal
+  /**
+   * Keys of committed entries this build used (hits, generations; not placeholders), for the build's
+   * record (`cache/build-record.ts`). Cleared by the service when a build begins.
+   */
+  readonly usedKeys = new Set<string>()
   private readonly inflight = new Map<string, Promise<ResolvedImage>>()
   /** Keys this process generates (and holds locks for) at once. */
   private readonly generations: LimitFunction
@@ -127,7 +132,10 @@ export class ImageEngine {
       this.inflight.set(prepared.key, pending)
     }
     // Every importer gets its own spec (labels, pick and emit options differ); the pixels are shared.
-    return pending.then((image) => (image.spec === prepared.spec ? image : { ...image, spec: prepared.spec }))
+    return pending.then((image) => {
+      if (!image.placeholder) this.usedKeys.add(image.key)
+      return image.spec === prepared.spec ? image : { ...image, spec: prepared.spec }
+    })
   }
 
   /** The provider's own restrictions (Azure: no webp, no variations, …), without spending anything. */
@@ -249,14 +257,20 @@ export class ImageEngine {
     const records: SidecarImage[] = new Array(total)
     const files: ResolvedImageFile[] = new Array(total)
 
-    // Candidates an interrupted earlier run already paid for and wrote.
-    const { state, kept } = await this.journal.resume(key)
+    // Candidates an interrupted earlier run already paid for and wrote (each checked like a cache entry).
+    const { state, kept, dropped } = await this.journal.resume(key)
+    for (const reason of dropped) {
+      log.warn(`${spec.label}: the journal of the unfinished cache entry ${key.slice(0, 12)} is not used for ${reason}; that image is generated again`)
+    }
     for (const [index, image] of kept) {
       if (index >= total) continue
       records[index] = state.images[String(index)]!
       files[index] = { data: image.data, sha256: image.sha256, width: image.width, height: image.height, mime: image.mime }
     }
     const missing = [...Array(total).keys()].filter((i) => !records[i])
+    // The entry's folder must take the images before any of them is paid for (a read-only cache, a file or
+    // a link in its place is an error now, not a paid image that cannot be stored).
+    if (missing.length > 0) await store.prepareFolder(key)
     if (missing.length < total) {
       log.info(`${spec.label}: resuming an interrupted generation, ${total - missing.length} of ${total} images kept`)
       finish(total - missing.length, true)
@@ -364,7 +378,7 @@ export class ImageEngine {
 
   private async cleanLeftovers(): Promise<void> {
     try {
-      const removed = await cleanLeftovers(this.deps.store, this.locks)
+      const removed = await cleanLeftovers(this.deps.store, this.locks, (skipped) => this.deps.log.warnOnce(`housekeeping skipped ${skipped}`))
       if (removed.length > 0) this.deps.log.info(`removed ${removed.length} leftover file(s) of an interrupted earlier run from the cache folder`)
     } catch (error) {
       this.deps.log.warn(`could not clean leftovers in the cache folder: ${(error as Error).message}`)
