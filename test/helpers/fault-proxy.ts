@@ -13,6 +13,8 @@ export type Fault =
   | { kind: 'status'; status: number; code: string; count?: number }
   /** The next `count` requests (default: all) have their connection destroyed before any answer. */
   | { kind: 'drop'; count?: number }
+  /** The next `count` requests (default: all) are held and never answered (until the proxy closes). */
+  | { kind: 'hang'; count?: number }
 
 export interface FaultProxy {
   /** `http://127.0.0.1:<port>` */
@@ -41,6 +43,7 @@ export async function startFaultProxy(upstream: string, flavor: 'azure' | 's3'):
         remaining--
         if (remaining === 0) current = { kind: 'none' }
         if (fault.kind === 'drop') return void req.socket.destroy()
+        if (fault.kind === 'hang') return void req.resume()
         req.resume()
         const body = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${fault.code}</Code><Message>Injected by the test's fault proxy.</Message></Error>`
         res.writeHead(fault.status, {

@@ -108,3 +108,29 @@ export function sasUrl(azurite: Azurite, prefix: string, through?: string, optio
   ).toString()
   return `${through ?? azurite.origin}/devstoreaccount1/${CONTAINER}/${prefix}?${sas}`
 }
+
+/**
+ * Write or delete an object directly, bypassing the plugin's stores and their conditions: what someone with
+ * write access to the bucket can do (tamper with an image, leave half an upload).
+ */
+export async function rawObjects(servers: RemoteServers, backend: Backend): Promise<{ put(name: string, data: Uint8Array): Promise<void>; remove(name: string): Promise<void> }> {
+  if (backend === 'azure' || backend === 'azure-sas') {
+    const container = await servers.azurite.container(CONTAINER)
+    return {
+      put: async (name, data) => void (await container.getBlockBlobClient(name).upload(data, data.length)),
+      remove: async (name) => void (await container.getBlobClient(name).deleteIfExists()),
+    }
+  }
+  const { S3Client, PutObjectCommand, DeleteObjectCommand } = await import('@aws-sdk/client-s3')
+  const client = new S3Client({
+    endpoint: servers.s3.endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  })
+  return {
+    put: async (name, data) => void (await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: name, Body: data }))),
+    remove: async (name) => void (await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: name }))),
+  }
+}
