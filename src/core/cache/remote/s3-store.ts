@@ -26,7 +26,7 @@ import {
 import { AiImageError } from '../../errors.js'
 import type { S3Location } from './config.js'
 import { NETWORK_ERROR_CODES, remoteError, type StoreFailure } from './errors.js'
-import { joinName, readBounded, type LeaseAttempt, type LeaseRequest, type ObjectStore, type PutResult, type StoreLease } from './object-store.js'
+import { joinName, ObjectTooLargeError, readBounded, type LeaseAttempt, type LeaseRequest, type ObjectStore, type PutResult, type StoreLease } from './object-store.js'
 import { STORE_DEFAULTS, type StoreOptions } from './store-options.js'
 
 /** A lease whose holder's clock says it expired this long ago is dead whatever the clocks: see above. */
@@ -142,17 +142,14 @@ export class S3Store implements ObjectStore {
     const token = randomBytes(16).toString('hex')
     const body = () => leaseBody({ v: 1, holder: request.holder, token, expiresAt: this.now() + ttlMs, ttlMs })
     // A few rounds at most: each one ends unless the lease vanished between our create and our read.
+    // An oversized lease object is garbage: it is judged by its ETag alone, like any unreadable one.
     for (let round = 0; round < 3; round++) {
       const created = await this.conditionalPut(name, body(), 'application/json', { IfNoneMatch: '*' }, `taking the lease ${name}`)
       if (created !== undefined) return { acquired: true, lease: this.heldLease(name, created, body, ttlMs) }
-      const current = await this.getWithEtag(name, MAX_LEASE_BYTES, `reading the lease ${name}`).catch((error: unknown) => {
-        // An oversized lease object is garbage: judge it by its ETag alone.
-        if (error instanceof Error && error.name === 'ObjectTooLargeError') return { data: Buffer.alloc(0), etag: undefined }
-        throw error
-      })
+      const current = await this.getWithEtag(name, MAX_LEASE_BYTES, `reading the lease ${name}`, { oversizedAsEmpty: true })
       if (!current) continue
       const holder = parseLeaseBody(current.data)
-      if (current.etag === undefined || !this.isDead(name, current.etag, holder)) return { acquired: false, ...(holder ? { holder: holder.holder } : {}) }
+      if (current.etag === undefined || !this.isDead(name, current.etag, holder, ttlMs)) return { acquired: false, ...(holder ? { holder: holder.holder } : {}) }
       const taken = await this.conditionalPut(name, body(), 'application/json', { IfMatch: current.etag }, `taking over the lease ${name}`)
       if (taken === undefined) return { acquired: false }
       this.observed.delete(name)
@@ -185,8 +182,11 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  /** Dead: the same ETag for longer than the holder's ttl by our clock, or expired long ago by its own. */
-  private isDead(name: string, etag: string, body: LeaseBody | undefined): boolean {
+  /**
+   * Dead: the same ETag for longer than the holder's ttl by our clock (our own ttl when the object is not a
+   * lease we can read), or expired long ago by its own clock.
+   */
+  private isDead(name: string, etag: string, body: LeaseBody | undefined, ownTtlMs: number): boolean {
     const now = this.now()
     let seen = this.observed.get(name)
     if (!seen || seen.etag !== etag) {
@@ -194,7 +194,7 @@ export class S3Store implements ObjectStore {
       this.observed.set(name, seen)
     }
     if (body && now > body.expiresAt + CLOCK_SKEW_MARGIN_MS) return true
-    const ttl = body ? Math.min(LEASE_TTL_BOUNDS.max, Math.max(LEASE_TTL_BOUNDS.min, body.ttlMs)) : LEASE_TTL_BOUNDS.max
+    const ttl = body ? Math.min(LEASE_TTL_BOUNDS.max, Math.max(LEASE_TTL_BOUNDS.min, body.ttlMs)) : ownTtlMs
     return now - seen.since > ttl
   }
 
@@ -228,13 +228,24 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  private async getWithEtag(name: string, maxBytes: number, doing: string): Promise<{ data: Buffer; etag: string | undefined } | undefined> {
+  /** The object and its ETag; with `oversizedAsEmpty`, an object over `maxBytes` is read as empty (its ETag kept). */
+  private async getWithEtag(
+    name: string,
+    maxBytes: number,
+    doing: string,
+    options: { oversizedAsEmpty?: boolean } = {},
+  ): Promise<{ data: Buffer; etag: string | undefined } | undefined> {
     return this.run(doing, async (abortSignal) => {
       try {
         const answer = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(name) }), { abortSignal })
         const body = answer.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined
-        const data = body ? await readBounded(body, name, maxBytes, answer.ContentLength) : Buffer.alloc(0)
-        return { data, etag: answer.ETag }
+        try {
+          const data = body ? await readBounded(body, name, maxBytes, answer.ContentLength) : Buffer.alloc(0)
+          return { data, etag: answer.ETag }
+        } catch (error) {
+          if (options.oversizedAsEmpty && error instanceof ObjectTooLargeError) return { data: Buffer.alloc(0), etag: answer.ETag }
+          throw error
+        }
       } catch (error) {
         if (statusOf(error) === 404 && errorName(error) !== 'NoSuchBucket') return undefined
         throw error
