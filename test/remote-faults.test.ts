@@ -5,7 +5,7 @@
  * AUTH for refused credentials and NETWORK for an unreachable or throttled store, never a raw SDK error and
  * never a secret.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { AiImageError } from '../src/core/errors.js'
 import { resolveRemote } from '../src/core/cache/remote/config.js'
 import { openObjectStore } from '../src/core/cache/remote/open.js'
@@ -14,15 +14,17 @@ import { KeyLease } from '../src/core/cache/remote/key-lease.js'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js'
 import { makeEntry, standInCheck } from './helpers/remote-entries.js'
 import { AZURITE_KEY } from './helpers/azurite.js'
-import { BUCKET, CONTAINER, FAST_RETRIES, openStore, remoteServers, sasUrl, uniquePrefix, type Backend } from './helpers/remote.js'
+import { BUCKET, CONTAINER, FAST_RETRIES, openStore, remoteServers, sasUrl, uniquePrefix } from './helpers/remote.js'
 
 const servers = remoteServers()
 const proxies: Partial<Record<'azure' | 's3', FaultProxy>> = {}
 
-beforeAll(async () => {
-  proxies.azure = await startFaultProxy(servers.azurite.origin, 'azure')
-  proxies.s3 = await startFaultProxy(servers.conditional.endpoint, 's3')
-})
+/** The fault proxy in front of `backend`, started on first use (so a store that failed to start fails the test). */
+async function proxyFor(backend: 'azure' | 's3'): Promise<FaultProxy> {
+  proxies[backend] ??= await startFaultProxy(backend === 'azure' ? servers.azurite.origin : servers.conditional.endpoint, backend)
+  return proxies[backend]
+}
+
 afterEach(async () => {
   for (const proxy of Object.values(proxies)) {
     proxy.fault({ kind: 'none' })
@@ -55,7 +57,8 @@ const THROTTLE = { azure: { status: 503, code: 'ServerBusy' }, s3: { status: 503
 
 describe.each<'azure' | 's3'>(['azure', 's3'])('faults on %s', (backend) => {
   const proxy = () => proxies[backend]!
-  const open = (prefix: string, options = FAST_RETRIES) => openStore(servers, backend, prefix, options, proxy().origin)
+  // Every test opens its store first, which starts the proxy.
+  const open = async (prefix: string, options = FAST_RETRIES) => openStore(servers, backend, prefix, options, (await proxyFor(backend)).origin)
 
   it('throttling that passes is retried by the SDK, and the read succeeds', async () => {
     const store = await open(uniquePrefix())
@@ -171,8 +174,9 @@ describe('refused credentials are AUTH, naming the remote and what to check', ()
     expect(error.bareMessage).toContain('AWS credentials')
     expect(error.message).not.toContain('not-the-secret-at-all')
 
-    proxies.s3!.fault({ kind: 'status', status: 400, code: 'ExpiredToken' })
-    const viaProxy = await openStore(servers, 's3', 'site', FAST_RETRIES, proxies.s3!.origin)
+    const proxy = await proxyFor('s3')
+    proxy.fault({ kind: 'status', status: 400, code: 'ExpiredToken' })
+    const viaProxy = await openStore(servers, 's3', 'site', FAST_RETRIES, proxy.origin)
     const expired = await failure(viaProxy.get('entries/x.json', 100))
     expectRemoteError(expired, 'AUTH', viaProxy.describe())
     expect(expired.bareMessage).toContain('(400 ExpiredToken)')
@@ -182,13 +186,14 @@ describe('refused credentials are AUTH, naming the remote and what to check', ()
 describe('the store going down while this machine holds a lease', () => {
   it('its heartbeat fails for a whole lease duration: the lease is lost (signal aborts) and another machine takes the key over', async () => {
     const prefix = uniquePrefix()
-    const holderStore = await openStore(servers, 's3', prefix, FAST_RETRIES, proxies.s3!.origin)
+    const proxy = await proxyFor('s3')
+    const holderStore = await openStore(servers, 's3', prefix, FAST_RETRIES, proxy.origin)
     const other = await openStore(servers, 's3', prefix, FAST_RETRIES)
     const attempt = await holderStore.tryAcquireLease('leases/k', { holder: 'machine A', ttlMs: 1_000 })
     expect(attempt.acquired).toBe(true)
     if (!attempt.acquired) return
     const lease = new KeyLease('k', attempt.lease)
-    await proxies.s3!.down()
+    await proxy.down()
     const lost = new Promise<void>((resolve) => lease.signal.addEventListener('abort', () => resolve()))
     expect((await other.tryAcquireLease('leases/k', { holder: 'machine B', ttlMs: 1_000 })).acquired).toBe(false)
     await lost
@@ -196,10 +201,9 @@ describe('the store going down while this machine holds a lease', () => {
     await new Promise((resolve) => setTimeout(resolve, 200))
     const takeover = await other.tryAcquireLease('leases/k', { holder: 'machine B', ttlMs: 1_000 })
     expect(takeover.acquired).toBe(true)
-    await proxies.s3!.up()
+    await proxy.up()
     await lease.release() // lost: nothing to release, and no error
     if (takeover.acquired) await takeover.lease.release()
   })
 })
 
-export type { Backend }

@@ -40,6 +40,10 @@ export async function startAzurite(): Promise<Azurite> {
     [main, '--blobHost', '127.0.0.1', '--blobPort', '0', '--inMemoryPersistence', '--extentMemoryLimit', '256', '--skipApiVersionCheck', '--loose', '--silent', '--disableTelemetry'],
     { cwd, stdio: ['ignore', 'pipe', 'pipe'], env },
   )
+  // A test process that ends without its afterAll (a crash, a timeout) must not leave the emulator behind.
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  child.once('exit', () => process.off('exit', killOnExit))
   let origin: string
   try {
     origin = await listeningOrigin(child)

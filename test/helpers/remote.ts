@@ -25,26 +25,36 @@ export interface RemoteServers {
   readonly conditional: ConditionalProxy
 }
 
+/**
+ * Start the servers before the file's tests and stop them after. A server that cannot start fails every test
+ * that uses it, with the reason (a failing hook would only mark the tests skipped): there is no fallback,
+ * with or without CI.
+ */
 export function remoteServers(which: { azure?: boolean; s3?: boolean } = { azure: true, s3: true }): RemoteServers {
   let azurite: Azurite | undefined
   let s3: S3Server | undefined
   let conditional: ConditionalProxy | undefined
+  const failures: Partial<Record<'azure' | 's3', unknown>> = {}
   beforeAll(async () => {
     const starting: Array<Promise<unknown>> = []
     if (which.azure) {
       starting.push(
-        startAzurite().then(async (started) => {
-          azurite = started
-          await started.container(CONTAINER)
-        }),
+        startAzurite()
+          .then(async (started) => {
+            azurite = started
+            await started.container(CONTAINER)
+          })
+          .catch((error: unknown) => (failures.azure = error)),
       )
     }
     if (which.s3) {
       starting.push(
-        startS3Server([BUCKET]).then(async (started) => {
-          s3 = started
-          conditional = await startConditionalProxy(started.endpoint)
-        }),
+        startS3Server([BUCKET])
+          .then(async (started) => {
+            s3 = started
+            conditional = await startConditionalProxy(started.endpoint)
+          })
+          .catch((error: unknown) => (failures.s3 = error)),
       )
     }
     await Promise.all(starting)
@@ -53,18 +63,20 @@ export function remoteServers(which: { azure?: boolean; s3?: boolean } = { azure
     await conditional?.close()
     await Promise.all([azurite?.stop(), s3?.stop()])
   })
+  const started = <T>(server: T | undefined, kind: 'azure' | 's3', name: string): T => {
+    if (failures[kind] !== undefined) throw new Error(`${name} could not be started for this test file`, { cause: failures[kind] })
+    if (server === undefined) throw new Error(`${name} was not started for this test file`)
+    return server
+  }
   return {
     get azurite() {
-      if (!azurite) throw new Error('Azurite was not started for this file')
-      return azurite
+      return started(azurite, 'azure', 'Azurite')
     },
     get s3() {
-      if (!s3) throw new Error('the S3 server was not started for this file')
-      return s3
+      return started(s3, 's3', 'the S3 server (s3rver)')
     },
     get conditional() {
-      if (!conditional) throw new Error('the S3 server was not started for this file')
-      return conditional
+      return started(conditional, 's3', 'the S3 server (s3rver)')
     },
   }
 }

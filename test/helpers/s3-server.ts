@@ -29,6 +29,10 @@ export async function startS3Server(buckets: string[]): Promise<S3Server> {
   const child = spawn(process.execPath, ['--openssl-legacy-provider', path.join(import.meta.dirname, 's3rver-child.mjs'), directory, ...buckets], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  // A test process that ends without its afterAll (a crash, a timeout) must not leave the server behind.
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  child.once('exit', () => process.off('exit', killOnExit))
   let port: number
   try {
     port = await announcedPort(child)
