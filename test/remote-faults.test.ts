@@ -143,6 +143,19 @@ describe.each<'azure' | 's3'>(['azure', 's3'])('faults on %s', (backend) => {
   })
 })
 
+describe('answers that look like "exists" but are not', () => {
+  it('Azure: a 409 other than BlobAlreadyExists (Azurite full: MemoryExtentStoreAtSizeLimit) is an error, not a write someone else won', async () => {
+    const proxy = await proxyFor('azure')
+    const store = await openStore(servers, 'azure', uniquePrefix(), FAST_RETRIES, proxy.origin)
+    proxy.fault({ kind: 'status', status: 409, code: 'MemoryExtentStoreAtSizeLimit', count: 1 })
+    const error = await failure(store.putIfAbsent('images/abc', Buffer.from('x'), 'image/png'))
+    expectRemoteError(error, 'BAD_RESPONSE', store.describe())
+    expect(error.bareMessage).toContain('(409 MemoryExtentStoreAtSizeLimit)')
+    expect(await store.get('images/abc', 10)).toBeUndefined()
+    expect(await store.putIfAbsent('images/abc', Buffer.from('x'), 'image/png')).toBe('created')
+  })
+})
+
 describe('refused credentials are AUTH, naming the remote and what to check', () => {
   it('Azure: a wrong account key (Azurite refuses the signature)', async () => {
     const wrong = servers.azurite.connectionString().replace(AZURITE_KEY, Buffer.alloc(64, 1).toString('base64'))

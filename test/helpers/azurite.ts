@@ -30,14 +30,15 @@ export interface Azurite {
 
 const STARTUP_MS = 30_000
 
-export async function startAzurite(): Promise<Azurite> {
+/** `memoryMB`: Azurite's in-memory store limit; past it, writes are refused with 409 MemoryExtentStoreAtSizeLimit. */
+export async function startAzurite(options: { memoryMB?: number } = {}): Promise<Azurite> {
   const main = createRequire(import.meta.url).resolve('azurite/dist/src/blob/main.js')
   const cwd = await mkdtemp(path.join(tmpdir(), 'azurite-'))
   const env = { ...process.env }
   delete env.AZURITE_ACCOUNTS // the published development account only
   const child = spawn(
     process.execPath,
-    [main, '--blobHost', '127.0.0.1', '--blobPort', '0', '--inMemoryPersistence', '--extentMemoryLimit', '256', '--skipApiVersionCheck', '--loose', '--silent', '--disableTelemetry'],
+    [main, '--blobHost', '127.0.0.1', '--blobPort', '0', '--inMemoryPersistence', '--extentMemoryLimit', String(options.memoryMB ?? 256), '--skipApiVersionCheck', '--loose', '--silent', '--disableTelemetry'],
     { cwd, stdio: ['ignore', 'pipe', 'pipe'], env },
   )
   // A test process that ends without its afterAll (a crash, a timeout) must not leave the emulator behind.

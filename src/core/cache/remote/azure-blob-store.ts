@@ -24,7 +24,7 @@ const AZURE_LEASE_SECONDS = { min: 15, max: 60 } as const
 const FIXES = {
   auth:
     'Check AZURE_STORAGE_CONNECTION_STRING, the SAS token (expiry; permissions r,l to read, and c,w to push) or the signed-in identity\'s role (Storage Blob Data Reader, or Contributor to push)',
-  noContainer: 'container does not exist: create it (az storage container create), or fix remote.url',
+  noContainer: { noun: 'container' as const, fix: 'Create it (az storage container create), or fix remote.url' },
 }
 
 export class AzureBlobStore implements ObjectStore {
@@ -103,8 +103,8 @@ export class AzureBlobStore implements ObjectStore {
         })
         return 'created'
       } catch (error) {
-        // 409 BlobAlreadyExists; 412 when the blob appeared between the service's checks.
-        if (isRestError(error) && (error.statusCode === 409 || error.statusCode === 412)) return 'exists'
+        // Only these mean "someone was first": 409 has other causes (Azurite answers 409 when it is full).
+        if (isRestError(error) && EXISTS_CODES.has(String(error.code))) return 'exists'
         throw error
       }
     })
@@ -136,7 +136,7 @@ export class AzureBlobStore implements ObjectStore {
           await leaseClient.acquireLease(seconds, { abortSignal })
           return 'acquired' as const
         } catch (error) {
-          if (isRestError(error) && error.statusCode === 409) return 'held' as const
+          if (isRestError(error) && error.statusCode === 409 && error.code === 'LeaseAlreadyPresent') return 'held' as const
           if (isRestError(error) && error.statusCode === 404 && error.code === 'BlobNotFound') return 'missing' as const
           throw error
         }
@@ -156,8 +156,8 @@ export class AzureBlobStore implements ObjectStore {
             await leaseClient.renewLease({ abortSignal })
             return true
           } catch (error) {
-            // 409: another lease id holds it now (ours lapsed and was taken over).
-            if (isRestError(error) && (error.statusCode === 409 || error.statusCode === 404)) return false
+            // Another lease id holds it now (ours lapsed and was taken over), or the lease blob is gone.
+            if (isLeaseGone(error)) return false
             throw error
           }
         }),
@@ -166,7 +166,7 @@ export class AzureBlobStore implements ObjectStore {
           try {
             await leaseClient.releaseLease({ abortSignal })
           } catch (error) {
-            if (isRestError(error) && (error.statusCode === 409 || error.statusCode === 404)) return
+            if (isLeaseGone(error)) return
             throw error
           }
         }),
@@ -211,6 +211,15 @@ export function classifyAzureError(error: unknown, timedOut: boolean): StoreFail
   const code = (error as NodeJS.ErrnoException | undefined)?.code
   if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return { kind: 'unreachable', code }
   return { kind: 'unexpected' }
+}
+
+/** Answers to a create with `If-None-Match: *` that mean the blob exists (a leased blob refuses with a lease code). */
+const EXISTS_CODES = new Set(['BlobAlreadyExists', 'ConditionNotMet', 'LeaseIdMissing', 'LeaseAlreadyPresent'])
+
+/** A renew or release refused because the lease is no longer ours (or its blob is gone). */
+function isLeaseGone(error: unknown): boolean {
+  if (!isRestError(error)) return false
+  return (error.statusCode === 409 && /^Lease/.test(String(error.code))) || (error.statusCode === 404 && error.code === 'BlobNotFound')
 }
 
 function isRestError(error: unknown): error is RestError {

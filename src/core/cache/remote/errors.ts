@@ -24,7 +24,7 @@ export interface RemoteErrorContext {
   /** What was being done, e.g. `reading entries/ab….json`. */
   doing: string
   /** Store-specific fixes. */
-  fixes: { auth: string; noContainer: string }
+  fixes: { auth: string; noContainer: { noun: 'container' | 'bucket'; fix: string } }
   /** How many tries the SDK made, for the message. */
   tries: number
 }
@@ -45,7 +45,7 @@ export function remoteError(failure: StoreFailure, context: RemoteErrorContext):
     case 'unreachable':
       return make('NETWORK', `cannot reach the store${shown} after ${context.tries} tries while ${context.doing}. Check the URL or endpoint and the network`, true)
     case 'no-container':
-      return make('SPEC_INVALID', `the ${context.fixes.noContainer}${shown}`, false)
+      return make('SPEC_INVALID', `the ${context.fixes.noContainer.noun} does not exist${shown}. ${context.fixes.noContainer.fix}`, false)
     case 'unexpected':
       return make('BAD_RESPONSE', `the store answered an unexpected error${shown} while ${context.doing}`, false)
   }

@@ -40,7 +40,7 @@ const CONFLICT_TRIES = 4
 const FIXES = {
   auth:
     'Check the AWS credentials (AWS_ACCESS_KEY_ID / AWS_PROFILE / the instance role) and their expiry, and that the policy allows s3:GetObject and s3:ListBucket (to read), s3:PutObject and s3:DeleteObject (to push)',
-  noContainer: 'bucket does not exist: create it, or fix remote.url and AWS_ENDPOINT_URL',
+  noContainer: { noun: 'bucket' as const, fix: 'Create it, or fix remote.url (and AWS_ENDPOINT_URL)' },
 }
 
 interface LeaseBody {
