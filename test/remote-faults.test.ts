@@ -156,6 +156,15 @@ describe('answers that look like "exists" but are not', () => {
   })
 })
 
+describe('a connection string the SDK cannot parse', () => {
+  it.each(['garbage', 'AccountName=teamstore;AccountKey=c2VjcmV0LXZhbHVlLWhlcmU='])('%s is SPEC_INVALID naming the variable, never its value', async (connectionString) => {
+    const error = await failure(openObjectStore(resolveRemote({ url: 'azure://images' }, { AZURE_STORAGE_CONNECTION_STRING: connectionString })!))
+    expect(error).toMatchObject({ code: 'SPEC_INVALID', field: 'remote.url', data: { remote: true } })
+    expect(error.bareMessage).toMatch(/^remote cache azure:\/\/images: AZURE_STORAGE_CONNECTION_STRING is not a valid connection string/)
+    expect(error.message).not.toContain('c2VjcmV0LXZhbHVlLWhlcmU=')
+  })
+})
+
 describe('refused credentials are AUTH, naming the remote and what to check', () => {
   it('Azure: a wrong account key (Azurite refuses the signature)', async () => {
     const wrong = servers.azurite.connectionString().replace(AZURITE_KEY, Buffer.alloc(64, 1).toString('base64'))
