@@ -229,7 +229,11 @@ export class RemoteCache {
           await lease.release()
           return { status: 'hit', entry: again.value }
         }
-        return again.status === 'invalid' ? (await lease.release(), { status: 'generate' }) : { status: 'generate', lease }
+        if (again.status === 'invalid') {
+          await lease.release()
+          return { status: 'generate' }
+        }
+        return { status: 'generate', lease }
       }
       if (!waiting) options.onWait?.(attempt.holder)
       waiting = true
