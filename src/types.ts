@@ -139,6 +139,28 @@ export interface BudgetOptions {
   maxUSD?: number
 }
 
+/**
+ * A remote cache tier in object storage the team already runs (Azure Blob Storage, S3 or an S3-compatible
+ * store): lookup goes local cache → remote → generation.
+ */
+export interface RemoteCacheOptions {
+  /**
+   * `azure://<container>[/<prefix>]` (account from AZURE_STORAGE_CONNECTION_STRING, else AZURE_STORAGE_ACCOUNT
+   * with `credential` or DefaultAzureCredential), `https://<account>.blob.core.windows.net/<container>[/<prefix>][?<sas>]`,
+   * or `s3://<bucket>[/<prefix>]` (the standard AWS environment variables, including AWS_ENDPOINT_URL).
+   * @default env AI_IMAGE_REMOTE
+   */
+  url?: string
+  /** `'read'` only pulls entries; `'read-write'` also pushes new ones. @default env AI_IMAGE_REMOTE_MODE, else 'read' when CI is set, else 'read-write' */
+  mode?: 'read' | 'read-write'
+  /** `false` keeps only sidecars in the committed cache; image files come from the remote. @default true */
+  commitImages?: boolean
+  /** HMAC-SHA256 key (at least 32 characters): entries are signed, and unsigned or mis-signed ones refused. @default env AI_IMAGE_REMOTE_SIGNING_KEY */
+  signingKey?: string
+  /** Azure Blob Storage without a connection string or SAS: any @azure/identity TokenCredential. @default DefaultAzureCredential */
+  credential?: TokenCredentialLike
+}
+
 export interface AiImageOptions {
   /**
    * Who renders a cache miss.
@@ -184,4 +206,6 @@ export interface AiImageOptions {
    * models without a published price (gpt-image-2, custom deployments) when `budget.maxUSD` is set.
    */
   prices?: Record<string, ModelPrice>
+  /** A remote cache tier shared by a team or a CI fleet. @default none (env AI_IMAGE_REMOTE) */
+  remote?: RemoteCacheOptions
 }
