@@ -65,7 +65,8 @@ export async function planSpecEdit(rules: SpecFileRules, file: string, edits: Fi
   const before = read.data
   let text: string
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(before)
+    // `ignoreBOM`: keep a BOM in the text, so it is written back.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(before)
   } catch {
     throw refused(label, 'is not UTF-8 text')
   }
