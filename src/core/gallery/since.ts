@@ -3,8 +3,8 @@
  * side: what a reviewer of a pull request needs.
  *
  * The old side is the project as it was at the ref, read by the same code as the new one: the files that
- * decide it (the config file, spec files, source files with virtual imports, input images, and the cache's
- * entries) are checked out of git into a temp folder through a temporary index (`git read-tree`,
+ * decide it (the config file and the modules and JSON files it may import, spec files, source files with
+ * virtual imports, input images, and the cache's entries) are checked out of git into a temp folder through a temporary index (`git read-tree`,
  * `git checkout-index`: the user's index and work tree are never touched), and a frozen, read-only project
  * is opened there. So a spec resolves to the key it resolved to then, by the rules (defaults, chains,
  * inputs) in force then, and its entry is verified like any cache entry (a link, a bad hash or a sidecar
@@ -86,8 +86,17 @@ export async function changedSince(
     const atRoot = (rel: string) => (prefix ? `${prefix}/${rel}` : rel)
     const fromRoot = (entry: TreeEntry) => (prefix ? (entry.path.startsWith(`${prefix}/`) ? entry.path.slice(prefix.length + 1) : undefined) : entry.path)
 
-    // The config file first: it says which files are specs, and where the cache is.
-    await checkout(CONFIG_FILES.map(atRoot).filter((p) => tree.has(p)))
+    // The config file first (it says which files are specs, and where the cache is), with what it may
+    // import: source modules and JSON files (spec files among them), outside dependencies and build output.
+    const isSource = picomatch(SOURCE_FILES, { dot: true })
+    const configDependency = picomatch(['**/*.json', '**/*.json5'], { dot: true })
+    const skipped = picomatch(['**/node_modules/**', '**/.git/**', '**/dist/**'], { dot: true })
+    const first: string[] = CONFIG_FILES.map(atRoot).filter((p) => tree.has(p))
+    for (const entry of tree.values()) {
+      const rel = fromRoot(entry)
+      if (rel !== undefined && !skipped(rel) && (isSource(rel) || configDependency(rel))) first.push(entry.path)
+    }
+    await checkout(first)
     let opened: ReturnType<typeof openProjectView>
     try {
       opened = openProjectView(projectDir, options.env, options.sink)
@@ -97,7 +106,6 @@ export async function changedSince(
     closeOld = opened.close
     const old = opened.view
     const ignored = picomatch(await old.specFiles.ignoredGlobs(), { dot: true })
-    const isSource = picomatch(SOURCE_FILES, { dot: true })
     const cacheRel = path.relative(projectDir, opened.options.cacheDir).split(path.sep).join('/')
     const wanted: string[] = []
     for (const entry of tree.values()) {
@@ -108,7 +116,7 @@ export async function changedSince(
         continue
       }
       if (ignored(rel)) continue
-      if (opened.options.isSpecFile(path.join(projectDir, rel)) || isSource(rel)) wanted.push(entry.path)
+      if (opened.options.isSpecFile(path.join(projectDir, rel))) wanted.push(entry.path)
     }
     await checkout(wanted)
 

@@ -5,6 +5,7 @@ export const GALLERY_CSS = `
 @media (prefers-color-scheme: dark) { :root { --fg: #e6e8eb; --muted: #9aa3ad; --bg: #111418; --card: #1a1e24; --line: #2c323a; --accent: #60a5fa;
   --ok: #4ade80; --warn: #fbbf24; --bad: #f87171; --info: #c4b5fd; } }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; background: var(--bg); color: var(--fg); }
 body > header { padding: 16px 24px; border-bottom: 1px solid var(--line); display: flex; flex-wrap: wrap; gap: 8px 24px; align-items: baseline; }
 body > header h1 { font-size: 18px; margin: 0; }
@@ -13,7 +14,6 @@ body > header input[type=search] { margin-left: auto; min-width: 240px; padding:
 main { padding: 16px 24px 48px; display: grid; gap: 16px; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); align-items: start; }
 .empty { color: var(--muted); }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 14px 16px; display: grid; gap: 10px; min-width: 0; }
-.card[hidden] { display: none; }
 .card > header { display: flex; flex-wrap: wrap; gap: 6px 10px; align-items: center; }
 .card h2 { font-size: 14px; margin: 0; overflow-wrap: anywhere; flex: 1 1 auto; }
 .badge { font-size: 12px; padding: 1px 8px; border-radius: 999px; border: 1px solid currentColor; white-space: nowrap; }
@@ -32,7 +32,7 @@ main { padding: 16px 24px 48px; display: grid; gap: 16px; grid-template-columns:
 .candidate .noimage { display: grid; place-items: center; aspect-ratio: 1; border: 1px dashed var(--line); border-radius: 6px; color: var(--muted); font-size: 12px; text-align: center; padding: 8px; }
 .compare { display: grid; gap: 12px; grid-template-columns: 1fr 1fr; }
 .side { display: grid; gap: 6px; align-content: start; min-width: 0; }
-.side h3 { font-size: 12px; margin: 0; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
+.side h3 { font-size: 12px; margin: 0; color: var(--muted); font-weight: 600; }
 .side .prompt { font-size: 12px; margin: 0; overflow-wrap: anywhere; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; font-size: 13px; }
 dl.facts dt { color: var(--muted); }
