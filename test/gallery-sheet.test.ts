@@ -9,7 +9,7 @@ import { readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { makeProject, spec, type TempProject } from './helpers/project.js'
-import { emulatorSuite } from './helpers/suite.js'
+import { emulatorSuite, png } from './helpers/suite.js'
 import { cardHtml, embeddedState, gitIn, NO_KEY_CI, runCli } from './helpers/gallery.js'
 
 const suite = emulatorSuite()
@@ -139,6 +139,9 @@ describe('ai-image gallery --since', () => {
     const project = await sheetProject()
     await project.write('src/gone.imgprompt.json', spec({ prompt: 'a spec removed later', ...SMALL }))
     await project.write('src/bare.imgprompt.json', spec({ prompt: 'committed without its image', ...SMALL }))
+    // An edit of an input image that does not change: its old key needs the input as it was.
+    await project.write('src/photo.png', await png(256, 256, [40, 90, 160]))
+    await project.write('src/edit.imgprompt.json', spec({ prompt: 'the photo at night', ...SMALL, image: './photo.png' }))
     expect((await runCli(['generate'], project.root, suite.openaiEnv())).code).toBe(0)
     await writeFile(path.join(project.root, '.gitignore'), 'sheet/\n')
     await gitIn(project.root, ['init', '-q'])
@@ -185,7 +188,7 @@ describe('ai-image gallery --since', () => {
       'src/pair.imgprompt.json': 'changed',
       'src/gone.imgprompt.json': 'removed',
     })
-    for (const label of ['src/xss.imgprompt.json', 'virtual:ai-image/badge', FOX]) expect(cardHtml(html, label), label).toBeUndefined()
+    for (const label of ['src/xss.imgprompt.json', 'src/edit.imgprompt.json', 'virtual:ai-image/badge', FOX]) expect(cardHtml(html, label), label).toBeUndefined()
 
     // Old and new side by side, each with its own images, both written beside the page.
     const hero = cardHtml(html, 'src/hero.imgprompt.json')!
