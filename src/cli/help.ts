@@ -26,6 +26,7 @@ Commands:
   check                 fail (exit 1) listing each spec whose image is missing or corrupt; needs no API key
   prune                 remove cache entries that no spec uses (--dry-run: only list them)
   ls                    list every spec with its key, model, size, status and cost (--json)
+  gallery --out <dir>   write a static contact sheet of every spec's images (--since <git-ref>: only changed ones)
 
 Run ai-image <command> --help for a command's options.
   -v, --version  print the version
@@ -56,6 +57,20 @@ converted, placeholders) of images no longer in the cache, and leftovers of inte
 to run while a spec is invalid, since its entry could not be told apart from an unused one.
 
   --dry-run      list what would be removed; remove nothing
+
+${COMMON}`,
+  gallery: `Usage: ai-image gallery --out <dir> [--since <git-ref>]
+
+Writes <dir>/index.html and <dir>/images/: every spec with its candidates (the picked one marked), prompt,
+model, size, quality, revised prompt and cost, missing, corrupt and invalid specs shown as such. Made from
+the cache alone: no API key, no request. The folder opens from the file system (no server, no network),
+or upload it as a CI artifact.
+
+  --out <dir>        the folder to write (made if needed; not the project root, not inside the cache)
+  --since <git-ref>  only specs whose images changed since that commit, old and new side by side
+                     (added and removed specs too): the view a reviewer of a pull request needs
+
+Exits 0 once the sheet is written (whatever the specs' statuses), 2 for a bad --out or --since.
 
 ${COMMON}`,
   ls: `Usage: ai-image ls [--json]

@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { isAiImageError } from '../core/errors.js'
 import type { Env } from '../core/options.js'
 import { check } from './commands/check.js'
+import { gallery } from './commands/gallery.js'
 import { generate } from './commands/generate.js'
 import { list } from './commands/ls.js'
 import { prune } from './commands/prune.js'
@@ -29,6 +30,7 @@ const COMMANDS = {
   check: { options: COMMON_OPTIONS, positionals: false },
   prune: { options: { ...COMMON_OPTIONS, 'dry-run': { type: 'boolean' } }, positionals: false },
   ls: { options: { ...COMMON_OPTIONS, json: { type: 'boolean' } }, positionals: false },
+  gallery: { options: { ...COMMON_OPTIONS, out: { type: 'string' }, since: { type: 'string' } }, positionals: false },
 } as const
 
 type Command = keyof typeof COMMANDS
@@ -83,6 +85,8 @@ export async function run(argv: readonly string[], context: RunContext): Promise
         return await prune(project, output, { dryRun: parsed.values['dry-run'] === true })
       case 'ls':
         return await list(project, output, { json: parsed.values.json === true })
+      case 'gallery':
+        return await gallery(project, output, { out: parsed.values.out as string | undefined, since: parsed.values.since as string | undefined, cwd: context.cwd, env: context.env })
     }
   } catch (error) {
     output.err(output.style('red', describeError(error)))

@@ -22,17 +22,17 @@ export interface DiscoveredSpec {
   label: string
 }
 
-/** Source files that may import `virtual:ai-image?…`. */
-const SOURCE_GLOB = '**/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx,html}'
+/** Source files that may import `virtual:ai-image?…` (and spec files: the gallery lists their importers). */
+export const SOURCE_GLOB = '**/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx,html}'
 const ALWAYS_IGNORED = ['**/node_modules/**', '**/.git/**', '**/dist/**']
 /** `import … from '…'`, `export … from '…'`, `import '…'`, `import('…')`, `require('…')`: not any string that looks like one. */
 const VIRTUAL_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["'`](virtual:ai-image\?[^"'`\s]+)["'`]/g
 /** Larger sources are bundles or data, not modules that import images; they are not read. */
-const SOURCE_MAX_BYTES = 16 * 1024 * 1024
+export const SOURCE_MAX_BYTES = 16 * 1024 * 1024
 
 export async function discoverSpecs(options: ResolvedOptions, filter: readonly string[] = []): Promise<DiscoveredSpec[]> {
   const { root } = options
-  const ignore = [...ALWAYS_IGNORED, `${relativeLabel(root, options.cacheDir)}/**`, ...(await recordedOutputs(options))]
+  const ignore = await discoveryIgnores(options)
   const files = await fg([...options.includeGlobs], { cwd: root, ignore: [...ignore, ...options.excludeGlobs], absolute: true, dot: true })
   const specs: DiscoveredSpec[] = files
     .filter((file) => options.isSpecFile(file))
@@ -67,6 +67,11 @@ export async function discoverSpecs(options: ResolvedOptions, filter: readonly s
     }
   }
   return specs
+}
+
+/** Globs (relative to the root) of what discovery never searches: dependencies, git, the cache, build outputs. */
+export async function discoveryIgnores(options: ResolvedOptions): Promise<string[]> {
+  return [...ALWAYS_IGNORED, `${relativeLabel(options.root, options.cacheDir)}/**`, ...(await recordedOutputs(options))]
 }
 
 /** Globs of the output folders the project's builds recorded, those inside the root (never the root itself). */
