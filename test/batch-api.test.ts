@@ -30,7 +30,7 @@ import {
   type BatchRecord,
   type CollectedLine,
 } from '../src/core/batch/index.js'
-import { virtualClock } from '../src/core/engine/clock.js'
+import { virtualClock } from '../src/core/clock.js'
 import { BATCH_PRICE_FACTOR, estimateCost } from '../src/core/engine/cost.js'
 import type { PreparedSpec } from '../src/core/engine/generate.js'
 import { AiImageError } from '../src/core/errors.js'

@@ -7,11 +7,12 @@ import picomatch from 'picomatch'
 import { checkCacheDirPlacement } from './cache/cache-folder.js'
 import { AiImageError } from './errors.js'
 import { addSecrets } from './secrets.js'
+import { SPEC_GLOB } from './spec-path.js'
 import { validateDefaults } from './spec/validate.js'
 import type { AiImageOptions, ImageSpec, ModelPrice, SpecDefaults, TokenCredentialLike } from '../types.js'
 
 export const DEFAULTS = {
-  include: ['**/*.imgprompt.json'],
+  include: [SPEC_GLOB],
   exclude: ['**/node_modules/**'],
   cacheDirName: '.ai-image',
   derivedCacheDir: 'node_modules/.cache/unplugin-ai-image',

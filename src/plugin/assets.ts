@@ -6,7 +6,7 @@
  * same shape as Rollup's default `assets/[name]-[hash][extname]`.
  */
 import path from 'node:path'
-import { sha256 } from '../core/cache/key.js'
+import { sha256 } from '../core/hash.js'
 import type { AssetSink, EmittedAsset } from '../core/emit/image-module.js'
 
 export interface RollupLikeContext {

@@ -11,6 +11,7 @@ import { discoverSpecs } from '../core/discover.js'
 import { AiImageError } from '../core/errors.js'
 import type { ResolvedOptions } from '../core/options.js'
 import type { SpecRef } from '../core/service.js'
+import { SPEC_SUFFIX } from '../core/spec-path.js'
 
 export type QuerySpecRef = Extract<SpecRef, { kind: 'query' }>
 
@@ -41,7 +42,7 @@ export class ProjectQueries {
       'SPEC_INVALID',
       'no source file of the project imports this spec, so the dev server does not generate it from a request ' +
         '(any page the browser opens could otherwise spend the API key on prompts of its choosing). ' +
-        'Import it from a source file under the project root, or write it as a spec file (`*.imgprompt.json`)',
+        `Import it from a source file under the project root, or write it as a spec file (\`*${SPEC_SUFFIX}\`)`,
       { file: ref.id },
     )
   }

@@ -8,11 +8,12 @@ import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
 import type { Project } from '../project.js'
 import { AiImageError } from '../../core/errors.js'
+import { SPEC_SUFFIX } from '../../core/spec-path.js'
 
 export async function generate(project: Project, output: Output, options: { dryRun: boolean }): Promise<number> {
   const { service, specs } = project
   if (specs.length === 0) {
-    output.out('no specs found (looked for *.imgprompt.json files, the `images` option and virtual:ai-image imports)')
+    output.out(`no specs found (looked for *${SPEC_SUFFIX} files, the \`images\` option and virtual:ai-image imports)`)
     return EXIT.ok
   }
   return options.dryRun ? dryRun(project, output) : run(project, output)

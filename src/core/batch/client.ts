@@ -8,7 +8,7 @@
  * base64 images: hundreds of MB that must never be buffered whole).
  */
 import type { Agent, Dispatcher, FormData } from 'undici'
-import { realClock, type Clock } from '../engine/clock.js'
+import { realClock, type Clock } from '../clock.js'
 import { AiImageError } from '../errors.js'
 import type { OpenAIProviderConfig } from '../options.js'
 import { errorFromResponse, type Headers } from '../providers/errors.js'

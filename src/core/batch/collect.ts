@@ -10,7 +10,7 @@
  * submitted again.
  */
 import { AiImageError } from '../errors.js'
-import { realClock, type Clock } from '../engine/clock.js'
+import { realClock, type Clock } from '../clock.js'
 import { pixelBound } from '../providers/limits.js'
 import { checkGeneratedImage, type ImageFacts } from '../engine/verify.js'
 import { modelCapabilities } from '../spec/models.js'

@@ -3,7 +3,7 @@
  * placeholder, from the spec's `emit` options. Pure data, no sharp: the warm path computes a recipe and
  * its derived-cache key without loading sharp, let alone decoding a pixel.
  */
-import { canonicalJson, sha256 } from '../cache/key.js'
+import { canonicalJson, sha256 } from '../hash.js'
 import { formatOfMime as knownFormatOfMime, type ImageFormat } from '../image-format.js'
 import type { PlaceholderKind } from '../../types.js'
 import type { NormalizedEmit } from '../spec/validate.js'

@@ -11,7 +11,7 @@
  */
 import type { CacheStore } from '../cache/store.js'
 import type { ImageEngine } from '../engine/generate.js'
-import { isSpecPath } from '../engine/inputs.js'
+import { isSpecPath } from '../spec-path.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import type { EmitOptions, ImageEmitter } from './emitter.js'
 import { renderImageModule, type AssetSink } from './image-module.js'

@@ -18,11 +18,10 @@ import { AiImageError, isAiImageError } from '../errors.js'
 import { answerWatch } from '../providers/http.js'
 import type { Logger } from '../log.js'
 import type { Budget, PaidCall } from './budget.js'
-import { formatMs, realClock, type Clock } from './clock.js'
+import { formatMs, realClock, type Clock } from '../clock.js'
 import { Gate } from './pacing.js'
 import { RunStats } from './report.js'
 
-export { formatMs, sleep } from './clock.js'
 
 export interface SchedulerOptions {
   concurrency: number

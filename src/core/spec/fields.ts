@@ -3,6 +3,7 @@
  * `virtual:ai-image?…` query strings and the published `schema.json` are all derived from this table,
  * so they cannot drift apart. Per-model rules live in `models.ts`.
  */
+import { SPEC_SUFFIX } from '../spec-path.js'
 
 export type FieldType =
   | { type: 'string'; enum?: readonly string[]; minLength?: number; pattern?: RegExp; patternText?: string }
@@ -146,7 +147,7 @@ export const SPEC_FIELDS: Readonly<Record<string, FieldDef>> = {
   image: {
     type: 'path-or-paths',
     maxItems: 16,
-    description: "Input image path(s) relative to the spec file; a *.imgprompt.json path uses that spec's picked output.",
+    description: `Input image path(s) relative to the spec file; a *${SPEC_SUFFIX} path uses that spec's picked output.`,
   },
   mask: { type: 'string', minLength: 1, description: 'PNG with alpha (alpha 0 = area to edit), same size as the first image.' },
   seed: { type: 'string-or-number', defaultable: true, description: 'Not sent; changes the cache key.' },

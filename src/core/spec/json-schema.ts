@@ -3,6 +3,7 @@
  * field table as the validator, so editors complete exactly the fields the plugin accepts.
  */
 import { SPEC_FIELDS, type FieldDef } from './fields.js'
+import { SPEC_SUFFIX } from '../spec-path.js'
 import { DEFAULT_MODEL, KNOWN_MODELS, MODELS, describeSizes } from './models.js'
 
 type Schema = Record<string, unknown>
@@ -66,7 +67,7 @@ export function specJsonSchema(): Schema {
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://unpkg.com/unplugin-ai-image/dist/schema.json',
-    title: 'unplugin-ai-image spec (*.imgprompt.json)',
+    title: `unplugin-ai-image spec (*${SPEC_SUFFIX})`,
     description: 'An image prompt that the build turns into an optimized, content-hashed image.',
     type: 'object',
     additionalProperties: false,

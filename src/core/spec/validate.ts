@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { specInvalid, showValue } from '../errors.js'
 import { isInside } from '../read-inside-root.js'
+import { isSpecPath } from '../spec-path.js'
 import type { EmitFormat, PlaceholderKind, SpecDefaults } from '../../types.js'
 import { EMIT_FIELDS, SPEC_FIELDS, checkFieldType, closestField, type FieldDef } from './fields.js'
 import {
@@ -146,7 +147,7 @@ export function validateSpec(raw: RawSpec, context: ValidateContext): ValidatedS
 
   const inputs = imagePaths.map((p, i) => resolveInput(raw, context.root, p, imagePaths.length > 1 ? `image[${i}]` : 'image', fail))
   const mask = fields.mask === undefined ? undefined : resolveInput(raw, context.root, fields.mask as string, 'mask', fail)
-  if (mask && mask.endsWith('.imgprompt.json')) {
+  if (mask && isSpecPath(mask)) {
     throw fail('mask', `${showValue(fields.mask)} is a spec file`, 'A mask must be a PNG file with an alpha channel')
   }
 
