@@ -30,7 +30,8 @@ import { checkInputs, resolveInputs, type ChainResolver, type ResolvedInput } fr
 import type { Progress } from './progress.js'
 import { RunStats } from './report.js'
 import type { Scheduler } from './scheduler.js'
-import { checkGeneratedImage, readImageFacts } from './verify.js'
+import { checkGeneratedImage } from '../providers/check-image.js'
+import { readImageFacts } from '../image-format.js'
 
 export interface PreparedSpec {
   spec: ValidatedSpec

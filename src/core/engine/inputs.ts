@@ -15,10 +15,9 @@ import { modelCapabilities } from '../spec/models.js'
 import { SPEC_FILE_MAX_BYTES } from '../spec/source.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import type { ProviderInput } from '../providers/types.js'
-import { IMAGE_LIMITS, MIME_OF, extensionOf, sniffFormat } from '../image-format.js'
+import { IMAGE_LIMITS, MIME_OF, extensionOf, readImageFacts, sniffFormat, type ImageFacts } from '../image-format.js'
 import { describeRefusal, readFileInsideRoot, type FileRefusal } from '../read-inside-root.js'
 import { isSpecPath, specStem } from '../spec-path.js'
-import { readImageFacts, type ImageFacts } from './verify.js'
 
 /** The API takes masks under 4 MB, whatever the model (API-FACTS.md). */
 const MASK_MAX_BYTES = 4 * 1024 * 1024
