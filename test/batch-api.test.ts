@@ -32,7 +32,7 @@ import {
 } from '../src/core/batch/index.js'
 import { virtualClock } from '../src/core/clock.js'
 import { BATCH_PRICE_FACTOR, estimateCost } from '../src/core/engine/cost.js'
-import type { PreparedSpec } from '../src/core/engine/generate.js'
+import type { PreparedSpec } from '../src/core/engine/prepare.js'
 import { AiImageError } from '../src/core/errors.js'
 import type { OpenAIProviderConfig } from '../src/core/options.js'
 import { ImageService } from '../src/core/service.js'

@@ -1,5 +1,5 @@
 /** Help texts of the `ai-image` command, one per command. */
-import { SPEC_SUFFIX } from '../core/spec-path.js'
+import { SPEC_SUFFIX } from '../core/service.js'
 
 export const EXIT = {
   /** Success: everything cached (check), generated (generate), listed or pruned. */

@@ -13,8 +13,7 @@ import picomatch from 'picomatch'
 import { readBuildRecords } from './cache/build-record.js'
 import type { ResolvedOptions } from './options.js'
 import { readFileInsideRoot } from './read-inside-root.js'
-import type { SpecRef } from './service.js'
-import { VIRTUAL_PREFIX, relativeLabel } from './spec/source.js'
+import { VIRTUAL_PREFIX, relativeLabel, type SpecRef } from './spec/source.js'
 
 export interface DiscoveredSpec {
   ref: SpecRef

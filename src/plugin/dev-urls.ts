@@ -8,8 +8,7 @@
  * What no pattern can see (an alias that names a spec file) is refused by the load hook (`RequestGuard`).
  */
 import path from 'node:path'
-import { SPEC_SUFFIX } from '../core/spec-path.js'
-import { VIRTUAL_PREFIX } from '../core/spec/source.js'
+import { SPEC_SUFFIX, VIRTUAL_PREFIX } from '../core/service.js'
 
 export const DEV_URL_SEGMENT = '@ai-image/'
 export const PREVIEW_SEGMENT = 'preview/'

@@ -14,7 +14,6 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { BuildOptions, BuildResult, OutputFile, PluginBuild } from 'esbuild'
 import { AiImageError } from '../core/errors.js'
-import { esbuildPublicPath } from '../core/options.js'
 import { contentHash, hashedAssetPath, publicUrl } from './assets.js'
 import { LOAD_FILTER, SPEC_FILE_FILTER, SPEC_QUERY, VIRTUAL_FILTER } from './ids.js'
 import type { PluginState } from './state.js'
@@ -36,7 +35,7 @@ export function esbuildHooks(state: PluginState) {
 
       state.setAssetSinkOverride(() => {
         const outdir = outputDir(options, workingDir)
-        const prefix = esbuildPublicPath(state.service().options, options.publicPath)
+        const prefix = state.service().esbuildPublicPath(options.publicPath)
         return (asset) => {
           const file = hashedAssetPath(asset)
           pending.set(file, asset.data)

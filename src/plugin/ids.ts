@@ -9,11 +9,8 @@
  *   importer, whose folder is carried in the id.
  */
 import path from 'node:path'
-import type { ResolvedOptions } from '../core/options.js'
-import type { SpecRef } from '../core/service.js'
 import { specInvalid } from '../core/errors.js'
-import { SPEC_SUFFIX, SPEC_SUFFIX_SOURCE, isSpecPath } from '../core/spec-path.js'
-import { VIRTUAL_PREFIX } from '../core/spec/source.js'
+import { SPEC_SUFFIX, SPEC_SUFFIX_SOURCE, VIRTUAL_PREFIX, isSpecPath, type ResolvedOptions, type SpecRef } from '../core/service.js'
 
 export const SPEC_QUERY = '?ai-image'
 export const RESOLVED_VIRTUAL = `\0${VIRTUAL_PREFIX}`

@@ -5,7 +5,7 @@
  * (the module's file is the spec); `hotUpdate` does the same for input images and upstream specs.
  */
 import type { DevEnvironment, HotUpdateOptions, ResolvedConfig, ViteDevServer } from 'vite'
-import type { LogSink } from '../core/log.js'
+import type { LogSink } from '../core/service.js'
 import type { PluginState } from './state.js'
 import { DevServer } from './vite-dev.js'
 

@@ -2,13 +2,12 @@
  * `ai-image generate [globs...] [--dry-run]`: generate every miss ahead of a build through the same engine
  * the plugins use, or, with --dry-run, list the misses with their estimated cost and send nothing.
  */
-import { formatUSD } from '../../core/engine/cost.js'
 import { describeError } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
 import type { Project } from '../project.js'
 import { AiImageError } from '../../core/errors.js'
-import { SPEC_SUFFIX } from '../../core/spec-path.js'
+import { SPEC_SUFFIX, formatUSD } from '../../core/service.js'
 
 export async function generate(project: Project, output: Output, options: { dryRun: boolean }): Promise<number> {
   const { service, specs } = project

@@ -48,6 +48,9 @@ export const TEMP_MARKER = '.tmp-'
 export const ENTRY_FILE = /^([0-9a-f]{64})(?:\.json|-\d+\.[a-z0-9]+)$/
 
 export class CacheStore {
+  /** Verified reads (`inspect`) and image files written since the store was made: what a build cost the cache. */
+  readonly counts = { verifiedReads: 0, imagesWritten: 0 }
+
   constructor(readonly dir: string) {}
 
   folderOf(key: string): string {
@@ -64,6 +67,7 @@ export class CacheStore {
 
   /** Read and verify an entry: every sidecar field, the key, and each image's bytes and header. */
   async inspect(key: string): Promise<Inspection> {
+    this.counts.verifiedReads++
     const read = await this.readSidecar(key)
     if (read.status !== 'ok') return read
     const images: CachedImage[] = []
@@ -141,6 +145,7 @@ export class CacheStore {
     meta: { mime: string; width: number; height: number; revised_prompt?: string },
   ): Promise<SidecarImage> {
     const file = this.imageFileName(key, index, meta.mime)
+    this.counts.imagesWritten++
     await this.prepareFolder(key)
     await atomicWrite(path.join(this.folderOf(key), file), data).catch((error: unknown) => {
       throw writeFailure(error, this.folderOf(key))

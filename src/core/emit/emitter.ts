@@ -7,7 +7,6 @@
  * A cache hit and a miss give the same result: the same recipe, key and bytes, whether the derived files
  * were just made or read back.
  */
-import type { ResolvedImageFile } from '../engine/generate.js'
 import { checkImageHeader } from '../cache/entry.js'
 import { sameStamp, type FileStamp } from '../cache/stamp.js'
 import type { Logger } from '../log.js'
@@ -54,6 +53,9 @@ export interface SourceImage {
   stamp?: FileStamp
 }
 
+/** A source image whose bytes were read (and verified) or just made. */
+export type LoadedImage = SourceImage & { data: Buffer }
+
 export class ImageEmitter {
   /** `derived`: sharp runs; `reused`: verified derived-cache hits; `passedThrough`: cached bytes emitted as they are. */
   readonly stats = { derived: 0, reused: 0, passedThrough: 0 }
@@ -69,7 +71,7 @@ export class ImageEmitter {
    * derived cache lacks). Without them it answers from the derived cache alone, and undefined means some
    * candidate needs its bytes (emitted as they are, or a derived file to make): read them and call again.
    */
-  emit(spec: ValidatedSpec, sources: readonly ResolvedImageFile[], options?: EmitOptions): Promise<EmittedCandidate[]>
+  emit(spec: ValidatedSpec, sources: readonly LoadedImage[], options?: EmitOptions): Promise<EmittedCandidate[]>
   emit(spec: ValidatedSpec, sources: readonly SourceImage[], options?: EmitOptions): Promise<EmittedCandidate[] | undefined>
   async emit(spec: ValidatedSpec, sources: readonly SourceImage[], options: EmitOptions = {}): Promise<EmittedCandidate[] | undefined> {
     const candidates = await Promise.all(sources.map((source, index) => this.candidate(spec, source, index, options.optimizePng ?? true)))

@@ -1,86 +1,53 @@
 /**
- * Spec → image: a cache hit, or a generation through the scheduler that lands in the cache. One key is
- * generated once: concurrent imports in a process share one promise, concurrent processes take the key's
- * lock (cache/lock.ts) and look in the cache again once they hold it. What was paid for is kept: each
- * call's images are written the moment they arrive and noted in the key's journal (cache/journal.ts), a
- * failed call does not throw away its siblings, and a later run requests only the candidates still missing.
- * The sidecar is written last. Placeholder images are rendered in memory and never written to the cache.
+ * A cache miss → an image: frozen builds refuse it, the placeholder provider renders it in memory (never
+ * written to the cache), and any other provider generates it through the scheduler into the cache.
+ * Loaded on the first miss of a process (the service imports it lazily), so a warm build never loads the
+ * scheduler, the provider or the HTTP client.
+ *
+ * One key is generated once across processes: a process takes the key's lock (cache/lock.ts) and looks in
+ * the cache again once it holds it. What was paid for is kept: each call's images are written the moment
+ * they arrive and noted in the key's journal (cache/journal.ts), a failed call does not throw away its
+ * siblings, and a later run requests only the candidates still missing. The sidecar is written last.
  */
-import { EventEmitter } from 'node:events'
+import pLimit, { type LimitFunction } from 'p-limit'
 import { AiImageError, isAiImageError } from '../errors.js'
-import { computeKey, type KeyMaterial } from '../cache/key.js'
+import { realClock, type Clock } from '../clock.js'
 import { sha256 } from '../hash.js'
-import type { FileStamp } from '../cache/stamp.js'
+import { readImageFacts } from '../image-format.js'
 import { cleanLeftovers } from '../cache/housekeeping.js'
 import { Journal, type JournalState } from '../cache/journal.js'
-import pLimit, { type LimitFunction } from 'p-limit'
 import { KeyLocks, POLL_MS, type LockOwner } from '../cache/lock.js'
-import { sidecarFor, type CacheStore, type Sidecar, type SidecarImage } from '../cache/store.js'
+import { sidecarFor, type CacheStore, type SidecarImage } from '../cache/store.js'
 import type { Logger } from '../log.js'
 import type { ResolvedOptions } from '../options.js'
-import type { ImageProvider, PartialFrame, ProviderRequest } from '../providers/types.js'
+import { checkGeneratedImage } from '../providers/check-image.js'
+import { createProvider } from '../providers/index.js'
+import { pixelBound } from '../providers/limits.js'
 import { renderPlaceholders } from '../providers/placeholder.js'
 import { addUsage } from '../providers/stream.js'
-import { pixelBound } from '../providers/limits.js'
+import type { ImageProvider, PartialFrame, ProviderRequest } from '../providers/types.js'
 import { redactDeep } from '../secrets.js'
 import type { ValidatedSpec } from '../spec/validate.js'
-import { realClock, type Clock } from '../clock.js'
+import type { Budget } from './budget.js'
 import { estimateCost } from './cost.js'
-import { checkInputs, resolveInputs, type ChainResolver, type ResolvedInput } from './inputs.js'
+import { checkInputs } from './inputs.js'
+import type { PreparedSpec, ResolvedImage, ResolvedImageFile } from './prepare.js'
 import type { Progress } from './progress.js'
-import { RunStats } from './report.js'
-import type { Scheduler } from './scheduler.js'
-import { checkGeneratedImage } from '../providers/check-image.js'
-import { readImageFacts } from '../image-format.js'
-
-export interface PreparedSpec {
-  spec: ValidatedSpec
-  key: string
-  material: KeyMaterial
-  inputs: ResolvedInput[]
-  mask?: ResolvedInput
-}
-
-export interface ResolvedImageFile {
-  data: Buffer
-  sha256: string
-  width: number
-  height: number
-  mime: string
-  /** On a cache hit: the committed file's stamp when these bytes were read and verified (`cache/stamp.ts`). */
-  stamp?: FileStamp
-}
-
-export interface ResolvedImage {
-  key: string
-  spec: ValidatedSpec
-  images: ResolvedImageFile[]
-  /** Rendered offline by the placeholder provider (not in the committed cache). */
-  placeholder: boolean
-  /** Served from the committed cache without a request. */
-  hit: boolean
-  sidecar?: Sidecar
-}
-
-export interface EngineEvents {
-  /** A streamed preview of a key being generated. */
-  partial: [key: string, frame: PartialFrame]
-}
+import type { RunStats } from './report.js'
+import { Scheduler } from './scheduler.js'
 
 export interface EngineDeps {
   options: ResolvedOptions
   store: CacheStore
-  scheduler: Scheduler
-  /** Created on the first miss, so a warm build needs neither a key nor a connection pool. */
-  provider: () => ImageProvider
   log: Logger
-  /** Counters of the current build; shared with the scheduler. */
-  stats?: RunStats
-  locks?: KeyLocks
-  journal?: Journal
+  /** Counters of the current build; shared with the service and the scheduler. */
+  stats: RunStats
+  budget: Budget
   progress?: Progress
-  /** Waits between looks at keys locked by other processes. */
+  /** Every wait of the engine (pacing, backoff, lock polling). */
   clock?: Clock
+  /** A streamed preview of a key being generated. */
+  onPartial?: (key: string, frame: PartialFrame) => void
 }
 
 /** One request of a generation: which candidates (indices of `n`) it asks for. */
@@ -89,77 +56,45 @@ interface PlannedCall {
 }
 
 export class ImageEngine {
-  readonly events = new EventEmitter<EngineEvents>()
-  readonly stats: RunStats
-  readonly locks: KeyLocks
-  readonly journal: Journal
-  /**
-   * Keys of committed entries this build used (hits, generations; not placeholders), for the build's
-   * record (`cache/build-record.ts`). Cleared by the service when a build begins.
-   */
-  readonly usedKeys = new Set<string>()
-  private readonly inflight = new Map<string, Promise<ResolvedImage>>()
+  /** The one queue of paid requests of this process's builds (slots, pacing, retries, budget). */
+  readonly scheduler: Scheduler
+  private readonly locks: KeyLocks
+  private readonly journal: Journal
+  private readonly stats: RunStats
   /** Keys this process generates (and holds locks for) at once. */
   private readonly generations: LimitFunction
   private readonly clock: Clock
+  /** Created on the first generation, so a frozen or placeholder miss needs neither a key nor a connection pool. */
+  private provider: ImageProvider | undefined
   private housekeeping: Promise<void> | undefined
   private toldAboutWaiting = false
 
   constructor(private readonly deps: EngineDeps) {
-    this.stats = deps.stats ?? deps.scheduler.stats
+    const { options, stats, budget, log } = deps
+    this.stats = stats
     this.clock = deps.clock ?? realClock
-    this.locks = deps.locks ?? new KeyLocks(deps.store.dir, { clock: this.clock })
-    this.journal = deps.journal ?? new Journal(deps.store)
-    this.generations = pLimit(2 * deps.options.concurrency)
-  }
-
-  /** Resolve inputs (chains included) and compute the key. */
-  async prepare(spec: ValidatedSpec, chain: ChainResolver): Promise<PreparedSpec> {
-    const { inputs, mask } = await resolveInputs(spec, this.deps.options.root, chain)
-    const material: KeyMaterial = {
-      endpoint: spec.endpoint,
-      request: spec.request,
-      inputs: inputs.map((i) => i.sha256),
-      mask: mask?.sha256 ?? null,
-      seed: spec.seed,
-    }
-    return { spec, key: computeKey(material), material, inputs, ...(mask ? { mask } : {}) }
-  }
-
-  /** The image of a prepared spec: from the cache, or generated now. Concurrent calls share one promise. */
-  obtain(prepared: PreparedSpec): Promise<ResolvedImage> {
-    let pending = this.inflight.get(prepared.key)
-    if (!pending) {
-      pending = this.obtainUncached(prepared).finally(() => this.inflight.delete(prepared.key))
-      this.inflight.set(prepared.key, pending)
-    }
-    // Every importer gets its own spec (labels, pick and emit options differ); the pixels are shared.
-    return pending.then((image) => {
-      if (!image.placeholder) this.usedKeys.add(image.key)
-      return image.spec === prepared.spec ? image : { ...image, spec: prepared.spec }
+    this.scheduler = new Scheduler({
+      concurrency: options.concurrency,
+      retries: options.retries,
+      timeout: options.timeout,
+      rateLimit: options.rateLimit,
+      log,
+      stats,
+      budget,
+      clock: this.clock,
     })
+    this.locks = new KeyLocks(deps.store.dir, { clock: this.clock })
+    this.journal = new Journal(deps.store)
+    this.generations = pLimit(2 * options.concurrency)
   }
 
-  /** The provider's own restrictions (Azure: no webp, no variations, …), without spending anything. */
-  checkSpec(spec: ValidatedSpec): void {
-    this.deps.provider().checkSpec(spec)
-  }
-
-  /** Wait until nothing is being obtained (failures included): paid answers in flight land in the cache. */
-  async settle(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight.values()])
-  }
-
-  private async obtainUncached(prepared: PreparedSpec): Promise<ResolvedImage> {
+  /**
+   * The image of a key the cache does not have (`found`: why): refused when frozen, rendered by the
+   * placeholder provider, or generated. Concurrent calls for one key are the caller's to share.
+   */
+  async obtainMiss(prepared: PreparedSpec): Promise<ResolvedImage> {
     const { spec, key } = prepared
-    const { options, store, log } = this.deps
-    const found = await store.inspect(key)
-    if (found.status === 'hit') {
-      this.stats.hits++
-      return { key, spec, hit: true, placeholder: false, sidecar: found.entry.sidecar, images: found.entry.images }
-    }
-    if (found.status === 'corrupt') log.warn(`${spec.label}: cache entry ${key.slice(0, 12)} is corrupt (${found.reason}); treating it as a miss`)
-
+    const { options } = this.deps
     const provider = options.provider
     if (options.frozen && !(provider.kind === 'placeholder' && provider.explicit)) {
       throw new AiImageError('CACHE_MISS_FROZEN', `no cached image for this spec (key ${key.slice(0, 12)})`, {
@@ -174,6 +109,21 @@ export class ImageEngine {
       this.stats.failed++
       throw error
     }
+  }
+
+  /** The provider's own restrictions (Azure: no webp, no variations, …), without spending anything. */
+  checkSpec(spec: ValidatedSpec): void {
+    this.providerOf().checkSpec(spec)
+  }
+
+  /** Close the provider's connection pool (so the process can exit); it is created again on the next miss. */
+  async close(): Promise<void> {
+    await this.provider?.close()
+    this.provider = undefined
+  }
+
+  private providerOf(): ImageProvider {
+    return (this.provider ??= createProvider(this.deps.options.provider, this.deps.options))
   }
 
   private async renderPlaceholder(prepared: PreparedSpec): Promise<ResolvedImage> {
@@ -195,7 +145,7 @@ export class ImageEngine {
    */
   private async generateOnce(prepared: PreparedSpec): Promise<ResolvedImage> {
     const { spec, key } = prepared
-    const provider = this.deps.provider()
+    const provider = this.providerOf()
     // Provider-specific restrictions fail before any lock, request or spending.
     provider.checkSpec(spec)
     await checkInputs(spec, prepared.inputs, prepared.mask)
@@ -232,7 +182,7 @@ export class ImageEngine {
           return result
         }
         // A failed build stops waiting for other processes too.
-        await this.clock.sleep(poll * (1 + Math.random()), this.deps.scheduler.cancelSignal)
+        await this.clock.sleep(poll * (1 + Math.random()), this.scheduler.cancelSignal)
       }
     } finally {
       // Images made by another process count as done; those of a failed generation as failed.
@@ -329,10 +279,10 @@ export class ImageEngine {
     const n = call.indices.length
     const request = this.providerRequest(prepared, n)
     const paid = { label: spec.label, images: n, usd: estimateCost(spec, this.deps.options.prices, n).usd }
-    const result = await this.deps.scheduler.run(paid, async ({ signal, release }) => {
+    const result = await this.scheduler.run(paid, async ({ signal, release }) => {
       const answer = await provider.generate(request, {
         signal,
-        onPartial: (frame) => this.events.emit('partial', key, { ...frame, index: call.indices[frame.index] ?? frame.index }),
+        onPartial: (frame) => this.deps.onPartial?.(key, { ...frame, index: call.indices[frame.index] ?? frame.index }),
       })
       release()
       if (answer.images.length !== n) {

@@ -8,6 +8,12 @@ import { describeRefusal, readFileInsideRoot, type FileRefusal } from '../read-i
 import { EMIT_FIELDS, SPEC_FIELDS, type FieldDef } from './fields.js'
 import type { ImageSpec } from '../../types.js'
 
+/** Where a spec comes from, as the front ends name it: a spec file, a `virtual:ai-image?…` query, a named spec. */
+export type SpecRef =
+  | { kind: 'file'; file: string }
+  | { kind: 'query'; query: string; dir: string; id: string }
+  | { kind: 'named'; name: string }
+
 export type SpecSource =
   | { kind: 'file'; file: string }
   | { kind: 'query'; query: string; dir: string }
