@@ -5,11 +5,12 @@
 import path from 'node:path'
 import picomatch from 'picomatch'
 import { checkCacheDirPlacement } from './cache/cache-folder.js'
-import { AiImageError } from './errors.js'
+import { optionError, optional, type Env } from './option-values.js'
+import { providerSecrets, resolveProvider, type ProviderConfig } from './providers/registry.js'
 import { addSecrets } from './secrets.js'
 import { SPEC_GLOB } from './spec-path.js'
 import { validateDefaults } from './spec/validate.js'
-import type { AiImageOptions, ImageSpec, ModelPrice, SpecDefaults, TokenCredentialLike } from '../types.js'
+import type { AiImageOptions, ImageSpec, ModelPrice, SpecDefaults } from '../types.js'
 
 export const DEFAULTS = {
   include: [SPEC_GLOB],
@@ -21,38 +22,11 @@ export const DEFAULTS = {
   timeout: 300_000,
   /** Longest a request waits out 429s, from its first one. */
   rateLimitMaxWait: 600_000,
-  openaiBaseURL: 'https://api.openai.com/v1',
   /** esbuild: URL prefix of emitted images when neither the option nor esbuild's `publicPath` is set. */
   publicPath: '/',
 } as const
 
-export type Env = Readonly<Record<string, string | undefined>>
-
-export interface OpenAIProviderConfig {
-  kind: 'openai'
-  apiKey: string | undefined
-  baseURL: string
-  organization?: string
-  project?: string
-}
-
-export interface AzureProviderConfig {
-  kind: 'azure'
-  endpoint: string
-  apiKey?: string
-  deployment?: string
-  deployments: Readonly<Record<string, string>>
-  apiVersion?: string
-  credential?: TokenCredentialLike
-}
-
-export interface PlaceholderProviderConfig {
-  kind: 'placeholder'
-  /** Chosen in the options (renders even when frozen), or fallen back to for lack of a key. */
-  explicit: boolean
-}
-
-export type ProviderConfig = OpenAIProviderConfig | AzureProviderConfig | PlaceholderProviderConfig
+export type { Env } from './option-values.js'
 
 export interface ResolvedOptions {
   root: string
@@ -82,8 +56,6 @@ export interface ResolvedOptions {
   notices: string[]
 }
 
-const OPTION_LABEL = 'plugin options'
-
 export function resolveOptions(user: AiImageOptions = {}, context: { root?: string; env?: Env } = {}): ResolvedOptions {
   const env = context.env ?? process.env
   if (user === null || typeof user !== 'object') throw optionError('', 'must be an object')
@@ -100,50 +72,7 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
     return included(subject) && !excluded(subject)
   }
 
-  const openai = user.openai ?? {}
-  const azure = user.azure ?? {}
-  const openaiKey = nonEmpty(openai.apiKey) ?? nonEmpty(env.OPENAI_API_KEY)
-  const azureEndpoint = nonEmpty(azure.endpoint) ?? nonEmpty(env.AZURE_OPENAI_ENDPOINT)
-  const azureKey = nonEmpty(azure.apiKey) ?? nonEmpty(env.AZURE_OPENAI_API_KEY)
-  const notices: string[] = []
-
-  let kind = user.provider
-  if (kind !== undefined && !['openai', 'azure', 'placeholder'].includes(kind)) {
-    throw optionError('provider', `"${String(kind)}" is not a provider; use 'openai', 'azure' or 'placeholder'`)
-  }
-  if (kind === undefined) {
-    kind = azureEndpoint ? 'azure' : openaiKey ? 'openai' : 'placeholder'
-    if (kind === 'placeholder') {
-      notices.push(
-        'no OPENAI_API_KEY or AZURE_OPENAI_ENDPOINT: cache misses are rendered by the offline placeholder provider and not cached. ' +
-          "Set a key to generate real images, or set provider: 'placeholder' to silence this notice",
-      )
-    }
-  }
-
-  let provider: ProviderConfig
-  if (kind === 'openai') {
-    provider = {
-      kind,
-      apiKey: openaiKey,
-      baseURL: (nonEmpty(openai.baseURL) ?? nonEmpty(env.OPENAI_BASE_URL) ?? DEFAULTS.openaiBaseURL).replace(/\/+$/, ''),
-      ...optional('organization', nonEmpty(openai.organization) ?? nonEmpty(env.OPENAI_ORG_ID)),
-      ...optional('project', nonEmpty(openai.project) ?? nonEmpty(env.OPENAI_PROJECT_ID)),
-    }
-  } else if (kind === 'azure') {
-    if (!azureEndpoint) throw optionError('azure.endpoint', 'is required for the azure provider (or set AZURE_OPENAI_ENDPOINT)')
-    provider = {
-      kind,
-      endpoint: azureEndpoint.replace(/\/+$/, ''),
-      deployments: { ...(azure.deployments ?? {}) },
-      ...optional('apiKey', azureKey),
-      ...optional('deployment', nonEmpty(azure.deployment) ?? nonEmpty(env.AZURE_OPENAI_DEPLOYMENT)),
-      ...optional('apiVersion', nonEmpty(azure.apiVersion) ?? nonEmpty(env.OPENAI_API_VERSION)),
-      ...optional('credential', azure.credential),
-    }
-  } else {
-    provider = { kind: 'placeholder', explicit: user.provider === 'placeholder' }
-  }
+  const { config: provider, notices } = resolveProvider(user, env)
 
   const images = user.images ?? {}
   if (typeof images !== 'object' || Array.isArray(images)) throw optionError('images', 'must be an object of named specs')
@@ -178,7 +107,7 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
     prices: checkPrices(user.prices),
     provider,
     // Known to the redactor from here on: errors, log lines and stored fields never carry them.
-    secrets: addSecrets([openaiKey, azureKey]),
+    secrets: addSecrets(providerSecrets(user, env)),
     notices,
   }
 }
@@ -187,10 +116,6 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
 export function isCI(env: Env): boolean {
   const value = env.CI
   return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false'
-}
-
-function optionError(field: string, problem: string): AiImageError {
-  return new AiImageError('SPEC_INVALID', `${field ? `option "${field}" ` : ''}${problem}`, { file: OPTION_LABEL, field })
 }
 
 /** Any URL prefix ('' keeps URLs relative); resolved against esbuild's own setting by `esbuildPublicPath`. */
@@ -216,14 +141,6 @@ function checkPrices(prices: AiImageOptions['prices']): Readonly<Record<string, 
     if (!isTable(price, 2)) throw optionError(`prices.${model}`, `must be ${shape}, got ${JSON.stringify(price)}`)
   }
   return prices
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined
-}
-
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
 }
 
 function toList(value: string | string[] | undefined, field: string): string[] | undefined {

@@ -342,7 +342,7 @@ export class ImageService {
   async resolve(spec: ValidatedSpec, { chain = [], onKey }: ResolveOptions = {}): Promise<ResolvedImage> {
     // A chained edit the provider cannot make must fail before its upstream specs are generated (and paid
     // for); other specs are checked on a miss only, so a cache hit needs no provider at all.
-    if (spec.inputs.some(isSpecPath) && this.options.provider.kind !== 'placeholder') (await this.#loadEngine()).checkSpec(spec)
+    if (spec.inputs.some(isSpecPath) && this.options.provider.kind !== 'placeholder') await (await this.#loadEngine()).checkSpec(spec)
     const prepared = await this.prepare(spec, chain, async (upstream, here) => {
       const image = await this.resolve(upstream, { chain: here })
       return image.images[image.spec.pick]!

@@ -19,13 +19,13 @@ import { Journal, type JournalState } from '../cache/journal.js'
 import { KeyLocks, POLL_MS, type LockOwner } from '../cache/lock.js'
 import { sidecarFor, type CacheStore, type SidecarImage } from '../cache/store.js'
 import type { Logger } from '../log.js'
-import type { ResolvedOptions } from '../options.js'
 import { checkGeneratedImage } from '../providers/check-image.js'
-import { createProvider } from '../providers/index.js'
+import { createProvider, type ProviderConfig } from '../providers/registry.js'
 import { pixelBound } from '../providers/limits.js'
-import { renderPlaceholders } from '../providers/placeholder.js'
-import { addUsage } from '../providers/stream.js'
+import { renderPlaceholders } from '../providers/placeholder/provider.js'
+import { addUsage } from '../providers/usage.js'
 import type { ImageProvider, PartialFrame, ProviderRequest } from '../providers/types.js'
+import type { PriceOverrides } from './cost.js'
 import { redactDeep } from '../secrets.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import type { Budget } from './budget.js'
@@ -36,8 +36,19 @@ import type { Progress } from './progress.js'
 import type { RunStats } from './report.js'
 import { Scheduler } from './scheduler.js'
 
+/** What the engine reads of the resolved plugin options. */
+export interface EngineOptions {
+  provider: ProviderConfig
+  frozen: boolean
+  concurrency: number
+  retries: number
+  timeout: number
+  rateLimit: { imagesPerMinute?: number; requestsPerMinute?: number; maxWait: number }
+  prices: PriceOverrides
+}
+
 export interface EngineDeps {
-  options: ResolvedOptions
+  options: EngineOptions
   store: CacheStore
   log: Logger
   /** Counters of the current build; shared with the service and the scheduler. */
@@ -65,7 +76,7 @@ export class ImageEngine {
   private readonly generations: LimitFunction
   private readonly clock: Clock
   /** Created on the first generation, so a frozen or placeholder miss needs neither a key nor a connection pool. */
-  private provider: ImageProvider | undefined
+  private provider: Promise<ImageProvider> | undefined
   private housekeeping: Promise<void> | undefined
   private toldAboutWaiting = false
 
@@ -112,17 +123,18 @@ export class ImageEngine {
   }
 
   /** The provider's own restrictions (Azure: no webp, no variations, …), without spending anything. */
-  checkSpec(spec: ValidatedSpec): void {
-    this.providerOf().checkSpec(spec)
+  async checkSpec(spec: ValidatedSpec): Promise<void> {
+    ;(await this.providerOf()).checkSpec(spec)
   }
 
   /** Close the provider's connection pool (so the process can exit); it is created again on the next miss. */
   async close(): Promise<void> {
-    await this.provider?.close()
+    const provider = this.provider
     this.provider = undefined
+    await (await provider?.catch(() => undefined))?.close()
   }
 
-  private providerOf(): ImageProvider {
+  private providerOf(): Promise<ImageProvider> {
     return (this.provider ??= createProvider(this.deps.options.provider, this.deps.options))
   }
 
@@ -145,7 +157,7 @@ export class ImageEngine {
    */
   private async generateOnce(prepared: PreparedSpec): Promise<ResolvedImage> {
     const { spec, key } = prepared
-    const provider = this.providerOf()
+    const provider = await this.providerOf()
     // Provider-specific restrictions fail before any lock, request or spending.
     provider.checkSpec(spec)
     await checkInputs(spec, prepared.inputs, prepared.mask)
@@ -282,6 +294,7 @@ export class ImageEngine {
     const result = await this.scheduler.run(paid, async ({ signal, release }) => {
       const answer = await provider.generate(request, {
         signal,
+        onAnswerRead: release,
         onPartial: (frame) => this.deps.onPartial?.(key, { ...frame, index: call.indices[frame.index] ?? frame.index }),
       })
       release()

@@ -2,13 +2,13 @@
  * OpenAI Images API: `POST {baseURL}/images/{generations|edits|variations}` with a Bearer key.
  * `baseURL` includes `/v1`, as in the official SDK, so any OpenAI-compatible server works.
  */
-import { AiImageError } from '../errors.js'
-import type { OpenAIProviderConfig } from '../options.js'
-import { contentTypeHeader, requestBody } from './body.js'
+import { AiImageError } from '../../errors.js'
+import { limitsFor } from '../limits.js'
+import type { ImageProvider } from '../types.js'
+import type { OpenAIProviderConfig } from './config.js'
 import type { HttpClient } from './http.js'
-import { limitsFor } from './limits.js'
-import { readImagesAnswer } from './response.js'
-import type { ImageProvider } from './types.js'
+import { contentTypeHeader, openaiRequestBody } from './wire-body.js'
+import { readOpenAIImagesAnswer } from './wire-response.js'
 
 export function createOpenAIProvider(config: OpenAIProviderConfig, http: HttpClient): ImageProvider {
   return {
@@ -21,7 +21,7 @@ export function createOpenAIProvider(config: OpenAIProviderConfig, http: HttpCli
           file: request.label,
         })
       }
-      const body = await requestBody(request)
+      const body = await openaiRequestBody(request)
       const limits = limitsFor(request)
       const answer = await http.post({
         url: `${config.baseURL}/images/${request.endpoint}`,
@@ -36,8 +36,9 @@ export function createOpenAIProvider(config: OpenAIProviderConfig, http: HttpCli
         signal: context.signal,
         label: request.label,
         limits,
+        ...(context.onAnswerRead ? { onBodyRead: context.onAnswerRead } : {}),
       })
-      return readImagesAnswer(answer, request, context, http, limits)
+      return readOpenAIImagesAnswer(answer, request, context, http, limits)
     },
     close: () => http.close(),
   }
