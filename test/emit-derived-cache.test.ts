@@ -6,7 +6,7 @@ import { mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DerivedCache, entryOf } from '../src/core/emit/derived-cache.js'
+import { DerivedCache, entryOf } from '../src/core/cache/derived.js'
 import type { Derivation } from '../src/core/emit/optimize.js'
 import { derivedKey, isPassThrough, recipeFor, type EmitRecipe } from '../src/core/emit/recipe.js'
 import type { NormalizedEmit } from '../src/core/spec/validate.js'

@@ -26,14 +26,12 @@ import { discoverSpecs, type DiscoveredSpec } from './discover.js'
 import { MIME_OF, sniffFormat } from './image-format.js'
 import { esbuildPublicPath, resolveOptions, type Env, type ResolvedOptions } from './options.js'
 import { isSpecPath } from './spec-path.js'
+import type { Inspection } from './cache/backend.js'
+import { openCache } from './cache/backends.js'
 import { BUILDS_DIR, outputLabel, readBuildRecords, recordFileName, writeBuildRecord, type BuildRecord } from './cache/build-record.js'
-import { Journal } from './cache/journal.js'
-import { KeyLocks } from './cache/lock.js'
-import { pruneEntries, type PruneReport } from './cache/prune.js'
-import { stampFile } from './cache/stamp.js'
-import { CacheStore, type Inspection } from './cache/store.js'
-import { tidyWorkDir } from './cache/workdir.js'
-import { DerivedCache } from './emit/derived-cache.js'
+import { DerivedCache } from './cache/derived.js'
+import type { PruneReport } from './cache/prune.js'
+import type { CacheTiers } from './cache/tiers.js'
 import { ImageEmitter } from './emit/emitter.js'
 import { imageModuleCode, type AssetSink } from './emit/image-module.js'
 import { renderMissingModule } from './emit/module-code.js'
@@ -59,7 +57,7 @@ export { formatUSD, type CostEstimate } from './engine/cost.js'
 export { DEV_PREVIEW_AFTER_MS, type PendingPreview, type PreviewImage, type PreviewTarget } from './service/dev-preview.js'
 export type { AssetSink, EmittedAsset } from './emit/image-module.js'
 export type { BuildRecord } from './cache/build-record.js'
-export type { Inspection } from './cache/store.js'
+export type { Inspection } from './cache/backend.js'
 export type { PruneReport } from './cache/prune.js'
 export type { DiscoveredSpec } from './discover.js'
 export type { LogSink, Logger } from './log.js'
@@ -171,7 +169,8 @@ export class ImageService {
   readonly events = new EventEmitter<ServiceEvents>()
   /** The `ai-image.config.*` file the options came from (`forProject`), when there is one. */
   readonly configFile: string | undefined
-  readonly #store: CacheStore
+  /** The committed folder, then the tiers after it (`cache/backends.ts`). */
+  readonly #cache: CacheTiers
   /** Converted, resized and placeholder files, from the derived cache or sharp. */
   readonly #emitter: ImageEmitter
   /** Counters of the current build (reset by `beginBuild`). */
@@ -201,9 +200,9 @@ export class ImageService {
     this.options = resolveOptions(userOptions, context)
     this.configFile = configFile
     this.log = createLogger(this.options.secrets, context.sink)
-    this.#store = new CacheStore(this.options.cacheDir)
-    this.#emitter = new ImageEmitter({ cacheDir: this.options.derivedCacheDir, log: this.log })
     this.#clock = context.clock ?? realClock
+    this.#cache = openCache(this.options, { warn: (message) => this.log.warn(message), clock: this.#clock })
+    this.#emitter = new ImageEmitter({ cacheDir: this.options.derivedCacheDir, log: this.log })
     this.#budget = new Budget(this.options.budget)
     this.#progress = new Progress({
       clock: this.#clock,
@@ -239,7 +238,7 @@ export class ImageService {
     target.watch?.(watchFiles)
     const emit = { emitter: this.#emitter, optimizePng: target.preview === undefined }
 
-    const warm = await warmImageModule({ ...emit, store: this.#store, prepare: (s) => this.#prepareUnchained(s) }, spec, target.sink)
+    const warm = await warmImageModule({ ...emit, cache: this.#cache, prepare: (s) => this.#prepareUnchained(s) }, spec, target.sink)
     if (warm) {
       this.#stats.hits++
       this.#usedKeys.add(warm.key)
@@ -263,7 +262,7 @@ export class ImageService {
       }
       throw error
     }
-    const code = await imageModuleCode({ key: image.key, spec: image.spec, images: await this.#withStamps(image) }, target.sink, emit)
+    const code = await imageModuleCode(image, target.sink, emit)
     return { code, watchFiles, path: 'full', key: image.key }
   }
 
@@ -278,7 +277,7 @@ export class ImageService {
     if (this.#stats.startedAt !== undefined) this.#stats.finishedAt = this.#clock.now()
     const summary = this.#stats.snapshot()
     if (this.#stats.hadMisses) this.log.info(formatSummary(summary))
-    await tidyWorkDir(this.options.cacheDir)
+    await this.#cache.endRun()
     const frozen = [...this.#missing].filter(([, error]) => error.code === 'CACHE_MISS_FROZEN').map(([file]) => file).sort()
     this.#missing.clear()
     const error = this.#budget.buildError() ?? (frozen.length > 0 ? frozenMissesError(frozen) : undefined)
@@ -381,12 +380,12 @@ export class ImageService {
 
   /** The committed entry of a key, read and verified whole (`check`, `ls`). */
   inspectEntry(key: string): Promise<Inspection> {
-    return this.#store.inspect(key)
+    return this.#cache.inspect(key)
   }
 
   /** Candidate `index` of the committed entry of `key`, verified (the dev server serves it after a restart). */
   async cachedImage(key: string, index: number): Promise<{ data: Buffer; mime: string; sha256: string } | undefined> {
-    const image = (await this.#store.read(key))?.images[index]
+    const image = (await this.#cache.read(key))?.images[index]
     return image && { data: image.data, mime: image.mime, sha256: image.sha256 }
   }
 
@@ -425,16 +424,18 @@ export class ImageService {
    * interrupted runs, and derived files of images no kept entry holds. Counts what was (or would be) removed.
    */
   async prune({ keep, dryRun, report = {} }: PruneOptions): Promise<{ removed: number; derived: number }> {
-    const parts = { store: this.#store, locks: new KeyLocks(this.options.cacheDir, { clock: this.#clock }), journal: new Journal(this.#store) }
-    const removed = await pruneEntries(parts, keep, dryRun, report)
+    const removed = await this.#cache.prune(keep, dryRun, report)
     const images = new Set<string>()
-    for (const key of keep) for (const image of (await this.#store.read(key).catch(() => undefined))?.images ?? []) images.add(image.sha256)
+    for (const key of keep) {
+      const found = await this.#cache.local.inspect(key).catch(() => undefined)
+      for (const image of found?.status === 'hit' ? found.entry.images : []) images.add(image.sha256)
+    }
     const derived = await new DerivedCache(this.options.derivedCacheDir).prune(images, dryRun)
     return { removed, derived: derived.length }
   }
 
   activity(): Activity {
-    return { emit: { ...this.#emitter.stats }, cache: { ...this.#store.counts } }
+    return { emit: { ...this.#emitter.stats }, cache: { ...this.#cache.counts } }
   }
 
   async close(): Promise<void> {
@@ -449,8 +450,8 @@ export class ImageService {
       loadSpec: (ref) => this.loadSpec(ref),
       resolve: (spec) => this.resolve(spec),
       prepare: (spec, chain, upstream) => this.prepare(spec, chain, upstream),
-      inspect: (key) => this.#store.inspect(key),
-      keptCandidates: async (key) => [...(await new Journal(this.#store).resume(key)).kept.keys()],
+      inspect: (key) => this.#cache.inspect(key),
+      keptCandidates: (key) => this.#cache.keptCandidates(key),
       estimate: (spec, images) => this.estimate(spec, images),
     }
   }
@@ -478,7 +479,7 @@ export class ImageService {
 
   async #obtainUncached(prepared: PreparedSpec): Promise<ResolvedImage> {
     const { spec, key } = prepared
-    const found = await this.#store.inspect(key)
+    const found = await this.#cache.inspect(key)
     if (found.status === 'hit') {
       this.#stats.hits++
       return { key, spec, hit: true, placeholder: false, sidecar: found.entry.sidecar, images: found.entry.images }
@@ -492,7 +493,7 @@ export class ImageService {
     return (this.#engineLoading ??= import('./engine/generate.js').then(({ ImageEngine }) => {
       this.#engine = new ImageEngine({
         options: this.options,
-        store: this.#store,
+        cache: this.#cache,
         log: this.log,
         stats: this.#stats,
         budget: this.#budget,
@@ -505,21 +506,6 @@ export class ImageService {
       })
       return this.#engine
     }))
-  }
-
-  /**
-   * Stamps of the committed files as verified (a hit) or just written (a generation) let the next build skip
-   * reading them (the warm path). Placeholder images have no committed file, hence no stamp.
-   */
-  async #withStamps(image: ResolvedImage) {
-    const committed = image.sidecar?.images ?? []
-    return Promise.all(
-      image.images.map(async (file, i) => {
-        const record = committed[i]
-        const stamp = file.stamp ?? (record ? await stampFile(path.join(this.#store.folderOf(image.key), record.file)) : undefined)
-        return { ...file, stamp }
-      }),
-    )
   }
 
   #isPlaceholderExplicit(): boolean {

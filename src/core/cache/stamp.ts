@@ -6,6 +6,7 @@
  */
 import type { Stats } from 'node:fs'
 import { lstat } from 'node:fs/promises'
+import type { FreshnessToken } from './backend.js'
 
 export interface FileStamp {
   size: number
@@ -39,4 +40,15 @@ export function sameStamp(recorded: FileStamp | null | undefined, current: FileS
     recorded.ctimeMs === current.ctimeMs &&
     recorded.ino === current.ino
   )
+}
+
+/** A stamp as the freshness token the committed folder gives callers (`backend.ts`): equal strings, equal stamps. */
+export function tokenOf(stamp: FileStamp): FreshnessToken {
+  return `${stamp.size}:${stamp.mtimeMs}:${stamp.ctimeMs}:${stamp.ino}`
+}
+
+/** The token of a regular file as it is now (no link followed), or undefined. */
+export async function fileToken(file: string): Promise<FreshnessToken | undefined> {
+  const stamp = await stampFile(file)
+  return stamp && tokenOf(stamp)
 }

@@ -9,6 +9,8 @@
  * every field and its request against the key, and each image as a regular file (no link followed) of
  * the recorded size, SHA-256, format and dimensions. Anything else is reported as corrupt, with the
  * file at fault, and treated as a miss: never an asset, a crash or a raw library error.
+ *
+ * The files of the committed folder; `local.ts` makes it a cache backend (with its locks and journals).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
@@ -19,27 +21,11 @@ import { SIDECAR_MAX_BYTES, SIDECAR_VERSION, checkImageBytes, parseSidecar, side
 import { sha256 } from '../hash.js'
 import type { KeyMaterial } from './key.js'
 import { describeFileProblem, folderState, readRegularFile } from './safe-fs.js'
-import { stampFile, stampOf, type FileStamp } from './stamp.js'
+import type { CacheEntry, CachedImage, Inspection, WarmEntry } from './backend.js'
+import { stampFile, stampOf, tokenOf } from './stamp.js'
 
 export { SIDECAR_VERSION, type Sidecar, type SidecarImage } from './entry.js'
-
-export interface CachedImage extends SidecarImage {
-  path: string
-  data: Buffer
-  /** From `inspect`: the file's stamp, taken before its bytes were read and verified (`stamp.ts`). */
-  stamp?: FileStamp
-}
-
-export interface CacheEntry {
-  key: string
-  sidecar: Sidecar
-  images: CachedImage[]
-}
-
-export type Inspection =
-  | { status: 'hit'; entry: CacheEntry }
-  | { status: 'miss' }
-  | { status: 'corrupt'; reason: string }
+export type { CacheEntry, CachedImage, Inspection } from './backend.js'
 
 /** Marker in temp-file names, so a later run can find and remove leftovers of a killed process. */
 export const TEMP_MARKER = '.tmp-'
@@ -77,24 +63,26 @@ export class CacheStore {
       if (!bytes.ok) return { status: 'corrupt', reason: `${image.file} ${describeFileProblem(bytes.problem)}` }
       const problem = checkImageBytes(image, bytes.data)
       if (problem) return { status: 'corrupt', reason: `${image.file} ${problem}` }
-      images.push({ ...image, path: file, data: bytes.data, stamp: stampOf(bytes.stats) })
+      // The token of the file as it was read: verified content, so an equal token later vouches for it.
+      images.push({ ...image, data: bytes.data, token: tokenOf(stampOf(bytes.stats)) })
     }
     return { status: 'hit', entry: { key, sidecar: read.sidecar, images } }
   }
 
   /**
    * The checked sidecar of an entry whose image files are all present as regular files (no link followed)
-   * with their recorded sizes, and the stamp of each file (`stamp.ts`), without reading or hashing the
-   * images; undefined otherwise. For the warm emit path, which serves derived files keyed by the SHA-256
-   * the sidecar records while each image's stamp shows it unchanged since its content was last verified.
+   * with their recorded sizes, and the token of each file (its stamp, `stamp.ts`), without reading or hashing
+   * the images; undefined otherwise. For the warm emit path, which serves derived files keyed by the SHA-256
+   * the sidecar records while each image's token shows it unchanged since its content was last verified.
    * `inspect` is the verified read.
    */
-  async completeSidecar(key: string): Promise<{ sidecar: Sidecar; stamps: FileStamp[] } | undefined> {
+  async completeSidecar(key: string): Promise<WarmEntry | undefined> {
     const read = await this.readSidecar(key).catch(() => undefined)
     if (read?.status !== 'ok') return undefined
     const { sidecar } = read
     const stamps = await Promise.all(sidecar.images.map((image) => stampFile(path.join(this.folderOf(key), image.file))))
-    return stamps.every((stamp, i) => stamp?.size === sidecar.images[i]!.bytes) ? { sidecar, stamps: stamps as FileStamp[] } : undefined
+    if (!stamps.every((stamp, i) => stamp?.size === sidecar.images[i]!.bytes)) return undefined
+    return { sidecar, tokens: stamps.map((stamp) => tokenOf(stamp!)) }
   }
 
   private async readSidecar(key: string): Promise<{ status: 'ok'; sidecar: Sidecar } | Exclude<Inspection, { status: 'hit' }>> {

@@ -14,24 +14,10 @@ import sharp from 'sharp'
 import { specInvalid } from '../errors.js'
 import { sniffFormat, type ImageFormat } from '../image-format.js'
 import { renderPlaceholder } from './placeholder.js'
+import type { Derivation, EncodedImage } from '../cache/derived.js'
 import type { EmitRecipe } from './recipe.js'
 
-export interface EncodedImage {
-  data: Buffer
-  width: number
-  height: number
-  format: ImageFormat
-}
-
-export interface Derivation {
-  /** The emitted full-size image; undefined when the source bytes are already the best answer. */
-  main: EncodedImage | undefined
-  /** One per width below the source's width, smallest first. */
-  variants: EncodedImage[]
-  placeholder: string | undefined
-  /** Set when a transparent image was flattened onto the background (the caller warns). */
-  flattened: boolean
-}
+export type { Derivation, EncodedImage } from '../cache/derived.js'
 
 export async function deriveImage(source: Buffer, recipe: EmitRecipe, label: string): Promise<Derivation> {
   checkBackground(recipe.background, label)

@@ -4,20 +4,20 @@
  * Loaded on the first miss of a process (the service imports it lazily), so a warm build never loads the
  * scheduler, the provider or the HTTP client.
  *
- * One key is generated once across processes: a process takes the key's lock (cache/lock.ts) and looks in
- * the cache again once it holds it. What was paid for is kept: each call's images are written the moment
- * they arrive and noted in the key's journal (cache/journal.ts), a failed call does not throw away its
- * siblings, and a later run requests only the candidates still missing. The sidecar is written last.
+ * One key is generated once across processes: a process takes the key's lock (`cache.tryLock`) and looks in
+ * the cache again once it holds it. What was paid for is kept: each call's images land in the cache the
+ * moment they arrive (the key's draft, `cache/draft.ts`), a failed call does not throw away its siblings,
+ * and a later run requests only the candidates still missing. The sidecar is written last.
  */
 import pLimit, { type LimitFunction } from 'p-limit'
 import { AiImageError, isAiImageError } from '../errors.js'
 import { realClock, type Clock } from '../clock.js'
 import { sha256 } from '../hash.js'
 import { readImageFacts } from '../image-format.js'
-import { cleanLeftovers } from '../cache/housekeeping.js'
-import { Journal, type JournalState } from '../cache/journal.js'
-import { KeyLocks, POLL_MS, type LockOwner } from '../cache/lock.js'
-import { sidecarFor, type CacheStore, type SidecarImage } from '../cache/store.js'
+import type { EntryDraft } from '../cache/draft.js'
+import { LOCK_POLL_MS } from '../cache/backend.js'
+import { sidecarFor, type SidecarImage } from '../cache/store.js'
+import type { CacheTiers } from '../cache/tiers.js'
 import type { Logger } from '../log.js'
 import { checkGeneratedImage } from '../providers/check-image.js'
 import { createProvider, type ProviderConfig } from '../providers/registry.js'
@@ -49,7 +49,7 @@ export interface EngineOptions {
 
 export interface EngineDeps {
   options: EngineOptions
-  store: CacheStore
+  cache: CacheTiers
   log: Logger
   /** Counters of the current build; shared with the service and the scheduler. */
   stats: RunStats
@@ -69,8 +69,6 @@ interface PlannedCall {
 export class ImageEngine {
   /** The one queue of paid requests of this process's builds (slots, pacing, retries, budget). */
   readonly scheduler: Scheduler
-  private readonly locks: KeyLocks
-  private readonly journal: Journal
   private readonly stats: RunStats
   /** Keys this process generates (and holds locks for) at once. */
   private readonly generations: LimitFunction
@@ -94,8 +92,6 @@ export class ImageEngine {
       budget,
       clock: this.clock,
     })
-    this.locks = new KeyLocks(deps.store.dir, { clock: this.clock })
-    this.journal = new Journal(deps.store)
     this.generations = pLimit(2 * options.concurrency)
   }
 
@@ -171,15 +167,15 @@ export class ImageEngine {
     }
     this.deps.progress?.add(total)
     try {
-      for (let poll: number = POLL_MS.min; ; poll = Math.min(POLL_MS.max, poll * 2)) {
+      for (let poll: number = LOCK_POLL_MS.min; ; poll = Math.min(LOCK_POLL_MS.max, poll * 2)) {
         const result = await this.generations(async () => {
-          const held = await this.locks.tryAcquire(key)
+          const held = await this.deps.cache.tryLock(key)
           if (!held.lock) {
-            this.tellWaiting(held.owner)
+            this.tellWaiting(held.holder)
             return undefined
           }
           try {
-            const found = await this.deps.store.inspect(key)
+            const found = await this.deps.cache.inspect(key)
             if (found.status === 'hit') {
               this.stats.hits++
               return { key, spec, hit: true, placeholder: false, sidecar: found.entry.sidecar, images: found.entry.images }
@@ -202,11 +198,11 @@ export class ImageEngine {
     }
   }
 
-  private tellWaiting(owner: LockOwner | undefined): void {
+  private tellWaiting(holder: string | undefined): void {
     if (this.toldAboutWaiting) return
     this.toldAboutWaiting = true
     this.deps.log.info(
-      `another process${owner ? ` (pid ${owner.pid})` : ''} is generating images for this cache folder; its keys are left to it instead of paid twice`,
+      `another process${holder ? ` (${holder})` : ''} is generating images for this cache folder; its keys are left to it instead of paid twice`,
     )
   }
 
@@ -216,25 +212,26 @@ export class ImageEngine {
     finish: (images: number, ok: boolean) => void,
   ): Promise<ResolvedImage> {
     const { spec, key } = prepared
-    const { store, log } = this.deps
+    const { log } = this.deps
     const total = Number(spec.request.n)
     const records: SidecarImage[] = new Array(total)
     const files: ResolvedImageFile[] = new Array(total)
 
     // Candidates an interrupted earlier run already paid for and wrote (each checked like a cache entry).
-    const { state, kept, dropped } = await this.journal.resume(key)
+    const draft = await this.deps.cache.draft(key)
+    const { state, kept, dropped } = draft
     for (const reason of dropped) {
       log.warn(`${spec.label}: the journal of the unfinished cache entry ${key.slice(0, 12)} is not used for ${reason}; that image is generated again`)
     }
     for (const [index, image] of kept) {
       if (index >= total) continue
       records[index] = state.images[String(index)]!
-      files[index] = { data: image.data, sha256: image.sha256, width: image.width, height: image.height, mime: image.mime }
+      files[index] = { data: image.data, sha256: image.sha256, width: image.width, height: image.height, mime: image.mime, ...(image.token ? { token: image.token } : {}) }
     }
     const missing = [...Array(total).keys()].filter((i) => !records[i])
     // The entry's folder must take the images before any of them is paid for (a read-only cache, a file or
     // a link in its place is an error now, not a paid image that cannot be stored).
-    if (missing.length > 0) await store.prepareFolder(key)
+    if (missing.length > 0) await draft.prepare()
     if (missing.length < total) {
       log.info(`${spec.label}: resuming an interrupted generation, ${total - missing.length} of ${total} images kept`)
       finish(total - missing.length, true)
@@ -246,7 +243,7 @@ export class ImageEngine {
     const outcomes = await Promise.allSettled(
       calls.map(async (call) => {
         try {
-          await this.runCall(prepared, provider, call, state, records, files)
+          await this.runCall(prepared, provider, call, draft, records, files)
           finish(call.indices.length, true)
         } catch (error) {
           finish(call.indices.length, false)
@@ -265,8 +262,7 @@ export class ImageEngine {
       request_id: state.request_ids.length ? state.request_ids.join(', ') : null,
       images: records,
     }))
-    await store.commit(sidecar)
-    await this.journal.remove(key)
+    await draft.commit(sidecar)
 
     const generatedNow = missing.length
     const estimate = estimateCost(spec, this.deps.options.prices, generatedNow)
@@ -283,7 +279,7 @@ export class ImageEngine {
     prepared: PreparedSpec,
     provider: ImageProvider,
     call: PlannedCall,
-    state: JournalState,
+    draft: EntryDraft,
     records: SidecarImage[],
     files: ResolvedImageFile[],
   ): Promise<void> {
@@ -325,25 +321,26 @@ export class ImageEngine {
     for (const [i, image] of answer.images.entries()) {
       const index = call.indices[i]!
       const facts = result.facts[i]!
-      records[index] = await this.deps.store.writeImage(key, index, image.data, {
+      const { record, token } = await draft.writeCandidate(index, image.data, {
         mime: facts.mime,
         width: facts.width,
         height: facts.height,
         ...(image.revisedPrompt ? { revised_prompt: image.revisedPrompt } : {}),
       })
-      files[index] = { data: image.data, sha256: records[index].sha256, width: facts.width, height: facts.height, mime: facts.mime }
-      state.images[String(index)] = records[index]
+      records[index] = record
+      files[index] = { data: image.data, sha256: record.sha256, width: facts.width, height: facts.height, mime: facts.mime, ...(token ? { token } : {}) }
     }
+    const { state } = draft
     state.usage = addUsage(state.usage ?? undefined, answer.usage) ?? null
     state.created ||= answer.created
     if (answer.requestId) state.request_ids.push(answer.requestId)
     this.stats.tokens += totalTokens(answer.usage)
-    await this.journal.record(state)
+    await draft.save()
   }
 
   private async cleanLeftovers(): Promise<void> {
     try {
-      const removed = await cleanLeftovers(this.deps.store, this.locks, (skipped) => this.deps.log.warnOnce(`housekeeping skipped ${skipped}`))
+      const removed = await this.deps.cache.tidyLeftovers((skipped) => this.deps.log.warnOnce(`housekeeping skipped ${skipped}`))
       if (removed.length > 0) this.deps.log.info(`removed ${removed.length} leftover file(s) of an interrupted earlier run from the cache folder`)
     } catch (error) {
       this.deps.log.warn(`could not clean leftovers in the cache folder: ${(error as Error).message}`)

@@ -2,9 +2,9 @@
  * Spec → its inputs and its cache key, and the shapes of a resolved image. Light on purpose: the warm path
  * computes every key through here, while the generation machinery (`generate.ts`) loads on the first miss.
  */
+import type { FreshnessToken } from '../cache/backend.js'
+import type { Sidecar } from '../cache/entry.js'
 import { computeKey, type KeyMaterial } from '../cache/key.js'
-import type { FileStamp } from '../cache/stamp.js'
-import type { Sidecar } from '../cache/store.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import { resolveInputs, type ChainResolver, type ResolvedInput } from './inputs.js'
 
@@ -22,8 +22,8 @@ export interface ResolvedImageFile {
   width: number
   height: number
   mime: string
-  /** On a cache hit: the committed file's stamp when these bytes were read and verified (`cache/stamp.ts`). */
-  stamp?: FileStamp
+  /** In the committed cache: the image's freshness token when these bytes were read (and verified) or written. */
+  token?: FreshnessToken
 }
 
 export interface ResolvedImage {

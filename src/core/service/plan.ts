@@ -5,7 +5,7 @@
  */
 import type { AiImageError } from '../errors.js'
 import { isAiImageError } from '../errors.js'
-import type { Inspection } from '../cache/store.js'
+import type { Inspection } from '../cache/backend.js'
 import type { CostEstimate } from '../engine/cost.js'
 import { checkInputs } from '../engine/inputs.js'
 import type { PreparedSpec } from '../engine/prepare.js'
