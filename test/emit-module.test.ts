@@ -11,7 +11,7 @@ import sharp from 'sharp'
 import { describe, expect, it, vi } from 'vitest'
 import type { EmittedAsset } from '../src/core/emit/image-module.js'
 import { sharpJobSlots } from '../src/core/emit/limit.js'
-import type * as Optimize from '../src/core/emit/optimize.js'
+import type * as Optimize from '../src/core/emit/pipeline.js'
 import type { LogSink } from '../src/core/log.js'
 import { ImageService } from '../src/core/service.js'
 import { emulatorSuite, png } from './helpers/suite.js'
@@ -23,7 +23,7 @@ vi.mock('sharp', async (importOriginal) => (await import('./helpers/sharp-spy.js
 
 /** Image jobs in flight, to check the bound. */
 const jobs = vi.hoisted(() => ({ active: 0, peak: 0, total: 0 }))
-vi.mock('../src/core/emit/optimize.js', async (importOriginal) => {
+vi.mock('../src/core/emit/pipeline.js', async (importOriginal) => {
   const actual = await importOriginal<typeof Optimize>()
   return {
     ...actual,

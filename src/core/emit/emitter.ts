@@ -151,7 +151,7 @@ export class ImageEmitter {
     const cached = await this.cached(key, source.sha256, label)
     if (cached) return cached
     // The pipeline (and sharp with it) is loaded on the first derivation: a warm build never loads it.
-    const [limit, { deriveImage }] = await Promise.all([sharpLimit(), import('./optimize.js')])
+    const [limit, { deriveImage }] = await Promise.all([sharpLimit(), import('./pipeline.js')])
     const derivation = await limit(() => deriveImage(source.data, recipe, label))
     this.stats.derived++
     try {
