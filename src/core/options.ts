@@ -2,13 +2,14 @@
  * resolveOptions(): every default and every environment variable the plugin reads, in one place.
  * Nothing else in the code base looks at `process.env`.
  */
+import { createRequire } from 'node:module'
 import path from 'node:path'
-import picomatch from 'picomatch'
+import type picomatch from 'picomatch'
 import { checkCacheDirPlacement } from './cache/cache-folder.js'
 import { optionError, optional, type Env } from './option-values.js'
 import { providerSecrets, resolveProvider, type ProviderConfig } from './providers/registry.js'
 import { addSecrets } from './secrets.js'
-import { SPEC_GLOB } from './spec-path.js'
+import { SPEC_GLOB, isSpecPath } from './spec-path.js'
 import { validateDefaults } from './spec/validate.js'
 import type { AiImageOptions, ImageSpec, ModelPrice, SpecDefaults } from '../types.js'
 
@@ -61,10 +62,12 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
   if (user === null || typeof user !== 'object') throw optionError('', 'must be an object')
   const root = path.resolve(user.root ?? context.root ?? process.cwd())
 
-  const include = toList(user.include, 'include') ?? [...DEFAULTS.include]
-  const exclude = toList(user.exclude, 'exclude') ?? [...DEFAULTS.exclude]
-  const included = picomatch(include, { dot: true })
-  const excluded = picomatch(exclude, { dot: true })
+  const ownInclude = toList(user.include, 'include')
+  const ownExclude = toList(user.exclude, 'exclude')
+  const include = ownInclude ?? [...DEFAULTS.include]
+  const exclude = ownExclude ?? [...DEFAULTS.exclude]
+  const included = ownInclude ? globMatcher(ownInclude) : isDefaultIncluded
+  const excluded = ownExclude ? globMatcher(ownExclude) : isDefaultExcluded
   const isSpecFile = (file: string) => {
     const rel = path.relative(root, file).split(path.sep).join('/')
     // Files outside the root are matched by their absolute path, so `**/x.imgprompt.json` still matches.
@@ -110,6 +113,26 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
     secrets: addSecrets(providerSecrets(user, env)),
     notices,
   }
+}
+
+/**
+ * The default `include` (`**\/*.imgprompt.json`) and `exclude` (`**\/node_modules/**`) as plain string tests
+ * on a `/`-separated path, matching exactly what picomatch (`dot: true`) matches for them: picomatch is
+ * loaded only for globs of the project's own.
+ */
+export function isDefaultIncluded(subject: string): boolean {
+  return isSpecPath(subject) && !subject.split('/').some((part) => part === '.' || part === '..')
+}
+
+export function isDefaultExcluded(subject: string): boolean {
+  const parts = subject.split('/')
+  return parts.includes('node_modules') && !parts.some((part) => part === '.' || part === '..')
+}
+
+/** picomatch (with `dot: true`, as Vite and unplugin match), required on first use: globs are matched synchronously. */
+export function globMatcher(globs: readonly string[]): (subject: string) => boolean {
+  const load = createRequire(import.meta.url)('picomatch') as typeof picomatch
+  return load([...globs], { dot: true })
 }
 
 /** `CI=false` and `CI=0` are how people say "not CI"; anything else set means CI. */

@@ -22,7 +22,7 @@ import { AiImageError, isAiImageError, specInvalid } from './errors.js'
 import { realClock, type Clock } from './clock.js'
 import { createLogger, type LogSink, type Logger } from './log.js'
 import { loadConfigFile, mergeOptions } from './config-file.js'
-import { discoverSpecs, type DiscoveredSpec } from './discover.js'
+import type { DiscoveredSpec } from './discover.js'
 import { MIME_OF, sniffFormat } from './image-format.js'
 import { esbuildPublicPath, resolveOptions, type Env, type ResolvedOptions } from './options.js'
 import { isSpecPath } from './spec-path.js'
@@ -305,7 +305,8 @@ export class ImageService {
   }
 
   /** Every spec of the project, found without a bundler; `filter` globs narrow it to matching spec files. */
-  discover(filter: readonly string[] = []): Promise<DiscoveredSpec[]> {
+  async discover(filter: readonly string[] = []): Promise<DiscoveredSpec[]> {
+    const { discoverSpecs } = await import('./discover.js')
     return discoverSpecs(this.options, filter)
   }
 
