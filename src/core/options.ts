@@ -10,6 +10,7 @@ import { optionError, optional, type Env } from './option-values.js'
 import { providerSecrets, resolveProvider, type ProviderConfig } from './providers/registry.js'
 import { addSecrets } from './secrets.js'
 import { SPEC_GLOB, isSpecPath } from './spec-path.js'
+import { relativeLabel } from './spec/source.js'
 import { validateDefaults } from './spec/validate.js'
 import type { AiImageOptions, ImageSpec, ModelPrice, SpecDefaults } from '../types.js'
 
@@ -69,9 +70,8 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
   const included = ownInclude ? globMatcher(ownInclude) : isDefaultIncluded
   const excluded = ownExclude ? globMatcher(ownExclude) : isDefaultExcluded
   const isSpecFile = (file: string) => {
-    const rel = path.relative(root, file).split(path.sep).join('/')
     // Files outside the root are matched by their absolute path, so `**/x.imgprompt.json` still matches.
-    const subject = rel.startsWith('..') ? file.split(path.sep).join('/') : rel
+    const subject = relativeLabel(root, file)
     return included(subject) && !excluded(subject)
   }
 

@@ -38,7 +38,7 @@ function filtered(hook: Hook, include?: (id: string) => boolean | null | undefin
   const run = function (this: unknown, id: string, ...rest: unknown[]) {
     if (include && !include(id)) return undefined
     // As unplugin tests a filter: on the id with `/` separators.
-    if (pattern && !pattern.test(id.replace(/\\/g, '/'))) return undefined
+    if (pattern && !pattern.test(id.includes('\\') ? id.replace(/\\/g, '/') : id)) return undefined
     return handler.call(this, id, ...rest)
   }
   return typeof hook === 'function' ? run : { ...hook, handler: run }

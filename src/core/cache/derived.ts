@@ -105,14 +105,20 @@ export interface DerivedEntry {
 }
 
 export class DerivedCache {
-  constructor(readonly dir: string) {}
+  /** `dir` resolved, and the separator after it. */
+  private readonly prefix: string
+
+  constructor(readonly dir: string) {
+    this.prefix = `${path.resolve(dir)}${path.sep}`
+  }
 
   private folderOf(key: string): string {
-    return path.join(this.dir, key.slice(0, 2))
+    // By concatenation (keys are hex, file names checked records): joined for every import of a build.
+    return `${this.prefix}${key.slice(0, 2)}`
   }
 
   manifestPath(key: string): string {
-    return path.join(this.folderOf(key), `${key}.json`)
+    return `${this.folderOf(key)}${path.sep}${key}.json`
   }
 
   /**
@@ -166,7 +172,7 @@ export class DerivedCache {
   }
 
   private async readFile(key: string, record: DerivedFileRecord): Promise<VerifiedRead | undefined> {
-    const read = await readRegularFile(path.join(this.folderOf(key), record.file), { maxBytes: IMAGE_LIMITS.maxBytes, expectedBytes: record.bytes })
+    const read = await readRegularFile(`${this.folderOf(key)}${path.sep}${record.file}`, { maxBytes: IMAGE_LIMITS.maxBytes, expectedBytes: record.bytes })
     if (!read.ok) return undefined
     const stamp = stampOf(read.stats)
     const unchanged = sameStamp(record.stamp, stamp)

@@ -37,14 +37,25 @@ export class CacheStore {
   /** Verified reads (`inspect`) and image files written since the store was made: what a build cost the cache. */
   readonly counts = { verifiedReads: 0, imagesWritten: 0 }
 
-  constructor(readonly dir: string) {}
+  /** `dir` resolved, and the separator after it. */
+  private readonly prefix: string
 
+  constructor(readonly dir: string) {
+    this.prefix = `${path.resolve(dir)}${path.sep}`
+  }
+
+  // Paths by concatenation (keys are hex, file names are checked plain names): joined for every import of a build.
   folderOf(key: string): string {
-    return path.join(this.dir, key.slice(0, 2))
+    return `${this.prefix}${key.slice(0, 2)}`
   }
 
   sidecarPath(key: string): string {
-    return path.join(this.folderOf(key), `${key}.json`)
+    return `${this.folderOf(key)}${path.sep}${key}.json`
+  }
+
+  /** The file of a checked image record of `key`. */
+  imagePath(key: string, file: string): string {
+    return `${this.folderOf(key)}${path.sep}${file}`
   }
 
   imageFileName(key: string, index: number, mime: string): string {
@@ -58,7 +69,7 @@ export class CacheStore {
     if (read.status !== 'ok') return read
     const images: CachedImage[] = []
     for (const image of read.sidecar.images) {
-      const file = path.join(this.folderOf(key), image.file)
+      const file = this.imagePath(key, image.file)
       const bytes = await readRegularFile(file, { maxBytes: IMAGE_LIMITS.maxBytes, expectedBytes: image.bytes })
       if (!bytes.ok) return { status: 'corrupt', reason: `${image.file} ${describeFileProblem(bytes.problem)}` }
       const problem = checkImageBytes(image, bytes.data)
@@ -80,7 +91,7 @@ export class CacheStore {
     const read = await this.readSidecar(key).catch(() => undefined)
     if (read?.status !== 'ok') return undefined
     const { sidecar } = read
-    const stamps = await Promise.all(sidecar.images.map((image) => stampFile(path.join(this.folderOf(key), image.file))))
+    const stamps = await Promise.all(sidecar.images.map((image) => stampFile(this.imagePath(key, image.file))))
     if (!stamps.every((stamp, i) => stamp?.size === sidecar.images[i]!.bytes)) return undefined
     return { sidecar, tokens: stamps.map((stamp) => tokenOf(stamp!)) }
   }

@@ -33,10 +33,17 @@ export const VIRTUAL_PREFIX = 'virtual:ai-image'
 /** Largest spec file read: a spec is a few hundred bytes; the longest prompt any model takes is 32,000 characters. */
 export const SPEC_FILE_MAX_BYTES = 1024 * 1024
 
+/** A file as messages and globs name it: relative to the root with `/` separators, or absolute when outside it. */
 export function relativeLabel(root: string, file: string): string {
+  // The common case without `path.relative` (which resolves both paths): every import of a build asks.
+  const prefix = root.endsWith(path.sep) ? root : `${root}${path.sep}`
+  if (file.startsWith(prefix) && !UNNORMALIZED.test(file)) return path.sep === '/' ? file.slice(prefix.length) : file.slice(prefix.length).split(path.sep).join('/')
   const rel = path.relative(root, file)
   return (rel.startsWith('..') || path.isAbsolute(rel) ? file : rel).split(path.sep).join('/')
 }
+
+/** `.` or `..` segments, or doubled separators: a path `path.relative` would normalize first. */
+const UNNORMALIZED = /[/\\]\.{1,2}(?:[/\\]|$)|[/\\]{2}|[/\\]$/
 
 /**
  * A spec file is untrusted text (a pull request can make it a symlink to anything): it is read only when its
