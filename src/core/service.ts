@@ -43,10 +43,10 @@ import { prepareSpec, type PreparedSpec, type ResolvedImage } from './engine/pre
 import { Progress, formatProgress } from './engine/progress.js'
 import { RunStats, formatSummary, type RunSummary } from './engine/report.js'
 import type { PartialFrame } from './providers/types.js'
-import { namedSpec, parseQuerySpec, readSpecFile, relativeLabel, type RawSpec, type SpecRef } from './spec/source.js'
+import { namedSpec, parseQuerySpec, readSpecFile, refLabel, relativeLabel, type RawSpec, type SpecRef } from './spec/source.js'
 import { validateSpec, type ValidatedSpec } from './spec/validate.js'
-import { DevPreviews, type PendingPreview, type PreviewTarget } from './service/dev-preview.js'
-import { generateAll, labelOf, planSpecs, type GenerateAllOptions, type GenerateAllReport, type PlanDeps, type PlanEntry } from './service/plan.js'
+import type { DevPreviews, PendingPreview, PreviewTarget } from './service/dev-preview.js'
+import type { GenerateAllOptions, GenerateAllReport, PlanDeps, PlanEntry } from './service/plan.js'
 import { warmImageModule } from './service/warm.js'
 import type { AiImageOptions } from '../types.js'
 
@@ -54,7 +54,7 @@ import type { AiImageOptions } from '../types.js'
 export { SPEC_SUFFIX, SPEC_SUFFIX_SOURCE, isSpecPath } from './spec-path.js'
 export { VIRTUAL_PREFIX, type SpecRef } from './spec/source.js'
 export { formatUSD, type CostEstimate } from './engine/cost.js'
-export { DEV_PREVIEW_AFTER_MS, type PendingPreview, type PreviewImage, type PreviewTarget } from './service/dev-preview.js'
+export type { PendingPreview, PreviewImage, PreviewTarget } from './service/dev-preview.js'
 export type { AssetSink, EmittedAsset } from './emit/image-module.js'
 export type { BuildRecord } from './cache/build-record.js'
 export type { Inspection } from './cache/backend.js'
@@ -178,7 +178,8 @@ export class ImageService {
   readonly #budget: Budget
   readonly #progress: Progress
   readonly #clock: Clock
-  readonly #previews: DevPreviews
+  /** The dev server's previews, made on its first load (a build never loads them). */
+  #previews: DevPreviews | undefined
   /** Keys being obtained: concurrent imports of one key share one promise. */
   readonly #inflight = new Map<string, Promise<ResolvedImage>>()
   /** Keys of committed entries this build used (hits, generations; not placeholders), for its build record. */
@@ -214,7 +215,6 @@ export class ImageService {
       },
       report: (snapshot) => this.log.info(formatProgress(snapshot)),
     })
-    this.#previews = new DevPreviews((id, label) => this.events.emit('reload', id, label))
   }
 
   /** A build (or CLI run) starts: counters, budget and progress from zero. */
@@ -248,7 +248,8 @@ export class ImageService {
     let image: ResolvedImage
     try {
       if (target.preview) {
-        const answer = await this.#previews.load(spec, target.preview, (onKey) => this.resolve(spec, { onKey }))
+        const previews = (this.#previews ??= new (await import('./service/dev-preview.js')).DevPreviews((id, label) => this.events.emit('reload', id, label)))
+        const answer = await previews.load(spec, target.preview, (onKey) => this.resolve(spec, { onKey }))
         if ('code' in answer) return { code: answer.code, watchFiles, path: 'preview', preview: answer.preview }
         image = answer.image
       } else {
@@ -295,12 +296,14 @@ export class ImageService {
   }
 
   /** For `--dry-run`, `check`, `ls`: per spec, whether it is cached, what a miss would generate and cost. Sends nothing. */
-  plan(refs: readonly SpecRef[]): Promise<PlanEntry[]> {
+  async plan(refs: readonly SpecRef[]): Promise<PlanEntry[]> {
+    const { planSpecs } = await import('./service/plan.js')
     return planSpecs(this.#planDeps(), refs)
   }
 
   /** Generate every spec that misses (one build: progress, budget, closing summary); never throws per spec. */
-  generateAll(refs: readonly SpecRef[], options: GenerateAllOptions = {}): Promise<GenerateAllReport> {
+  async generateAll(refs: readonly SpecRef[], options: GenerateAllOptions = {}): Promise<GenerateAllReport> {
+    const { generateAll } = await import('./service/plan.js')
     return generateAll(this.#planDeps(), refs, options)
   }
 
@@ -331,7 +334,7 @@ export class ImageService {
 
   /** How messages name a spec (its file relative to the root, or its virtual id). */
   labelOf(ref: SpecRef): string {
-    return labelOf(this.options.root, ref, undefined)
+    return refLabel(this.options.root, ref)
   }
 
   /**

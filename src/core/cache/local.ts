@@ -6,23 +6,28 @@
 import { readdir } from 'node:fs/promises'
 import type { Clock } from '../clock.js'
 import type { CacheBackend, LockAttempt, NewEntry } from './backend.js'
-import { EntryDraft } from './draft.js'
-import { cleanLeftovers, entryFolders, type SkipReporter } from './housekeeping.js'
-import { Journal } from './journal.js'
-import { KeyLocks } from './lock.js'
-import { pruneEntries, type PruneReport } from './prune.js'
+import type { EntryDraft } from './draft.js'
+import type { SkipReporter } from './housekeeping.js'
+import type { Journal } from './journal.js'
+import type { KeyLocks } from './lock.js'
+import type { PruneReport } from './prune.js'
 import { CacheStore, ENTRY_FILE } from './store.js'
 import { tidyWorkDir } from './workdir.js'
 
+/**
+ * The folder's locks, journals, housekeeping and prune load on first use: a warm build reads entries and
+ * never generates, so it loads none of them.
+ */
 export class LocalCache implements CacheBackend {
   readonly store: CacheStore
-  private readonly locks: KeyLocks
-  private readonly journal: Journal
+  private locks: Promise<KeyLocks> | undefined
+  private journal: Promise<Journal> | undefined
 
-  constructor(dir: string, options: { clock?: Clock } = {}) {
+  constructor(
+    dir: string,
+    private readonly options: { clock?: Clock } = {},
+  ) {
     this.store = new CacheStore(dir)
-    this.locks = new KeyLocks(dir, options.clock ? { clock: options.clock } : {})
-    this.journal = new Journal(this.store)
   }
 
   get name(): string {
@@ -53,11 +58,12 @@ export class LocalCache implements CacheBackend {
 
   async remove(key: string): Promise<boolean> {
     const removed = await this.store.remove(key)
-    if (removed) await this.journal.remove(key)
+    if (removed) await (await this.journalOf()).remove(key)
     return removed
   }
 
   async keys(): Promise<string[]> {
+    const { entryFolders } = await import('./housekeeping.js')
     const keys: string[] = []
     for (const folder of await entryFolders(this.store.dir, () => {})) {
       for (const name of await readdir(folder).catch(() => [])) {
@@ -69,7 +75,7 @@ export class LocalCache implements CacheBackend {
   }
 
   async tryLock(key: string): Promise<LockAttempt> {
-    const { lock, owner } = await this.locks.tryAcquire(key)
+    const { lock, owner } = await (await this.locksOf()).tryAcquire(key)
     return lock ? { lock } : owner ? { holder: `pid ${owner.pid}` } : {}
   }
 
@@ -77,18 +83,20 @@ export class LocalCache implements CacheBackend {
    * The entry of `key` in the making (a generation): what an interrupted run kept, and where new candidates
    * go. `afterCommit` runs once the sidecar is written (the tiers offer the entry to the others).
    */
-  draft(key: string, afterCommit?: () => Promise<void>): Promise<EntryDraft> {
-    return EntryDraft.open(this.store, this.journal, key, afterCommit)
+  async draft(key: string, afterCommit?: () => Promise<void>): Promise<EntryDraft> {
+    const [{ EntryDraft }, journal] = await Promise.all([import('./draft.js'), this.journalOf()])
+    return EntryDraft.open(this.store, journal, key, afterCommit)
   }
 
   /** Indices of the candidates an interrupted generation of `key` wrote that pass every check (for a dry run). */
   async keptCandidates(key: string): Promise<number[]> {
-    return [...(await this.journal.resume(key)).kept.keys()]
+    return [...(await (await this.journalOf()).resume(key)).kept.keys()]
   }
 
   /** Remove what killed processes left (temp files, stale locks, journals of committed entries); returns the files removed. */
-  tidyLeftovers(skipped: SkipReporter): Promise<string[]> {
-    return cleanLeftovers(this.store, this.locks, skipped)
+  async tidyLeftovers(skipped: SkipReporter): Promise<string[]> {
+    const [{ cleanLeftovers }, locks] = await Promise.all([import('./housekeeping.js'), this.locksOf()])
+    return cleanLeftovers(this.store, locks, skipped)
   }
 
   /** A run ended: machine-local state (`.work/`) goes when nothing is left in it. */
@@ -97,7 +105,17 @@ export class LocalCache implements CacheBackend {
   }
 
   /** Remove every entry whose key is not in `used` (`prune.ts`). */
-  prune(used: ReadonlySet<string>, dryRun: boolean, report?: PruneReport): Promise<number> {
-    return pruneEntries({ store: this.store, locks: this.locks, journal: this.journal }, used, dryRun, report)
+  async prune(used: ReadonlySet<string>, dryRun: boolean, report?: PruneReport): Promise<number> {
+    const [{ pruneEntries }, locks, journal] = await Promise.all([import('./prune.js'), this.locksOf(), this.journalOf()])
+    return pruneEntries({ store: this.store, locks, journal }, used, dryRun, report)
+  }
+
+  private locksOf(): Promise<KeyLocks> {
+    const { clock } = this.options
+    return (this.locks ??= import('./lock.js').then(({ KeyLocks }) => new KeyLocks(this.store.dir, clock ? { clock } : {})))
+  }
+
+  private journalOf(): Promise<Journal> {
+    return (this.journal ??= import('./journal.js').then(({ Journal }) => new Journal(this.store)))
   }
 }

@@ -4,13 +4,12 @@
  * a dry run that says what would be generated and what it would cost, without a single request.
  */
 import type { AiImageError } from '../errors.js'
-import { isAiImageError } from '../errors.js'
 import type { Inspection } from '../cache/backend.js'
 import type { CostEstimate } from '../engine/cost.js'
 import { checkInputs } from '../engine/inputs.js'
 import type { PreparedSpec } from '../engine/prepare.js'
 import type { RunSummary } from '../engine/report.js'
-import { relativeLabel, VIRTUAL_PREFIX } from '../spec/source.js'
+import { refLabel } from '../spec/source.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import type { ResolvedImage } from '../engine/prepare.js'
 import type { SpecRef } from '../spec/source.js'
@@ -76,7 +75,7 @@ async function outcomeOf(deps: PlanDeps, ref: SpecRef): Promise<SpecOutcome> {
   try {
     spec = await deps.loadSpec(ref)
   } catch (error) {
-    return { label: labelOf(deps.root, ref, error), status: 'invalid', error }
+    return { label: refLabel(deps.root, ref, error), status: 'invalid', error }
   }
   try {
     const image = await deps.resolve(spec)
@@ -132,7 +131,7 @@ function planEach(deps: PlanDeps, refs: readonly SpecRef[]): Promise<PlanEntry[]
       try {
         spec = await deps.loadSpec(ref)
       } catch (error) {
-        return { label: labelOf(deps.root, ref, error), status: 'invalid', images: 0, error }
+        return { label: refLabel(deps.root, ref, error), status: 'invalid', images: 0, error }
       }
       const n = Number(spec.request.n)
       try {
@@ -165,17 +164,4 @@ async function cachedKey(deps: PlanDeps, spec: ValidatedSpec, chain: readonly st
     if (found.status !== 'hit') throw new UpstreamMissing(upstream.label)
     return found.entry.images[upstream.pick] ?? found.entry.images[0]!
   })
-}
-
-/** How messages name a spec that could not be loaded. */
-export function labelOf(root: string, ref: SpecRef, error: unknown): string {
-  if (isAiImageError(error) && error.file) return error.file
-  switch (ref.kind) {
-    case 'file':
-      return relativeLabel(root, ref.file)
-    case 'query':
-      return ref.id
-    case 'named':
-      return `${VIRTUAL_PREFIX}/${ref.name}`
-  }
 }

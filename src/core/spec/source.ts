@@ -42,6 +42,19 @@ export function relativeLabel(root: string, file: string): string {
   return (rel.startsWith('..') || path.isAbsolute(rel) ? file : rel).split(path.sep).join('/')
 }
 
+/** How messages name the spec of `ref`: a file relative to the root, or the virtual id (`error` may know it better). */
+export function refLabel(root: string, ref: SpecRef, error?: unknown): string {
+  if (error instanceof AiImageError && error.file) return error.file
+  switch (ref.kind) {
+    case 'file':
+      return relativeLabel(root, ref.file)
+    case 'query':
+      return ref.id
+    case 'named':
+      return `${VIRTUAL_PREFIX}/${ref.name}`
+  }
+}
+
 /** `.` or `..` segments, or doubled separators: a path `path.relative` would normalize first. */
 const UNNORMALIZED = /[/\\]\.{1,2}(?:[/\\]|$)|[/\\]{2}|[/\\]$/
 
