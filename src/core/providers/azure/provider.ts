@@ -11,10 +11,9 @@ import { AiImageError, specInvalid } from '../../errors.js'
 import { addSecret } from '../../secrets.js'
 import type { ValidatedSpec } from '../../spec/validate.js'
 import type { TokenCredentialLike } from '../../../types.js'
-import { limitsFor } from '../limits.js'
 import type { HttpClient } from '../openai/http.js'
-import { contentTypeHeader, openaiRequestBody } from '../openai/wire-body.js'
-import { readOpenAIImagesAnswer } from '../openai/wire-response.js'
+import { openaiRequestBody } from '../openai/wire-body.js'
+import { sendOpenAIImagesRequest } from '../openai/wire-response.js'
 import type { ImageProvider } from '../types.js'
 import type { AzureProviderConfig } from './config.js'
 
@@ -97,17 +96,7 @@ export function createAzureProvider(config: AzureProviderConfig, http: HttpClien
         : { authorization: `Bearer ${await token!(context.signal, request.label)}` }
       // Azure has no `moderation` parameter; its default ('auto') is what Azure does anyway.
       const body = await openaiRequestBody(request, { omit: new Set(['moderation']), ...(isV1(config) ? { model: deploymentFor(config, model) } : {}) })
-      const limits = limitsFor(request)
-      const answer = await http.post({
-        url: azureUrl(config, model, request.endpoint),
-        headers: { ...auth, accept: request.stream ? 'text/event-stream' : 'application/json', ...contentTypeHeader(body) },
-        body,
-        signal: context.signal,
-        label: request.label,
-        limits,
-        ...(context.onAnswerRead ? { onBodyRead: context.onAnswerRead } : {}),
-      })
-      return readOpenAIImagesAnswer(answer, request, context, http, limits)
+      return sendOpenAIImagesRequest(http, request, context, { url: azureUrl(config, model, request.endpoint), headers: auth, body })
     },
     close: () => http.close(),
   }

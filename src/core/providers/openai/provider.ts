@@ -3,12 +3,11 @@
  * `baseURL` includes `/v1`, as in the official SDK, so any OpenAI-compatible server works.
  */
 import { AiImageError } from '../../errors.js'
-import { limitsFor } from '../limits.js'
 import type { ImageProvider } from '../types.js'
 import type { OpenAIProviderConfig } from './config.js'
 import type { HttpClient } from './http.js'
-import { contentTypeHeader, openaiRequestBody } from './wire-body.js'
-import { readOpenAIImagesAnswer } from './wire-response.js'
+import { openaiRequestBody } from './wire-body.js'
+import { sendOpenAIImagesRequest } from './wire-response.js'
 
 export function createOpenAIProvider(config: OpenAIProviderConfig, http: HttpClient): ImageProvider {
   return {
@@ -21,24 +20,15 @@ export function createOpenAIProvider(config: OpenAIProviderConfig, http: HttpCli
           file: request.label,
         })
       }
-      const body = await openaiRequestBody(request)
-      const limits = limitsFor(request)
-      const answer = await http.post({
+      return sendOpenAIImagesRequest(http, request, context, {
         url: `${config.baseURL}/images/${request.endpoint}`,
         headers: {
           authorization: `Bearer ${config.apiKey}`,
-          accept: request.stream ? 'text/event-stream' : 'application/json',
-          ...contentTypeHeader(body),
           ...(config.organization ? { 'openai-organization': config.organization } : {}),
           ...(config.project ? { 'openai-project': config.project } : {}),
         },
-        body,
-        signal: context.signal,
-        label: request.label,
-        limits,
-        ...(context.onAnswerRead ? { onBodyRead: context.onAnswerRead } : {}),
+        body: await openaiRequestBody(request),
       })
-      return readOpenAIImagesAnswer(answer, request, context, http, limits)
     },
     close: () => http.close(),
   }

@@ -5,9 +5,11 @@
  */
 import { redactDeep } from '../../secrets.js'
 import { badResponse, isRecord } from '../decode.js'
-import type { AnswerLimits } from '../limits.js'
+import { limitsFor, type AnswerLimits } from '../limits.js'
 import type { AttemptContext, ProviderImage, ProviderRequest, ProviderResult } from '../types.js'
+import type { FormData } from 'undici'
 import type { HttpClient, ImagesAnswer } from './http.js'
+import { contentTypeHeader } from './wire-body.js'
 import { decodeOpenAIBase64 } from './wire-decode.js'
 import { MAX_REVISED_PROMPT, scrub } from './wire-errors.js'
 import { readOpenAIImageStream } from './wire-stream.js'
@@ -16,6 +18,29 @@ interface ImagesResponseJson {
   created?: number
   data?: Array<{ b64_json?: string; url?: string; revised_prompt?: string }>
   usage?: Record<string, unknown>
+}
+
+/**
+ * One Images API request in OpenAI's wire format (which Azure shares): sent with the headers of the answer it
+ * accepts, bounded by the largest legitimate answer to it, and its answer read (JSON or a stream).
+ */
+export async function sendOpenAIImagesRequest(
+  http: HttpClient,
+  request: ProviderRequest,
+  context: AttemptContext,
+  call: { url: string; headers: Record<string, string>; body: string | FormData },
+): Promise<ProviderResult> {
+  const limits = limitsFor(request)
+  const answer = await http.post({
+    url: call.url,
+    headers: { ...call.headers, accept: request.stream ? 'text/event-stream' : 'application/json', ...contentTypeHeader(call.body) },
+    body: call.body,
+    signal: context.signal,
+    label: request.label,
+    limits,
+    ...(context.onAnswerRead ? { onBodyRead: context.onAnswerRead } : {}),
+  })
+  return readOpenAIImagesAnswer(answer, request, context, http, limits)
 }
 
 export async function readOpenAIImagesAnswer(
