@@ -16,7 +16,8 @@ export default defineConfig([
     clean: true,
     target: 'node20',
     splitting: true,
-    shims: false,
+    // import.meta.url in the CommonJS build too: lazily required dependencies (image-size's readers, jiti) resolve from it.
+    shims: true,
     cjsInterop: true,
     // The schema is generated from the validator's field table, so the two cannot drift.
     async onSuccess() {

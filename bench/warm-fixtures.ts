@@ -1,7 +1,8 @@
 /**
- * Fixtures of the warm-build benchmark: photo-like PNGs the size of a `1536x1024` generation, an
- * OpenAI-compatible endpoint on 127.0.0.1 that answers each prompt with its PNG (so the plugin itself
- * fills the committed cache, as in real life), and the Vite projects that are compared.
+ * Fixtures of the warm-build benchmark: photo-like PNGs the size of a `1536x1024` generation, small
+ * 1024x1024 PNGs of flat colours and shapes (about 30 KB, so that copying assets does not hide the plugin's
+ * own cost), an OpenAI-compatible endpoint on 127.0.0.1 that answers each prompt with its PNG (so the plugin
+ * itself fills the committed cache, as in real life), and the Vite projects that are compared.
  */
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
@@ -12,6 +13,8 @@ import sharp from 'sharp'
 
 export const WIDTH = 1536
 export const HEIGHT = 1024
+
+export const SMALL_SIZE = 1024
 
 export const imageName = (i: number) => `img-${String(i).padStart(3, '0')}`
 export const promptOf = (i: number) => `bench image ${String(i).padStart(3, '0')}`
@@ -37,6 +40,31 @@ export async function ensureImages(dir: string, count: number): Promise<string[]
         await writeFile(file, await image.png({ compressionLevel: 6, adaptiveFiltering: true }).toBuffer())
       }),
     )
+  }
+  return files
+}
+
+/**
+ * `count` distinct 1024x1024 PNGs in `dir` (kept between runs): a flat colour with three shapes, written with
+ * zlib level 6 as common encoders do (about 30 KB; the plugin's lossless optimizer makes them smaller).
+ */
+export async function ensureSmallImages(dir: string, count: number): Promise<string[]> {
+  await mkdir(dir, { recursive: true })
+  const files = Array.from({ length: count }, (_, i) => path.join(dir, `${imageName(i)}.png`))
+  const missing = files.map((file, i) => [file, i] as const).filter(([file]) => !existsSync(file))
+  if (missing.length > 0) console.log(`generating ${missing.length} small images in ${dir} …`)
+  for (const [file, i] of missing) {
+    const hue = (i * 37) % 360
+    const shapes = [0, 1, 2].map((k) => {
+      const x = ((i * 97 + k * 173) % 800) + 40
+      const y = ((i * 53 + k * 211) % 800) + 40
+      const r = 45 + ((i + k * 29) % 60)
+      const circle = `<circle cx="${x}" cy="${y}" r="${r}" fill="hsl(${(hue + k * 50) % 360},70%,55%)"/>`
+      const rect = `<rect x="${(x * 7) % 900}" y="${(y * 3) % 900}" width="${r * 1.5}" height="${r}" rx="12" fill="hsl(${(hue + k * 90) % 360},60%,40%)"/>`
+      return k < 2 ? circle + rect : circle
+    })
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${SMALL_SIZE}" height="${SMALL_SIZE}"><rect width="100%" height="100%" fill="hsl(${hue},50%,75%)"/>${shapes.join('')}</svg>`
+    await writeFile(file, await sharp(Buffer.from(svg)).png({ compressionLevel: 6 }).toBuffer())
   }
   return files
 }

@@ -1,4 +1,5 @@
-import { unplugin } from './index.js'
+import type { Plugin } from 'rolldown'
+import { rollupFamilyPlugin } from './plugin/rollup-family.js'
 
 /** rolldown plugin of unplugin-ai-image: `rolldownPlugin(options)`. */
-export default unplugin.rolldown
+export default rollupFamilyPlugin<Plugin>('rolldown')

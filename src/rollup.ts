@@ -1,4 +1,5 @@
-import { unplugin } from './index.js'
+import type { Plugin } from 'rollup'
+import { rollupFamilyPlugin } from './plugin/rollup-family.js'
 
 /** rollup plugin of unplugin-ai-image: `rollupPlugin(options)`. */
-export default unplugin.rollup
+export default rollupFamilyPlugin<Plugin>('rollup')

@@ -1,7 +1,8 @@
 /**
  * Public option and spec types of unplugin-ai-image. Field names of a spec keep the Images API names,
- * so examples can be copied from the API reference. Defaults live in `core/options.ts` and
- * `core/spec/models.ts`; the `@default` tags here document them.
+ * so examples can be copied from the API reference. The spec fields and their defaults are defined once, in
+ * `core/spec/fields.ts` (per-model defaults in `core/spec/models.ts`, option defaults in `core/options.ts`);
+ * the `@default` tags here document them, and tests check these types and tags against that table.
  */
 
 /** The models the capability table knows. Any other string is passed through with a warning. */

@@ -1,4 +1,5 @@
-import { unplugin } from './index.js'
+import type { Plugin } from 'vite'
+import { rollupFamilyPlugin } from './plugin/rollup-family.js'
 
 /** vite plugin of unplugin-ai-image: `vitePlugin(options)`. */
-export default unplugin.vite
+export default rollupFamilyPlugin<Plugin>('vite')

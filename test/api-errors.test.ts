@@ -3,7 +3,7 @@
  * seam in a real build.
  */
 import { beforeAll, describe, expect, it } from 'vitest'
-import { errorFromResponse, retryAfterMs, scrub } from '../src/core/providers/errors.js'
+import { openaiErrorFromResponse as errorFromResponse, retryAfterMs, scrub } from '../src/core/providers/openai/wire-errors.js'
 import { answers } from './emulator/index.js'
 import { withEnv } from './helpers/env.js'
 import { spec, type TempProject } from './helpers/project.js'

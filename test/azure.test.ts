@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createTokenSource } from '../src/core/providers/azure.js'
+import { createTokenSource } from '../src/core/providers/azure/provider.js'
 import type { TokenCredentialLike } from '../src/types.js'
 import { TEST_AZURE_KEY } from './emulator/index.js'
 import { withEnv } from './helpers/env.js'

@@ -30,11 +30,11 @@ import {
   type BatchRecord,
   type CollectedLine,
 } from '../src/core/batch/index.js'
-import { virtualClock } from '../src/core/engine/clock.js'
+import { virtualClock } from '../src/core/clock.js'
 import { BATCH_PRICE_FACTOR, estimateCost } from '../src/core/engine/cost.js'
-import type { PreparedSpec } from '../src/core/engine/generate.js'
+import type { PreparedSpec } from '../src/core/engine/prepare.js'
 import { AiImageError } from '../src/core/errors.js'
-import type { OpenAIProviderConfig } from '../src/core/options.js'
+import type { OpenAIProviderConfig } from '../src/core/providers/openai/config.js'
 import { ImageService } from '../src/core/service.js'
 import { TEST_OPENAI_KEY } from './emulator/index.js'
 import { schemaErrors } from './emulator/schema.js'

@@ -4,7 +4,7 @@
  * must not be mistaken for a filter.
  */
 import { describe, expect, it } from 'vitest'
-import { errorFromResponse } from '../src/core/providers/errors.js'
+import { openaiErrorFromResponse as errorFromResponse } from '../src/core/providers/openai/wire-errors.js'
 
 const label = 'src/a.imgprompt.json'
 const map = (body: unknown, headers: Record<string, string> = {}) => errorFromResponse(400, headers, JSON.stringify(body), label)

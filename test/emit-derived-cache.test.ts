@@ -6,8 +6,8 @@ import { mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DerivedCache, entryOf } from '../src/core/emit/derived-cache.js'
-import type { Derivation } from '../src/core/emit/optimize.js'
+import { DerivedCache, entryOf } from '../src/core/cache/derived.js'
+import type { Derivation } from '../src/core/emit/pipeline.js'
 import { derivedKey, isPassThrough, recipeFor, type EmitRecipe } from '../src/core/emit/recipe.js'
 import type { NormalizedEmit } from '../src/core/spec/validate.js'
 
@@ -30,6 +30,19 @@ describe('derived key and recipe', () => {
     // The background only matters to JPEG.
     expect(derivedKey(SOURCE, { ...base, background: '#000000' })).toBe(key)
     expect(derivedKey(SOURCE, { ...base, format: 'jpeg', background: '#000000' })).not.toBe(derivedKey(SOURCE, { ...base, format: 'jpeg' }))
+  })
+
+  it('hashes the whole recipe: a field it gains changes the key without being listed anywhere', () => {
+    const key = derivedKey(SOURCE, base)
+    expect(derivedKey(SOURCE, { ...base, sharpen: 1 } as EmitRecipe)).not.toBe(key)
+    expect(derivedKey(SOURCE, { ...base, sharpen: 2 } as EmitRecipe)).not.toBe(derivedKey(SOURCE, { ...base, sharpen: 1 } as EmitRecipe))
+  })
+
+  it('keeps the keys of existing derived files (the canonical recipe of the first release)', () => {
+    expect(derivedKey(SOURCE, base)).toBe('75d56c67a6b3ccbdd62c3bdb31088ca2ef404dd1ad3ec890bcdc97ad46c4fe80')
+    expect(derivedKey(SOURCE, { format: 'jpeg', quality: 70, widths: [], placeholder: 'none', background: '#000' })).toBe(
+      'e13b3d050d41ca155e6c7f78ba57d80d9e7a3ba61778fe1f3663859144d96986',
+    )
   })
 
   it('gives widths and the placeholder to the picked candidate only, and defaults to the generated format', () => {

@@ -10,10 +10,8 @@ import { pathToFileURL } from 'node:url'
 import sharp from 'sharp'
 import { describe, expect, it, vi } from 'vitest'
 import type { EmittedAsset } from '../src/core/emit/image-module.js'
-import { imageModuleCode } from '../src/core/emit/image-module.js'
 import { sharpJobSlots } from '../src/core/emit/limit.js'
-import { warmImageModule } from '../src/core/emit/warm-module.js'
-import type * as Optimize from '../src/core/emit/optimize.js'
+import type * as Optimize from '../src/core/emit/pipeline.js'
 import type { LogSink } from '../src/core/log.js'
 import { ImageService } from '../src/core/service.js'
 import { emulatorSuite, png } from './helpers/suite.js'
@@ -25,7 +23,7 @@ vi.mock('sharp', async (importOriginal) => (await import('./helpers/sharp-spy.js
 
 /** Image jobs in flight, to check the bound. */
 const jobs = vi.hoisted(() => ({ active: 0, peak: 0, total: 0 }))
-vi.mock('../src/core/emit/optimize.js', async (importOriginal) => {
+vi.mock('../src/core/emit/pipeline.js', async (importOriginal) => {
   const actual = await importOriginal<typeof Optimize>()
   return {
     ...actual,
@@ -54,20 +52,20 @@ interface Built {
 }
 
 let modules = 0
-/** One import of a spec file, as the bundler plugin does it, with a sink that records every file. */
+/** One import of a spec file, as the bundler plugin does it (through the front door), with a sink that records every file. */
 async function load(root: string, file: string): Promise<Built> {
   const warnings: string[] = []
   const sink: LogSink = { info: () => {}, warn: (m) => void warnings.push(m), error: () => {} }
   const service = new ImageService({ provider: 'openai', frozen: false }, { root, env: suite.emulator.openaiEnv(), sink })
-  const image = await service.resolve(await service.loadSpec({ kind: 'file', file: path.join(root, file) }))
   const assets: EmittedAsset[] = []
-  const code = await imageModuleCode(
-    image,
-    (asset) => {
-      assets.push(asset)
-      return JSON.stringify(`/assets/${asset.name}`)
+  const { code } = await service.load(
+    { kind: 'file', file: path.join(root, file) },
+    {
+      sink: (asset) => {
+        assets.push(asset)
+        return JSON.stringify(`/assets/${asset.name}`)
+      },
     },
-    service,
   )
   const moduleFile = path.join(root, `module-${modules++}.mjs`)
   await writeFile(moduleFile, code)
@@ -136,7 +134,7 @@ describe('hit and miss, warm and cold', () => {
 
     const miss = await load(p.root, 'src/hero.imgprompt.json')
     expect(suite.emulator.requests).toHaveLength(1)
-    expect(miss.service.emitter.stats).toMatchObject({ derived: 1, reused: 0 })
+    expect(miss.service.activity().emit).toMatchObject({ derived: 1, reused: 0 })
     const derivedDir = path.join(p.root, 'node_modules/.cache/unplugin-ai-image')
     expect((await readdir(derivedDir, { recursive: true })).filter((f) => f.endsWith('.avif'))).toHaveLength(3)
 
@@ -144,7 +142,7 @@ describe('hit and miss, warm and cold', () => {
     const hit = await load(p.root, 'src/hero.imgprompt.json')
     expect(suite.emulator.requests).toHaveLength(1)
     expect(sharpCalls.count).toBe(0)
-    expect(hit.service.emitter.stats).toMatchObject({ derived: 0, reused: 1 })
+    expect(hit.service.activity().emit).toMatchObject({ derived: 0, reused: 1 })
     expect(hit.code).toBe(miss.code)
     expect(hit.exports).toEqual(miss.exports)
     expect(files(hit)).toEqual(files(miss))
@@ -153,7 +151,7 @@ describe('hit and miss, warm and cold', () => {
     await rm(derivedDir, { recursive: true })
     const rebuilt = await load(p.root, 'src/hero.imgprompt.json')
     expect(sharpCalls.count).toBeGreaterThan(0)
-    expect(rebuilt.service.emitter.stats).toMatchObject({ derived: 1, reused: 0 })
+    expect(rebuilt.service.activity().emit).toMatchObject({ derived: 1, reused: 0 })
     expect(rebuilt.exports).toEqual(miss.exports)
     expect(files(rebuilt)).toEqual(files(miss))
 
@@ -164,11 +162,11 @@ describe('hit and miss, warm and cold', () => {
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff
     await writeFile(target, bytes)
     const repaired = await load(p.root, 'src/hero.imgprompt.json')
-    expect(repaired.service.emitter.stats).toMatchObject({ derived: 1, reused: 0 })
+    expect(repaired.service.activity().emit).toMatchObject({ derived: 1, reused: 0 })
     expect(files(repaired)).toEqual(files(miss))
     sharpCalls.count = 0
     const warmAgain = await load(p.root, 'src/hero.imgprompt.json')
-    expect(warmAgain.service.emitter.stats).toMatchObject({ derived: 0, reused: 1 })
+    expect(warmAgain.service.activity().emit).toMatchObject({ derived: 0, reused: 1 })
     expect(sharpCalls.count).toBe(0)
     // Nothing half-written is left behind.
     expect((await readdir(derivedDir, { recursive: true })).filter((f) => f.includes('.tmp-'))).toEqual([])
@@ -195,7 +193,7 @@ describe('hit and miss, warm and cold', () => {
     for (const built of [miss, hit]) {
       expect(built.warnings.join('\n')).toMatch(/badge\.imgprompt\.json: the image has transparent pixels and emit\.format is jpeg.*flattened onto #102030/)
     }
-    expect(hit.service.emitter.stats.reused).toBe(1)
+    expect(hit.service.activity().emit.reused).toBe(1)
     expect((await sharp(miss.assets[0]!.data).metadata()).hasAlpha).toBe(false)
   })
 })
@@ -205,12 +203,12 @@ describe('the warm path', () => {
     assets.push(asset)
     return JSON.stringify(`/assets/${asset.name}`)
   }
+  /** A load's code when the warm path answered it (undefined when another path had to), and what the load read. */
   async function warm(root: string, file: string) {
     const service = new ImageService({ provider: 'openai', frozen: true }, { root, env: {} })
-    const inspect = vi.spyOn(service.store, 'inspect')
     const assets: EmittedAsset[] = []
-    const code = await warmImageModule(service, await service.loadSpec({ kind: 'file', file: path.join(root, file) }), sinkInto(assets))
-    return { code, assets, service, inspected: inspect.mock.calls.length }
+    const loaded = await service.load({ kind: 'file', file: path.join(root, file) }, { sink: sinkInto(assets) })
+    return { code: loaded.path === 'warm' ? loaded.code : undefined, assets, service, inspected: service.activity().cache.verifiedReads }
   }
 
   it('makes the same module from the sidecar and the derived cache, without reading the committed image or running sharp', async () => {
@@ -224,7 +222,7 @@ describe('the warm path', () => {
     expect(fast.assets.map((a) => [a.name, a.data.toString('base64')])).toEqual(full.assets.map((a) => [a.name, a.data.toString('base64')]))
     expect(fast.inspected).toBe(0)
     expect(sharpCalls.count).toBe(0)
-    expect(fast.service.engine.stats.hits).toBe(1)
+    expect(fast.service.summary().hits).toBe(1)
 
     // A committed image changed in any way (here: one byte, same size) is not trusted: the full path reads
     // and verifies it (a mismatch is a miss, regenerated); once verified again, the warm path is back.
@@ -259,12 +257,9 @@ describe('bounded parallelism', () => {
       Object.fromEntries(names.map((n) => [`src/${n}.imgprompt.json`, spec({ ...HERO, prompt: `picture ${n}`, emit: { format: 'webp', widths: [64, 128] } })])),
     )
     const service = new ImageService({ provider: 'openai', frozen: false }, { root: p.root, env: suite.emulator.openaiEnv() })
-    const images = await Promise.all(
-      names.map(async (n) => service.resolve(await service.loadSpec({ kind: 'file', file: path.join(p.root, `src/${n}.imgprompt.json`) }))),
-    )
     jobs.peak = 0
     jobs.total = 0
-    await Promise.all(images.map((image) => imageModuleCode(image, () => '""', service)))
+    await Promise.all(names.map((n) => service.load({ kind: 'file', file: path.join(p.root, `src/${n}.imgprompt.json`) }, { sink: () => '""' })))
     expect(jobs.total).toBe(6)
     expect(jobs.peak).toBeGreaterThanOrEqual(1)
     const slots = sharpJobSlots(os.availableParallelism(), sharp.concurrency())

@@ -4,7 +4,7 @@
  */
 import sharp from 'sharp'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { deriveImage, type Derivation } from '../src/core/emit/optimize.js'
+import { deriveImage, type Derivation } from '../src/core/emit/pipeline.js'
 import type { EmitRecipe } from '../src/core/emit/recipe.js'
 
 const WIDTH = 320

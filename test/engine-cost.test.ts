@@ -101,7 +101,8 @@ describe('a build that costs money', () => {
     const summary = h.logs.filter((l) => l.startsWith('info') && l.includes('generated 3 images'))
     expect(summary).toHaveLength(1)
     expect(summary[0]).toMatch(/generated 3 images for 3 specs in .*, 0 cache hits, 4 requests, 1 retry, 966 tokens, estimated cost \$0\.027/)
-    const entry = await h.service.store.read(report.results[0]!.key!)
+    const found = await h.service.inspectEntry(report.results[0]!.key!)
+    const entry = found.status === 'hit' ? found.entry : undefined
     expect(entry!.sidecar.usage).toMatchObject({ total_tokens: 322, output_tokens: 272 })
 
     // A second run over the same specs: all hits, and not a word.

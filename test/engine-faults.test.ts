@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import sharp from 'sharp'
-import { describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { isAiImageError, type AiImageError } from '../src/core/errors.js'
 import { answers } from './emulator/index.js'
 import { cacheFiles, makeService, refsOf, specProject } from './helpers/engine.js'
@@ -29,7 +29,7 @@ function failure(report: { results: Array<{ error?: unknown }> }, index = 0): Ai
 
 async function expectCached(harness: ReturnType<typeof makeService>, key: string | undefined) {
   expect(key).toBeDefined()
-  const found = await harness.service.store.inspect(key!)
+  const found = await harness.service.inspectEntry(key!)
   expect(found.status).toBe('hit')
   return found.status === 'hit' ? found.entry : undefined
 }
@@ -158,13 +158,12 @@ describe('retries', () => {
   it('retries a truncated base64 body and never writes it to the cache', async () => {
     const { project, refs } = await oneSpec()
     const h = makeService(suite.emulator, project)
-    const writes = vi.spyOn(h.service.store, 'writeImage')
     suite.emulator.enqueue({ kind: 'truncated-base64' }, { kind: 'not-json' }, { kind: 'wrong-size' })
     const report = await h.service.generateAll(refs)
     expect(report.results[0]!.status).toBe('generated')
     expect(suite.emulator.requests).toHaveLength(4)
     expect(report.summary.possiblyBilledFailures).toBe(3)
-    expect(writes).toHaveBeenCalledTimes(1)
+    expect(h.service.activity().cache.imagesWritten).toBe(1)
     const entry = await expectCached(h, report.results[0]!.key)
     const meta = await sharp(entry!.images[0]!.data).metadata()
     expect([meta.width, meta.height]).toEqual([256, 256])

@@ -46,7 +46,7 @@ async function specFiles(count: number, fields: (i: number) => Record<string, un
 async function sidecarStates(project: TempProject): Promise<string[]> {
   const service = new ImageService({ provider: 'openai' }, { root: project.root, env: {} })
   const sidecars = (await cacheFiles(project)).filter((f) => /^[0-9a-f]{2}\/[0-9a-f]{64}\.json$/.test(f))
-  return Promise.all(sidecars.map(async (f) => (await service.store.inspect(path.basename(f, '.json'))).status))
+  return Promise.all(sidecars.map(async (f) => (await service.inspectEntry(path.basename(f, '.json'))).status))
 }
 
 /** Images a rerun must still request: `n` of each miss, less the candidates kept in its journal. */

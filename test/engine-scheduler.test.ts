@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { AiImageError } from '../src/core/errors.js'
 import { createLogger } from '../src/core/log.js'
 import { Budget } from '../src/core/engine/budget.js'
-import { virtualClock } from '../src/core/engine/clock.js'
+import { virtualClock } from '../src/core/clock.js'
 import { SlidingWindow } from '../src/core/engine/pacing.js'
 import { Scheduler, type SchedulerOptions } from '../src/core/engine/scheduler.js'
 

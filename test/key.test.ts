@@ -3,7 +3,8 @@
  * does not.
  */
 import { describe, expect, it } from 'vitest'
-import { canonicalJson, computeKey, KEY_SCHEMA_VERSION } from '../src/core/cache/key.js'
+import { computeKey, KEY_SCHEMA_VERSION } from '../src/core/cache/key.js'
+import { canonicalJson } from '../src/core/hash.js'
 import { validateSpec, type ValidatedSpec } from '../src/core/spec/validate.js'
 import type { RawSpec } from '../src/core/spec/source.js'
 

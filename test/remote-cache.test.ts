@@ -4,7 +4,7 @@
  * and one key is generated once across machines.
  */
 import { describe, expect, it } from 'vitest'
-import { sha256 } from '../src/core/cache/key.js'
+import { sha256 } from '../src/core/hash.js'
 import { signatureOf } from '../src/core/cache/remote/envelope.js'
 import { RemoteCache, type RemoteCacheSetup } from '../src/core/cache/remote/remote-cache.js'
 import type { StoreOptions } from '../src/core/cache/remote/store-options.js'

@@ -30,7 +30,7 @@ describe('streaming', () => {
     })
     const service = new ImageService(undefined, { root: project.root, env: suite.openaiEnv() })
     const frames: Array<{ key: string; frame: PartialFrame }> = []
-    service.engine.events.on('partial', (key, frame) => frames.push({ key, frame }))
+    service.events.on('partial', (key, frame) => frames.push({ key, frame }))
     const image = await service.resolve(await service.loadSpec({ kind: 'file', file: path.join(project.root, 'src/a.imgprompt.json') }))
     await service.close()
 

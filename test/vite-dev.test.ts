@@ -168,6 +168,37 @@ describe('vite dev server', () => {
     })
   })
 
+  it('regenerates when an input image changes of a spec that a later server answered from the warm path', async () => {
+    // webp: the dev server's warm path answers only from derived files (a PNG as generated is served as it is).
+    const fields = { prompt: 'add a hat', model: 'gpt-image-2', size: '256x256', image: './photo.png', emit: { format: 'webp' } }
+    const project = await suite.project({ 'src/main.js': MAIN, 'src/hero.imgprompt.json': spec(fields), 'src/photo.png': await png(32, 32, [200, 0, 0]) })
+    const webp = /"([^"]*@ai-image\/[0-9a-f]{64}-0-[0-9a-f]{12}\.webp)"/
+    await withDevServer(project.root, async (dev) => {
+      const first = await loadModule(dev)
+      if (first.code.includes('@ai-image/preview/')) await dev.nextMessage(updatesMain)
+    })
+    expect(suite.emulator.requests).toHaveLength(1)
+    await withDevServer(project.root, async (dev) => {
+      // A new server: the module comes from the sidecar and the derived cache, without a request.
+      const warm = await loadModule(dev)
+      expect(quoted(warm.code, webp), warm.code).toBeDefined()
+      expect(suite.emulator.requests).toHaveLength(1)
+
+      const updated = dev.nextMessage(updatesMain)
+      const photo = await png(32, 32, [0, 0, 200])
+      await project.write('src/photo.png', photo)
+      await updated
+      let after = await loadModule(dev)
+      if (after.code.includes('@ai-image/preview/')) {
+        await dev.nextMessage(updatesMain)
+        after = await loadModule(dev)
+      }
+      expect(suite.emulator.requests).toHaveLength(2)
+      expect(suite.emulator.requests[1]!.files[0]!.sha256).toBe(sha256(photo))
+      expect(quoted(after.code, webp)).not.toBe(quoted(warm.code, webp))
+    })
+  })
+
   it('shows a failure found after the preview module was served in the overlay, once', async () => {
     const project = await suite.project({
       'src/main.js': MAIN,

@@ -1,4 +1,5 @@
 /** Help texts of the `ai-image` command, one per command. */
+import { SPEC_SUFFIX } from '../core/service.js'
 
 export const EXIT = {
   /** Success: everything cached (check), generated (generate), listed or pruned. */
@@ -36,7 +37,7 @@ ${COMMON}`,
 
 Generates every spec whose image is not in the cache, through the same engine as the bundler plugins
 (concurrency, rate limits, retries, budget), with progress on stderr and a closing summary. Specs are
-*.imgprompt.json files (include/exclude options), the named specs of the \`images\` option, and
+*${SPEC_SUFFIX} files (include/exclude options), the named specs of the \`images\` option, and
 virtual:ai-image?… imports found in source files. Globs narrow the run to matching spec files.
 Generating is never frozen: running this command is the explicit go-ahead to spend.
 

@@ -3,7 +3,7 @@
  * terminal and never when NO_COLOR is set (https://no-color.org); FORCE_COLOR forces it.
  */
 import { styleText } from 'node:util'
-import type { LogSink } from '../core/log.js'
+import type { LogSink } from '../core/service.js'
 
 export interface Streams {
   stdout: NodeJS.WritableStream & { isTTY?: boolean }

@@ -3,10 +3,7 @@
  * generation path shared with the plugins) and every spec in it.
  */
 import path from 'node:path'
-import { loadConfigFile } from '../core/config-file.js'
-import { discoverSpecs, type DiscoveredSpec } from '../core/discover.js'
-import type { Env } from '../core/options.js'
-import { ImageService } from '../core/service.js'
+import { ImageService, type DiscoveredSpec, type Env } from '../core/service.js'
 import type { AiImageOptions } from '../types.js'
 import type { Output } from './output.js'
 
@@ -25,8 +22,7 @@ export async function openProject(
   filter: readonly string[] = [],
 ): Promise<Project> {
   const absolute = path.resolve(root)
-  const config = loadConfigFile(absolute)
-  const service = new ImageService({ ...config.options, ...overrides }, { root: absolute, env, sink: output.sink })
-  const specs = await discoverSpecs(service.options, filter)
-  return { root: absolute, ...(config.file ? { configFile: config.file } : {}), service, specs }
+  const service = ImageService.forProject(overrides, { root: absolute, env, sink: output.sink })
+  const specs = await service.discover(filter)
+  return { root: absolute, ...(service.configFile ? { configFile: service.configFile } : {}), service, specs }
 }

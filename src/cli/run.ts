@@ -4,7 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { isAiImageError } from '../core/errors.js'
-import type { Env } from '../core/options.js'
+import type { Env } from '../core/service.js'
 import { check } from './commands/check.js'
 import { gallery } from './commands/gallery.js'
 import { generate } from './commands/generate.js'

@@ -3,8 +3,9 @@
  * the `ai-image` command share one configuration. Inline plugin options win over the file.
  */
 import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import path from 'node:path'
-import { createJiti } from 'jiti'
+import type { createJiti as CreateJiti } from 'jiti'
 import { AiImageError } from './errors.js'
 import type { AiImageOptions } from '../types.js'
 
@@ -44,7 +45,7 @@ export function loadConfigFile(root: string): LoadedConfig {
     if (file.endsWith('.json')) {
       value = JSON.parse(readFileSync(file, 'utf8'))
     } else {
-      const mod = createJiti(file, { moduleCache: false, fsCache: false, interopDefault: true })(file) as { default?: unknown }
+      const mod = loadJiti()(file, { moduleCache: false, fsCache: false, interopDefault: true })(file) as { default?: unknown }
       value = mod && typeof mod === 'object' && 'default' in mod ? mod.default : mod
     }
   } catch (error) {
@@ -54,6 +55,11 @@ export function loadConfigFile(root: string): LoadedConfig {
     throw new AiImageError('SPEC_INVALID', 'the config file must export an object of plugin options (export default { … })', { file: label })
   }
   return { file, options: value as AiImageOptions }
+}
+
+/** jiti, required only when a JavaScript or TypeScript config file exists (it takes ~100 ms to load). */
+function loadJiti(): typeof CreateJiti {
+  return (createRequire(import.meta.url)('jiti') as { createJiti: typeof CreateJiti }).createJiti
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Every spec of a project, found without a bundler: spec files matched by `include`/`exclude`, the named
  * specs of the `images` option, and `virtual:ai-image?…` imports written in source files. The CLI uses it
- * to generate ahead of a build, check a commit, and prune the cache.
+ * to generate ahead of a build, check a commit, and prune the cache; the service imports it on first use
+ * (a build never needs it).
  *
  * Skipped: `node_modules`, `.git`, the cache folder, and the output of builds: `dist` (the default output
  * folder of Vite, webpack and Rspack) and every output folder a build of the project recorded
@@ -9,12 +10,10 @@
  */
 import path from 'node:path'
 import fg from 'fast-glob'
-import picomatch from 'picomatch'
 import { readBuildRecords } from './cache/build-record.js'
-import type { ResolvedOptions } from './options.js'
+import { globMatcher, type ResolvedOptions } from './options.js'
 import { readFileInsideRoot } from './read-inside-root.js'
-import type { SpecRef } from './service.js'
-import { VIRTUAL_PREFIX, relativeLabel } from './spec/source.js'
+import { VIRTUAL_PREFIX, relativeLabel, type SpecRef } from './spec/source.js'
 
 export interface DiscoveredSpec {
   ref: SpecRef
@@ -41,7 +40,7 @@ export async function discoverSpecs(options: ResolvedOptions, filter: readonly s
 
   // Globs on the command line narrow the run to those spec files.
   if (filter.length > 0) {
-    const wanted = picomatch([...filter], { dot: true })
+    const wanted = globMatcher(filter)
     return specs.filter((s) => wanted(s.label))
   }
 

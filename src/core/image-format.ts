@@ -1,10 +1,11 @@
 /**
  * Image-format facts, on the ground floor: the four formats the plugin handles, their MIME types and file
- * extensions, how to tell them from their first bytes, and their dimensions from the header alone
- * (image-size: no decode, no sharp, so a cache read can check an image cheaply). Also the bounds that no
+ * extensions, how to tell them from their first bytes, their dimensions from the header alone (image-size's
+ * reader of that one format, loaded on first use: no decode, no sharp, so a cache read can check an image
+ * cheaply), and the facts only a decoder knows (sharp, loaded on first use). Also the bounds that no
  * legitimate image passes, used wherever image bytes arrive from outside (the API, a cache, a remote).
  */
-import { imageSize } from 'image-size'
+import { createRequire } from 'node:module'
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'avif'
 
@@ -63,11 +64,75 @@ export function readHeader(data: Uint8Array): HeaderFacts | undefined {
   const format = sniffFormat(data)
   if (!format) return undefined
   try {
-    const { width, height } = imageSize(data)
+    const reader = headerReader(format)
+    if (!reader.validate(data)) return undefined
+    const size = reader.calculate(data)
+    // As image-size's own `imageSize` does: a file of several images (HEIF/AVIF) is as large as its largest.
+    const { width, height } = (size.images ?? []).reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a), size)
     if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) return undefined
     return { format, mime: MIME_OF[format], width, height }
   } catch {
     return undefined
+  }
+}
+
+interface SizeReader {
+  validate(input: Uint8Array): boolean
+  calculate(input: Uint8Array): { width: number; height: number; images?: Array<{ width: number; height: number }> }
+}
+
+/** image-size's reader of each format (its `types/<name>` module and export). */
+const READERS: Readonly<Record<ImageFormat, readonly [string, string]>> = {
+  png: ['image-size/types/png', 'PNG'],
+  jpeg: ['image-size/types/jpg', 'JPG'],
+  webp: ['image-size/types/webp', 'WEBP'],
+  avif: ['image-size/types/heif', 'HEIF'],
+}
+const loaded = new Map<ImageFormat, SizeReader>()
+/** Synchronous, and on first use: `readHeader` is called inside synchronous checks, and most builds need one format at most. */
+const requireLazily = createRequire(import.meta.url)
+
+function headerReader(format: ImageFormat): SizeReader {
+  let reader = loaded.get(format)
+  if (!reader) {
+    const [id, name] = READERS[format]
+    reader = (requireLazily(id) as Record<string, SizeReader>)[name]!
+    loaded.set(format, reader)
+  }
+  return reader
+}
+
+export interface ImageFacts extends HeaderFacts {
+  hasAlpha: boolean
+}
+
+/** sharp, loaded on first use: a warm build never decodes an image, and so never loads it. */
+const loadSharp = () => import('sharp').then((module) => module.default)
+
+/**
+ * Facts of an image as its decoder reads its header, or undefined when sharp cannot read it. `maxPixels`
+ * bounds what sharp would agree to decode.
+ */
+export async function readImageFacts(data: Buffer, maxPixels?: number): Promise<ImageFacts | undefined> {
+  const format = sniffFormat(data)
+  if (!format) return undefined
+  try {
+    const sharp = await loadSharp()
+    const meta = await sharp(data, maxPixels === undefined ? {} : { limitInputPixels: maxPixels }).metadata()
+    if (!meta.width || !meta.height) return undefined
+    return { format, mime: MIME_OF[format], width: meta.width, height: meta.height, hasAlpha: meta.hasAlpha ?? false }
+  } catch {
+    return undefined
+  }
+}
+
+/** Decode every pixel once (within `maxPixels`): a truncated file can still have a valid header. */
+export async function decodesWhole(data: Buffer, maxPixels: number): Promise<boolean> {
+  try {
+    await (await loadSharp())(data, { limitInputPixels: maxPixels }).raw().toBuffer({ resolveWithObject: false })
+    return true
+  } catch {
+    return false
   }
 }
 

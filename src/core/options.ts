@@ -2,16 +2,20 @@
  * resolveOptions(): every default and every environment variable the plugin reads, in one place.
  * Nothing else in the code base looks at `process.env`.
  */
+import { createRequire } from 'node:module'
 import path from 'node:path'
-import picomatch from 'picomatch'
+import type picomatch from 'picomatch'
 import { checkCacheDirPlacement } from './cache/cache-folder.js'
-import { AiImageError } from './errors.js'
+import { optionError, optional, type Env } from './option-values.js'
+import { providerSecrets, resolveProvider, type ProviderConfig } from './providers/registry.js'
 import { addSecrets } from './secrets.js'
+import { SPEC_GLOB, isSpecPath } from './spec-path.js'
+import { relativeLabel } from './spec/source.js'
 import { validateDefaults } from './spec/validate.js'
-import type { AiImageOptions, ImageSpec, ModelPrice, SpecDefaults, TokenCredentialLike } from '../types.js'
+import type { AiImageOptions, ImageSpec, ModelPrice, SpecDefaults } from '../types.js'
 
 export const DEFAULTS = {
-  include: ['**/*.imgprompt.json'],
+  include: [SPEC_GLOB],
   exclude: ['**/node_modules/**'],
   cacheDirName: '.ai-image',
   derivedCacheDir: 'node_modules/.cache/unplugin-ai-image',
@@ -20,38 +24,11 @@ export const DEFAULTS = {
   timeout: 300_000,
   /** Longest a request waits out 429s, from its first one. */
   rateLimitMaxWait: 600_000,
-  openaiBaseURL: 'https://api.openai.com/v1',
   /** esbuild: URL prefix of emitted images when neither the option nor esbuild's `publicPath` is set. */
   publicPath: '/',
 } as const
 
-export type Env = Readonly<Record<string, string | undefined>>
-
-export interface OpenAIProviderConfig {
-  kind: 'openai'
-  apiKey: string | undefined
-  baseURL: string
-  organization?: string
-  project?: string
-}
-
-export interface AzureProviderConfig {
-  kind: 'azure'
-  endpoint: string
-  apiKey?: string
-  deployment?: string
-  deployments: Readonly<Record<string, string>>
-  apiVersion?: string
-  credential?: TokenCredentialLike
-}
-
-export interface PlaceholderProviderConfig {
-  kind: 'placeholder'
-  /** Chosen in the options (renders even when frozen), or fallen back to for lack of a key. */
-  explicit: boolean
-}
-
-export type ProviderConfig = OpenAIProviderConfig | AzureProviderConfig | PlaceholderProviderConfig
+export type { Env } from './option-values.js'
 
 export interface ResolvedOptions {
   root: string
@@ -81,68 +58,24 @@ export interface ResolvedOptions {
   notices: string[]
 }
 
-const OPTION_LABEL = 'plugin options'
-
 export function resolveOptions(user: AiImageOptions = {}, context: { root?: string; env?: Env } = {}): ResolvedOptions {
   const env = context.env ?? process.env
   if (user === null || typeof user !== 'object') throw optionError('', 'must be an object')
   const root = path.resolve(user.root ?? context.root ?? process.cwd())
 
-  const include = toList(user.include, 'include') ?? [...DEFAULTS.include]
-  const exclude = toList(user.exclude, 'exclude') ?? [...DEFAULTS.exclude]
-  const included = picomatch(include, { dot: true })
-  const excluded = picomatch(exclude, { dot: true })
+  const ownInclude = toList(user.include, 'include')
+  const ownExclude = toList(user.exclude, 'exclude')
+  const include = ownInclude ?? [...DEFAULTS.include]
+  const exclude = ownExclude ?? [...DEFAULTS.exclude]
+  const included = ownInclude ? globMatcher(ownInclude) : isDefaultIncluded
+  const excluded = ownExclude ? globMatcher(ownExclude) : isDefaultExcluded
   const isSpecFile = (file: string) => {
-    const rel = path.relative(root, file).split(path.sep).join('/')
     // Files outside the root are matched by their absolute path, so `**/x.imgprompt.json` still matches.
-    const subject = rel.startsWith('..') ? file.split(path.sep).join('/') : rel
+    const subject = relativeLabel(root, file)
     return included(subject) && !excluded(subject)
   }
 
-  const openai = user.openai ?? {}
-  const azure = user.azure ?? {}
-  const openaiKey = nonEmpty(openai.apiKey) ?? nonEmpty(env.OPENAI_API_KEY)
-  const azureEndpoint = nonEmpty(azure.endpoint) ?? nonEmpty(env.AZURE_OPENAI_ENDPOINT)
-  const azureKey = nonEmpty(azure.apiKey) ?? nonEmpty(env.AZURE_OPENAI_API_KEY)
-  const notices: string[] = []
-
-  let kind = user.provider
-  if (kind !== undefined && !['openai', 'azure', 'placeholder'].includes(kind)) {
-    throw optionError('provider', `"${String(kind)}" is not a provider; use 'openai', 'azure' or 'placeholder'`)
-  }
-  if (kind === undefined) {
-    kind = azureEndpoint ? 'azure' : openaiKey ? 'openai' : 'placeholder'
-    if (kind === 'placeholder') {
-      notices.push(
-        'no OPENAI_API_KEY or AZURE_OPENAI_ENDPOINT: cache misses are rendered by the offline placeholder provider and not cached. ' +
-          "Set a key to generate real images, or set provider: 'placeholder' to silence this notice",
-      )
-    }
-  }
-
-  let provider: ProviderConfig
-  if (kind === 'openai') {
-    provider = {
-      kind,
-      apiKey: openaiKey,
-      baseURL: (nonEmpty(openai.baseURL) ?? nonEmpty(env.OPENAI_BASE_URL) ?? DEFAULTS.openaiBaseURL).replace(/\/+$/, ''),
-      ...optional('organization', nonEmpty(openai.organization) ?? nonEmpty(env.OPENAI_ORG_ID)),
-      ...optional('project', nonEmpty(openai.project) ?? nonEmpty(env.OPENAI_PROJECT_ID)),
-    }
-  } else if (kind === 'azure') {
-    if (!azureEndpoint) throw optionError('azure.endpoint', 'is required for the azure provider (or set AZURE_OPENAI_ENDPOINT)')
-    provider = {
-      kind,
-      endpoint: azureEndpoint.replace(/\/+$/, ''),
-      deployments: { ...(azure.deployments ?? {}) },
-      ...optional('apiKey', azureKey),
-      ...optional('deployment', nonEmpty(azure.deployment) ?? nonEmpty(env.AZURE_OPENAI_DEPLOYMENT)),
-      ...optional('apiVersion', nonEmpty(azure.apiVersion) ?? nonEmpty(env.OPENAI_API_VERSION)),
-      ...optional('credential', azure.credential),
-    }
-  } else {
-    provider = { kind: 'placeholder', explicit: user.provider === 'placeholder' }
-  }
+  const { config: provider, notices } = resolveProvider(user, env)
 
   const images = user.images ?? {}
   if (typeof images !== 'object' || Array.isArray(images)) throw optionError('images', 'must be an object of named specs')
@@ -177,19 +110,35 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
     prices: checkPrices(user.prices),
     provider,
     // Known to the redactor from here on: errors, log lines and stored fields never carry them.
-    secrets: addSecrets([openaiKey, azureKey]),
+    secrets: addSecrets(providerSecrets(user, env)),
     notices,
   }
+}
+
+/**
+ * The default `include` (`**\/*.imgprompt.json`) and `exclude` (`**\/node_modules/**`) as plain string tests
+ * on a `/`-separated path, matching exactly what picomatch (`dot: true`) matches for them: picomatch is
+ * loaded only for globs of the project's own.
+ */
+export function isDefaultIncluded(subject: string): boolean {
+  return isSpecPath(subject) && !subject.split('/').some((part) => part === '.' || part === '..')
+}
+
+export function isDefaultExcluded(subject: string): boolean {
+  const parts = subject.split('/')
+  return parts.includes('node_modules') && !parts.some((part) => part === '.' || part === '..')
+}
+
+/** picomatch (with `dot: true`, as Vite and unplugin match), required on first use: globs are matched synchronously. */
+export function globMatcher(globs: readonly string[]): (subject: string) => boolean {
+  const load = createRequire(import.meta.url)('picomatch') as typeof picomatch
+  return load([...globs], { dot: true })
 }
 
 /** `CI=false` and `CI=0` are how people say "not CI"; anything else set means CI. */
 export function isCI(env: Env): boolean {
   const value = env.CI
   return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false'
-}
-
-function optionError(field: string, problem: string): AiImageError {
-  return new AiImageError('SPEC_INVALID', `${field ? `option "${field}" ` : ''}${problem}`, { file: OPTION_LABEL, field })
 }
 
 /** Any URL prefix ('' keeps URLs relative); resolved against esbuild's own setting by `esbuildPublicPath`. */
@@ -215,14 +164,6 @@ function checkPrices(prices: AiImageOptions['prices']): Readonly<Record<string, 
     if (!isTable(price, 2)) throw optionError(`prices.${model}`, `must be ${shape}, got ${JSON.stringify(price)}`)
   }
   return prices
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined
-}
-
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
 }
 
 function toList(value: string | string[] | undefined, field: string): string[] | undefined {

@@ -5,9 +5,9 @@
  * esbuild (`webpack-hooks.ts`, `esbuild-hooks.ts`) name the file themselves with `hashedAssetPath`, the
  * same shape as Rollup's default `assets/[name]-[hash][extname]`.
  */
+import { createHash } from 'node:crypto'
 import path from 'node:path'
-import { sha256 } from '../core/cache/key.js'
-import type { AssetSink, EmittedAsset } from '../core/emit/image-module.js'
+import type { AssetSink, EmittedAsset } from '../core/service.js'
 
 export interface RollupLikeContext {
   emitFile(file: { type: 'asset'; name: string; source: Uint8Array }): string
@@ -22,7 +22,7 @@ const HASH_LENGTH = 8
 
 /** Hash of an asset's bytes for its file name (lowercase hex: safe on case-insensitive disks). */
 export function contentHash(data: Uint8Array): string {
-  return sha256(data).slice(0, HASH_LENGTH)
+  return createHash('sha256').update(data).digest('hex').slice(0, HASH_LENGTH)
 }
 
 /** `assets/hero-1a2b3c4d.png`: the asset's name plus the hash of its bytes. */

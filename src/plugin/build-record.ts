@@ -1,5 +1,5 @@
 /**
- * Each bundler's build records the cache keys it used (`core/cache/build-record.ts`), so that
+ * Each bundler's build records the cache keys it used (`service.recordBuild`), so that
  * `ai-image prune` keeps them even when the command cannot see the specs behind them. Written once the
  * output is written (Rollup, Rolldown and Vite: `writeBundle`; webpack and Rspack: `afterEmit`; esbuild:
  * `onEnd`), by a build that succeeded: a failed build saw only part of its modules. The first build of a
@@ -8,7 +8,6 @@
  */
 import path from 'node:path'
 import type { PluginBuild } from 'esbuild'
-import { outputLabel, recordFileName, writeBuildRecord, type BuildIdentity } from '../core/cache/build-record.js'
 import type { PluginState } from './state.js'
 
 interface RollupOutputLike {
@@ -25,20 +24,7 @@ export interface EmittingCompiler {
 export function buildRecorder(state: PluginState, bundler: string, pluginName: string) {
   async function record(outputDir: string | undefined, environment?: string): Promise<void> {
     if (state.buildFailed || outputDir === undefined) return
-    const service = state.service()
-    const { root, cacheDir } = service.options
-    const identity: BuildIdentity = { bundler, ...(environment ? { environment } : {}), output: outputLabel(root, outputDir) }
-    const name = recordFileName(identity)
-    try {
-      await writeBuildRecord(cacheDir, identity, service.engine.usedKeys, state.recorded.has(name) ? 'merge' : 'replace')
-      state.recorded.add(name)
-    } catch (error) {
-      // The build itself succeeded: its images are emitted. Only a later prune is less informed.
-      service.log.warnOnce(
-        `could not record which cache entries this build uses in ${path.join(cacheDir, 'builds', name)} (${(error as Error).message}); ` +
-          '`ai-image prune` keeps only the entries of specs it finds itself until a build records them',
-      )
-    }
+    await state.service().recordBuild({ bundler, ...(environment ? { environment } : {}), outputDir })
   }
 
   return {

@@ -6,12 +6,9 @@
  * then the final image without any client code.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { MIME_OF, sniffFormat } from '../core/image-format.js'
+import type { PreviewImage } from '../core/service.js'
 
-export interface PreviewFrame {
-  data: Buffer
-  mime: string
-}
+export type PreviewFrame = PreviewImage
 
 type PreviewEvent = { kind: 'frame'; index: number; frame: PreviewFrame } | { kind: 'end' }
 
@@ -39,12 +36,10 @@ export class Preview {
     return this.finalImages?.[index]
   }
 
-  /** A streamed partial frame of candidate `index`; frames that are not images are dropped. */
-  partial(index: number, data: Buffer): void {
-    if (this.state !== 'pending') return
-    const format = sniffFormat(data)
-    if (!format) return
-    const frame = { data, mime: MIME_OF[format] }
+  /** A streamed partial frame of candidate `index`; frames that are not images (no `mime`) are dropped. */
+  partial(index: number, data: Buffer, mime: string | undefined): void {
+    if (this.state !== 'pending' || mime === undefined) return
+    const frame = { data, mime }
     this.latest.set(index, frame)
     for (const listener of this.listeners) listener({ kind: 'frame', index, frame })
   }

@@ -8,11 +8,10 @@
  * What no pattern can see (an alias that names a spec file) is refused by the load hook (`RequestGuard`).
  */
 import path from 'node:path'
-import { VIRTUAL_PREFIX } from '../core/spec/source.js'
+import { SPEC_SUFFIX, VIRTUAL_PREFIX } from '../core/service.js'
 
 export const DEV_URL_SEGMENT = '@ai-image/'
 export const PREVIEW_SEGMENT = 'preview/'
-const SPEC_FILE_SUFFIX = '.imgprompt.json'
 
 /** An image asset: `<cache key>-<candidate>-<digest>.<ext>`. */
 export const ASSET_NAME = /^([0-9a-f]{64})-(\d{1,3})-([0-9a-f]{12})\.[a-z]{2,4}$/
@@ -29,7 +28,7 @@ export interface DevUrlContext {
 export function isPluginUrl(url: string, context: DevUrlContext): boolean {
   const text = looseDecode(url)
   const lower = text.toLowerCase()
-  if (lower.includes(VIRTUAL_PREFIX) || lower.includes(SPEC_FILE_SUFFIX) || lower.includes(`/${DEV_URL_SEGMENT}`)) return true
+  if (lower.includes(VIRTUAL_PREFIX) || lower.includes(SPEC_SUFFIX) || lower.includes(`/${DEV_URL_SEGMENT}`)) return true
   const cut = text.search(/[?#]/)
   const pathname = cut === -1 ? text : text.slice(0, cut)
   const query = cut === -1 ? '' : lower.slice(cut + 1)

@@ -14,9 +14,8 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { BuildOptions, BuildResult, OutputFile, PluginBuild } from 'esbuild'
 import { AiImageError } from '../core/errors.js'
-import { esbuildPublicPath } from '../core/options.js'
 import { contentHash, hashedAssetPath, publicUrl } from './assets.js'
-import { LOAD_FILTER, SPEC_QUERY, VIRTUAL_FILTER } from './ids.js'
+import { LOAD_FILTER, SPEC_FILE_FILTER, SPEC_QUERY, VIRTUAL_FILTER } from './ids.js'
 import type { PluginState } from './state.js'
 
 /** Marks the resolution this plugin asks esbuild for, so its own callback steps aside. */
@@ -36,14 +35,14 @@ export function esbuildHooks(state: PluginState) {
 
       state.setAssetSinkOverride(() => {
         const outdir = outputDir(options, workingDir)
-        const prefix = esbuildPublicPath(state.service().options, options.publicPath)
+        const prefix = state.service().esbuildPublicPath(options.publicPath)
         return (asset) => {
           const file = hashedAssetPath(asset)
           pending.set(file, asset.data)
           return JSON.stringify(publicUrl(prefix, file))
         }
       })
-      build.onResolve({ filter: /\.imgprompt\.json$/ }, async (args) => {
+      build.onResolve({ filter: SPEC_FILE_FILTER }, async (args) => {
         if (args.pluginData === RESOLVING_SPEC) return undefined
         const { kind, importer, resolveDir } = args
         const found = await build.resolve(args.path, { kind, importer, resolveDir, pluginData: RESOLVING_SPEC })

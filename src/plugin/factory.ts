@@ -1,17 +1,14 @@
 /**
- * The unplugin factory: bundler hooks around the image service. It resolves spec imports to module ids,
- * loads them (spec → image → emitted assets → module code) and reports errors through the bundler.
+ * The unplugin factory: bundler hooks around the image service's front door. It resolves spec imports to
+ * module ids, hands each load to `service.load` (which owns the warm, full, dev-preview and missing paths)
+ * with the bundler's asset sink and watcher, and reports the build's errors through the bundler.
  * Bundler specifics live beside it: asset emission in `assets.ts`, Vite's hooks in `vite-hooks.ts`,
  * webpack's and Rspack's in `webpack-hooks.ts`, esbuild's in `esbuild-hooks.ts`.
  */
 import path from 'node:path'
 import { existsSync } from 'node:fs'
 import type { UnpluginContextMeta, UnpluginOptions } from 'unplugin'
-import { AiImageError, isAiImageError } from '../core/errors.js'
-import { imageModuleCode } from '../core/emit/image-module.js'
-import { warmImageModule } from '../core/emit/warm-module.js'
-import { renderMissingModule } from '../core/emit/module-code.js'
-import { isSpecPath, specDependencies } from '../core/engine/inputs.js'
+import { isSpecPath, type PendingPreview } from '../core/service.js'
 import type { AiImageOptions } from '../types.js'
 import { rollupAssetSink, type RollupLikeContext } from './assets.js'
 import { esbuildHooks } from './esbuild-hooks.js'
@@ -33,7 +30,6 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
     enforce: 'pre',
 
     buildStart() {
-      state.missing.clear()
       state.buildFailed = false
       state.service().beginBuild()
     },
@@ -73,52 +69,39 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
         if (!ref) return null
         // The dev server: only for its own pages, and a query spec only when the project imports it.
         if (state.dev) await state.dev.admit(id, ref)
-        const spec = await service.loadSpec(ref)
-        if (ref.kind === 'file') this.addWatchFile(ref.file)
-        // Inputs, the mask and, through chains, upstream specs and their inputs: any change regenerates this one.
-        const dependencies = await specDependencies(spec, (f) => service.loadSpec({ kind: 'file', file: f }))
-        for (const file of dependencies) this.addWatchFile(file)
-
-        const sink = state.assetSinkOverride(this) ?? rollupAssetSink(this as unknown as RollupLikeContext)
-        // The dev server leaves out lossless PNG recompression, a build-time saving that changes no export.
-        const emit = { engine: service.engine, store: service.store, emitter: service.emitter, optimizePng: !state.dev }
-        // Warm path first: a cached image whose derived files are all in place needs neither its bytes nor sharp.
-        const warm = await warmImageModule(emit, spec, sink)
-        if (warm !== undefined) return jsModule(warm)
-
-        let image
+        const dev = state.dev
+        const preview = dev?.previewTarget(id)
+        let pending: PendingPreview | undefined
         try {
-          // The Vite dev server answers a slow generation at once with a live preview module (vite-dev.ts).
-          const loaded = state.dev ? await state.dev.load(id, spec, dependencies) : await service.resolve(spec)
-          if (typeof loaded === 'string') return jsModule(loaded)
-          image = loaded
-        } catch (error) {
-          // In a build, keep going to list every missing (or over-budget) spec at the end; the dev server shows each at once.
-          if (isAiImageError(error) && (error.code === 'CACHE_MISS_FROZEN' || error.code === 'BUDGET_EXCEEDED') && !state.dev) {
-            state.missing.set(error.file ?? spec.label, error)
-            return { code: renderMissingModule(), map: null }
-          }
-          throw error
+          const loaded = await service.load(ref, {
+            sink: state.assetSinkOverride(this) ?? rollupAssetSink(this as unknown as RollupLikeContext),
+            // The spec file, its inputs, the mask and, through chains, upstream specs: any change reloads this module.
+            watch: (files) => {
+              for (const file of files) this.addWatchFile(file)
+              dev?.noteDependencies(id, files)
+            },
+            ...(preview ? { preview } : {}),
+          })
+          pending = loaded.preview
+          return jsModule(loaded.code)
+        } finally {
+          if (preview) dev!.answered(preview, pending)
         }
-        return jsModule(await imageModuleCode(image, sink, emit))
       },
     },
 
     // Rollup, Rolldown and Vite pass the build's error (unplugin's type leaves the argument out).
     async buildEnd(...args: unknown[]) {
-      const error = args[0]
-      const missing = [...state.missing].filter(([, e]) => e.code === 'CACHE_MISS_FROZEN').map(([file]) => file).sort()
-      state.missing.clear()
+      const failed = args[0] !== undefined && args[0] !== null
       const service = state.service()
-      // Paid requests in flight land in the cache before the build ends; then the summary of what it cost.
-      await service.endBuild({ failed: error !== undefined && error !== null })
+      // Paid requests in flight land in the cache before the build ends; then the summary of what it cost,
+      // and the build's error: every frozen miss at once, or what the budget kept from being generated.
+      const { error } = await service.endBuild({ failed })
       // Close the connection pool so the process can exit; it is recreated on the next miss (watch mode).
       await service.close()
-      const overBudget = service.budget.buildError()
       // A failed build saw part of its modules only: it records no keys (build-record.ts).
-      if ((error !== undefined && error !== null) || overBudget || missing.length > 0) state.buildFailed = true
-      if (overBudget) throw overBudget
-      if (missing.length > 0) throw frozenMissesError(missing)
+      if (failed || error) state.buildFailed = true
+      if (error) throw error
     },
 
     // Each build that succeeded records the cache keys it used, for `ai-image prune` (build-record.ts).
@@ -142,17 +125,6 @@ function withRecorder<C>(hooks: (compiler: C) => void, record: (compiler: Emitti
 /** `moduleType` tells Rolldown (Vite 8) this is JavaScript whatever the id looks like. */
 function jsModule(code: string) {
   return { code, map: null, moduleType: 'js' } as { code: string; map: null }
-}
-
-function frozenMissesError(files: string[]): AiImageError {
-  return new AiImageError(
-    'CACHE_MISS_FROZEN',
-    `${files.length} spec${files.length > 1 ? 's have' : ' has'} no cached image and generation is frozen (CI is set):\n` +
-      files.map((f) => `  - ${f}`).join('\n') +
-      '\nGenerate them where an API key is available with `npx ai-image generate` (or a build without CI), ' +
-      'commit the cache folder, or set `frozen: false` to allow paid generation here.',
-    { data: { missing: files } },
-  )
 }
 
 interface ResolveContext {

@@ -9,10 +9,8 @@
  *   importer, whose folder is carried in the id.
  */
 import path from 'node:path'
-import type { ResolvedOptions } from '../core/options.js'
-import type { SpecRef } from '../core/service.js'
 import { specInvalid } from '../core/errors.js'
-import { VIRTUAL_PREFIX } from '../core/spec/source.js'
+import { SPEC_SUFFIX, SPEC_SUFFIX_SOURCE, VIRTUAL_PREFIX, isSpecPath, type ResolvedOptions, type SpecRef } from '../core/service.js'
 
 export const SPEC_QUERY = '?ai-image'
 export const RESOLVED_VIRTUAL = `\0${VIRTUAL_PREFIX}`
@@ -20,10 +18,12 @@ export const RESOLVED_VIRTUAL = `\0${VIRTUAL_PREFIX}`
 const DIR_PARAM = '__dir'
 
 // `\x00` rather than `\0`: esbuild runs these filters as Go regular expressions, which have no `\0`.
-export const RESOLVE_FILTER = /\.imgprompt\.json(?:\?ai-image)?$|^\x00?virtual:ai-image(?:[/?]|$)/
+export const RESOLVE_FILTER = new RegExp(`${SPEC_SUFFIX_SOURCE}(?:\\?ai-image)?$|^\\x00?virtual:ai-image(?:[/?]|$)`)
+/** A spec file by its path (esbuild's own resolution of spec imports). */
+export const SPEC_FILE_FILTER = new RegExp(`${SPEC_SUFFIX_SOURCE}$`)
 export const VIRTUAL_FILTER = /^\x00?virtual:ai-image(?:[/?]|$)/
 /** Also matches a bare spec path: the id of a spec file in webpack and Rspack (`specModuleId`). */
-export const LOAD_FILTER = /\.imgprompt\.json(?:\?ai-image)?$|^\x00virtual:ai-image(?:[/?]|$)/
+export const LOAD_FILTER = new RegExp(`${SPEC_SUFFIX_SOURCE}(?:\\?ai-image)?$|^\\x00virtual:ai-image(?:[/?]|$)`)
 
 /**
  * The module id of a spec file. webpack and Rspack match module rules on the path without its query and
@@ -55,11 +55,11 @@ export function resolveVirtual(id: string, importer: string | undefined, root: s
 /** The spec behind a resolved id, or undefined when the id is not ours. */
 export function specRefOf(id: string, options: Pick<ResolvedOptions, 'root' | 'isSpecFile'>): SpecRef | undefined {
   const { root } = options
-  if (id.endsWith(SPEC_QUERY) && id.includes('.imgprompt.json')) {
+  if (id.endsWith(SPEC_QUERY) && id.includes(SPEC_SUFFIX)) {
     return { kind: 'file', file: id.slice(0, -SPEC_QUERY.length) }
   }
   // A bare path is ours only when `include`/`exclude` say so (webpack and Rspack ids, see `specModuleId`).
-  if (id.endsWith('.imgprompt.json')) return path.isAbsolute(id) && options.isSpecFile(id) ? { kind: 'file', file: id } : undefined
+  if (isSpecPath(id)) return path.isAbsolute(id) && options.isSpecFile(id) ? { kind: 'file', file: id } : undefined
   if (!id.startsWith(RESOLVED_VIRTUAL)) return undefined
   const rest = id.slice(RESOLVED_VIRTUAL.length)
   if (rest.startsWith('/')) return { kind: 'named', name: decodeName(rest.slice(1)) }

@@ -7,10 +7,8 @@
  * plugin options and spec files are the project's files: both are the project's own.
  */
 import path from 'node:path'
-import { discoverSpecs } from '../core/discover.js'
 import { AiImageError } from '../core/errors.js'
-import type { ResolvedOptions } from '../core/options.js'
-import type { SpecRef } from '../core/service.js'
+import { SPEC_SUFFIX, type ImageService, type SpecRef } from '../core/service.js'
 
 export type QuerySpecRef = Extract<SpecRef, { kind: 'query' }>
 
@@ -21,7 +19,7 @@ export class ProjectQueries {
   /** Resolved ids of query specs imported by project sources. */
   private readonly imported = new Set<string>()
 
-  constructor(private readonly options: () => ResolvedOptions) {}
+  constructor(private readonly service: () => ImageService) {}
 
   /** `resolveId` turned an import of a query spec into `id`, for `importer`. */
   noteResolved(id: string, importer: string | undefined): void {
@@ -32,7 +30,7 @@ export class ProjectQueries {
   async assertImported(id: string, ref: QuerySpecRef): Promise<void> {
     if (this.imported.has(id)) return
     const wanted = identity(ref.query, ref.dir)
-    const discovered = await discoverSpecs(this.options())
+    const discovered = await this.service().discover()
     if (discovered.some(({ ref: found }) => found.kind === 'query' && identity(found.query, found.dir) === wanted)) {
       this.imported.add(id)
       return
@@ -41,14 +39,14 @@ export class ProjectQueries {
       'SPEC_INVALID',
       'no source file of the project imports this spec, so the dev server does not generate it from a request ' +
         '(any page the browser opens could otherwise spend the API key on prompts of its choosing). ' +
-        'Import it from a source file under the project root, or write it as a spec file (`*.imgprompt.json`)',
+        `Import it from a source file under the project root, or write it as a spec file (\`*${SPEC_SUFFIX}\`)`,
       { file: ref.id },
     )
   }
 
   /** A file of the project (not a dependency, not a virtual module); `?…` of ids like `index.html?html-proxy` aside. */
   private isProjectSource(importer: string): boolean {
-    const { root } = this.options()
+    const { root } = this.service().options
     // Vite passes `<root>/index.html` as the importer of a URL the browser asked for directly (no import
     // behind it); inline scripts of the page import as `index.html?html-proxy…`.
     if (importer === path.join(root, 'index.html')) return false

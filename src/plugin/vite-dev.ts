@@ -2,11 +2,11 @@
  * Vite dev server: image modules export `<base>@ai-image/<key>-<i>-<digest>.<ext>` URLs, served from
  * memory (placeholders, fresh generations) or the cache.
  *
- * A slow generation never blocks the page: when an image is not ready within a moment, its module is
- * answered at once with preview URLs (`<base>@ai-image/preview/<token>-<i>.<ext>`) that stream the
- * partial frames and then the final image into the page's `<img>` (dev-preview.ts). When the image is
- * ready, the module is reloaded through HMR, so importers get the final URL, width and height; when it
- * fails, the reload shows the error in Vite's overlay.
+ * A slow generation never blocks the page: the service answers its load at once with a preview module
+ * (`service/dev-preview.ts`) whose URLs (`<base>@ai-image/preview/<token>-<i>.<ext>`) this server streams:
+ * the partial frames and then the final image, into the page's `<img>` (dev-preview.ts). When the image is
+ * ready, the service asks for the module to be reloaded through HMR, so importers get the final URL, width
+ * and height; when it fails, the reload shows the error in Vite's overlay.
  *
  * Only the server's own pages may make it generate (request-guard.ts): requests of other sites for the
  * plugin's URLs are refused before Vite sees them, `load` refuses work for any other foreign request, and a
@@ -14,45 +14,35 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import path from 'node:path'
 import type { ViteDevServer } from 'vite'
-import type { CacheStore } from '../core/cache/store.js'
-import { renderModule } from '../core/emit/module-code.js'
-import type { ResolvedImage } from '../core/engine/generate.js'
-import { MIME_OF, extensionOf } from '../core/image-format.js'
 import { AiImageError } from '../core/errors.js'
-import type { ImageService, SpecRef } from '../core/service.js'
-import { parseSize } from '../core/spec/models.js'
-import { VIRTUAL_PREFIX, relativeLabel } from '../core/spec/source.js'
-import type { ValidatedSpec } from '../core/spec/validate.js'
+import type { ImageService, PendingPreview, PreviewTarget, SpecRef } from '../core/service.js'
 import { Preview, sendImage, sendPreview, type PreviewFrame } from './dev-preview.js'
 import { ASSET_NAME, DEV_URL_SEGMENT, PREVIEW_SEGMENT, isPluginUrl, parseImageUrl } from './dev-urls.js'
 import { ProjectQueries } from './project-queries.js'
 import { RequestGuard, sendForbidden, type GuardConfig } from './request-guard.js'
 
 export { DEV_URL_SEGMENT } from './dev-urls.js'
-/** How long `load` waits for an image before answering with a preview module: cache hits and placeholders fit. */
-export const DEV_PREVIEW_AFTER_MS = 300
 /** Finished previews stay servable this long, for an `<img>` that asks just after the module reloaded. */
 const PREVIEW_TTL_MS = 5 * 60_000
 /** Images kept in memory; older ones are read back from the cache when asked for. */
 const MAX_DEV_ASSETS = 256
-/** Width and height a preview module exports for `size: "auto"` until the image exists. */
-const AUTO_PREVIEW_SIZE = { width: 1024, height: 1024 }
 
 export type DevAsset = PreviewFrame
 
 export class DevAssets {
   private readonly files = new Map<string, DevAsset>()
 
-  constructor(private readonly store: () => CacheStore) {}
+  constructor(private readonly service: () => ImageService) {}
 
-  /** Register an image and return its dev URL (as a JS string literal). */
-  add(base: string, key: string, index: number, asset: DevAsset): string {
+  /** Register an image (`name`: its file name, whose extension it keeps) and return its dev URL (as a JS string literal). */
+  add(base: string, key: string, index: number, asset: DevAsset & { name: string }): string {
     // The digest keeps two different files of one candidate (converted, resized) apart.
     const digest = createHash('sha256').update(asset.data).digest('hex').slice(0, 12)
-    const name = `${key}-${index}-${digest}.${extensionOf(asset.mime)}`
+    const name = `${key}-${index}-${digest}${path.extname(asset.name)}`
     this.files.delete(name)
-    this.files.set(name, asset)
+    this.files.set(name, { data: asset.data, mime: asset.mime })
     if (this.files.size > MAX_DEV_ASSETS) this.files.delete(this.files.keys().next().value!)
     return JSON.stringify(`${base}${DEV_URL_SEGMENT}${name}`)
   }
@@ -63,16 +53,9 @@ export class DevAssets {
     // After a server restart (or an eviction) the browser may ask before the module is loaded again.
     const match = ASSET_NAME.exec(name)
     if (!match) return undefined
-    const entry = await this.store().read(match[1]!)
-    const image = entry?.images[Number(match[2])]
+    const image = await this.service().cachedImage(match[1]!, Number(match[2]))
     return image && image.sha256.startsWith(match[3]!) ? { data: image.data, mime: image.mime } : undefined
   }
-}
-
-/** A load answered with a preview module: its image is still on its way. */
-interface PendingLoad {
-  /** Resolves once the preview module was handed to Vite (reloading before that would be lost). */
-  answered: Promise<void>
 }
 
 export class DevServer {
@@ -82,12 +65,8 @@ export class DevServer {
   private readonly queries: ProjectQueries
   private server: ViteDevServer | undefined
   private readonly previews = new Map<string, Preview>()
-  /** The latest pending load of each module id: only its completion reloads the module. */
-  private readonly pending = new Map<string, PendingLoad>()
-  /** A failure found after its module was answered, thrown once by the reload that follows. */
-  private readonly failures = new Map<string, { fingerprint: string; error: unknown }>()
   private followed: ImageService | undefined
-  /** Files each module's image depends on (inputs, masks, upstream specs of chains). */
+  /** Files each module's image depends on (the spec file, inputs, masks, upstream specs of chains). */
   private readonly dependencies = new Map<string, readonly string[]>()
 
   constructor(
@@ -95,9 +74,9 @@ export class DevServer {
     readonly base: string,
     guard: GuardConfig = {},
   ) {
-    this.assets = new DevAssets(() => service().store)
+    this.assets = new DevAssets(service)
     this.guard = new RequestGuard(guard)
-    this.queries = new ProjectQueries(() => service().options)
+    this.queries = new ProjectQueries(service)
   }
 
   /** `resolveId` resolved an import of a virtual query spec to `id`, for `importer`. */
@@ -117,7 +96,7 @@ export class DevServer {
         'SPEC_INVALID',
         `refused: a page of another site asked the dev server for this image (${foreign}). ` +
           "The dev server loads and generates images only for its own pages: open the page from the dev server's own address",
-        { file: this.labelOf(ref), data: { refused: foreign } },
+        { file: this.service().labelOf(ref), data: { refused: foreign } },
       )
     }
     if (ref.kind === 'query') await this.queries.assertImported(id, ref)
@@ -127,56 +106,41 @@ export class DevServer {
     this.server = server
   }
 
+  /** The files module `id` depends on: a change to any of them reloads it (`dependentsOf`). */
+  noteDependencies(id: string, files: readonly string[]): void {
+    this.dependencies.set(id, files)
+  }
+
   /**
-   * The image of a spec, or, when it is not ready within `DEV_PREVIEW_AFTER_MS`, the code of a preview
-   * module whose URLs stream the generation live. `dependencies` are the files whose change must reload it.
+   * How the service may answer a slow load of module `id`: a preview module whose URLs this server streams.
+   * The preview collects partial frames from the start (an `<img>` that connects late gets the latest one);
+   * `answered` says whether the load needed it.
    */
-  async load(id: string, spec: ValidatedSpec, dependencies: readonly string[]): Promise<ResolvedImage | string> {
-    this.dependencies.set(id, dependencies)
-    // Whatever an older load of this module still waits for, this load now owns the module.
-    this.pending.delete(id)
-    const fingerprint = specFingerprint(spec)
-    const failed = this.failures.get(id)
-    if (failed) {
-      this.failures.delete(id)
-      if (failed.fingerprint === fingerprint) throw failed.error
-    }
-    const service = this.service()
-    this.followPartials(service)
+  previewTarget(id: string): PreviewTarget {
+    this.followService(this.service())
     const preview = new Preview(randomBytes(12).toString('hex'))
     this.previews.set(preview.token, preview)
-    const image = service.resolve(spec, { onKey: (key) => (preview.key = key) })
-    const ready = await Promise.race([image.then(() => true, () => true), delay(DEV_PREVIEW_AFTER_MS).then(() => false)])
-    if (ready) {
-      this.previews.delete(preview.token)
-      return image
+    return {
+      id,
+      token: preview.token,
+      url: (index, ext) => JSON.stringify(`${this.base}${DEV_URL_SEGMENT}${PREVIEW_SEGMENT}${preview.token}-${index}.${ext}`),
+      onKey: (key) => (preview.key = key),
     }
+  }
 
-    let answered!: () => void
-    const load: PendingLoad = { answered: new Promise((resolve) => (answered = resolve)) }
-    this.pending.set(id, load)
-    image.then(
-      (resolved) => preview.finish(resolved.images.map(({ data, mime }) => ({ data, mime }))),
-      (error: unknown) => {
-        preview.fail(error)
-        if (this.pending.get(id) === load) this.failures.set(id, { fingerprint, error })
-      },
+  /** The load of a preview target ended: with a preview module (`pending`: stream it until the image is in), or without one. */
+  answered(target: PreviewTarget, pending: PendingPreview | undefined): void {
+    const preview = this.previews.get(target.token)
+    if (!preview) return
+    if (!pending) {
+      this.previews.delete(target.token)
+      return
+    }
+    pending.outcome.then(
+      (images) => preview.finish(images),
+      (error: unknown) => preview.fail(error),
     )
-    void preview
-      .settled()
-      .then(async () => {
-        await load.answered
-        setTimeout(() => this.previews.delete(preview.token), PREVIEW_TTL_MS).unref()
-        if (this.pending.get(id) !== load) return // the spec changed meanwhile; a newer load owns the module
-        this.pending.delete(id)
-        await this.reload(id)
-      })
-      // The server may have closed meanwhile; the next page load gets the image from the cache.
-      .catch((error: unknown) => service.log.warn(`${spec.label}: could not reload the module after generating it (${(error as Error).message})`))
-    const code = this.previewModule(spec, preview)
-    // Vite receives the code right after this returns; a reload from then on reaches the module.
-    setImmediate(answered)
-    return code
+    void preview.settled().then(() => setTimeout(() => this.previews.delete(preview.token), PREVIEW_TTL_MS).unref())
   }
 
   /**
@@ -225,34 +189,16 @@ export class DevServer {
     }
   }
 
-  private labelOf(ref: SpecRef): string {
-    if (ref.kind === 'file') return relativeLabel(this.service().options.root, ref.file)
-    return ref.kind === 'query' ? ref.id : `${VIRTUAL_PREFIX}/${ref.name}`
-  }
-
-  /** Partial frames of every generation, routed to the previews of their key. */
-  private followPartials(service: ImageService): void {
+  /** Partial frames of every generation, routed to the previews of their key; reloads the service asks for. */
+  private followService(service: ImageService): void {
     if (this.followed === service) return
     this.followed = service
-    service.engine.events.on('partial', (key, frame) => {
-      for (const preview of this.previews.values()) if (preview.key === key) preview.partial(frame.index, frame.data)
+    service.events.on('partial', (key, frame) => {
+      for (const preview of this.previews.values()) if (preview.key === key) preview.partial(frame.index, frame.data, frame.mime)
     })
-  }
-
-  private previewModule(spec: ValidatedSpec, preview: Preview): string {
-    const size = (typeof spec.request.size === 'string' && parseSize(spec.request.size)) || AUTO_PREVIEW_SIZE
-    const count = Number(spec.request.n ?? 1)
-    const ext = extensionOf(MIME_OF[spec.responseFormat])
-    return renderModule({
-      images: Array.from({ length: count }, (_, i) => ({
-        url: JSON.stringify(`${this.base}${DEV_URL_SEGMENT}${PREVIEW_SEGMENT}${preview.token}-${i}.${ext}`),
-        ...size,
-      })),
-      pick: spec.pick,
-      alt: spec.alt,
-      key: preview.key ?? '',
-      srcset: [],
-      placeholder: undefined,
+    service.events.on('reload', (id, label) => {
+      // The server may have closed meanwhile; the next page load gets the image from the cache.
+      this.reload(id).catch((error: unknown) => service.log.warn(`${label}: could not reload the module after generating it (${(error as Error).message})`))
     })
   }
 
@@ -265,16 +211,7 @@ export class DevServer {
   }
 }
 
-/** What a spec asks for, to tell whether a remembered failure still applies. */
-function specFingerprint(spec: ValidatedSpec): string {
-  return JSON.stringify([spec.endpoint, spec.request, spec.inputs, spec.mask ?? null, spec.seed])
-}
-
 function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers })
   res.end(text)
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref())
 }

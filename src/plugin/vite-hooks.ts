@@ -1,15 +1,16 @@
 /**
  * Vite-only hooks: the root, base and logger from the resolved config, and the dev server (image
- * middleware, live previews, HMR reloads when an image is ready; vite-dev.ts). Builds need nothing else:
- * Vite turns `ROLLUP_FILE_URL` references into `base`-aware URLs. Editing a spec file reloads its module
- * (the module's file is the spec); `hotUpdate` does the same for input images and upstream specs.
+ * middleware, live previews, HMR reloads when an image is ready; vite-dev.ts, imported when a dev server is
+ * configured: a build never loads it). Builds need nothing else: Vite turns `ROLLUP_FILE_URL` references
+ * into `base`-aware URLs. Editing a spec file reloads its module (the module's file is the spec);
+ * `hotUpdate` does the same for input images and upstream specs.
  */
 import type { DevEnvironment, HotUpdateOptions, ResolvedConfig, ViteDevServer } from 'vite'
-import type { LogSink } from '../core/log.js'
+import type { LogSink } from '../core/service.js'
 import type { PluginState } from './state.js'
-import { DevServer } from './vite-dev.js'
 
 export function viteHooks(state: PluginState) {
+  let resolved: ResolvedConfig | undefined
   return {
     configResolved(config: ResolvedConfig) {
       state.setRoot(config.root)
@@ -20,19 +21,21 @@ export function viteHooks(state: PluginState) {
         error: (m) => logger.error(m, { timestamp: true }),
       }
       state.setSink(sink)
-      if (config.command === 'serve') {
-        const dev = new DevServer(() => state.service(), config.base, config.server.origin ? { origin: config.server.origin } : {})
-        state.setAssetSinkOverride(() => (asset) => dev.assets.add(config.base, asset.key, asset.index, asset))
-        state.dev = dev
-      }
+      resolved = config
     },
-    configureServer(server: ViteDevServer) {
-      if (!state.dev) return
-      state.dev.attach(server)
+    // Before the server takes a request (and so before any module loads): Vite awaits it.
+    async configureServer(server: ViteDevServer) {
+      if (resolved?.command !== 'serve') return
+      const config = resolved
+      const { DevServer } = await import('./vite-dev.js')
+      const dev = new DevServer(() => state.service(), config.base, config.server.origin ? { origin: config.server.origin } : {})
+      state.setAssetSinkOverride(() => (asset) => dev.assets.add(config.base, asset.key, asset.index, asset))
+      state.dev = dev
+      dev.attach(server)
       // Installed now, not in a returned post hook: they run before Vite's transform middleware, which would
       // otherwise load (and generate) a module for whichever page asked.
-      server.middlewares.use(state.dev.guardMiddleware())
-      server.middlewares.use(state.dev.middleware())
+      server.middlewares.use(dev.guardMiddleware())
+      server.middlewares.use(dev.middleware())
     },
     /** An input image or an upstream spec changed: reload the spec modules built from it, and so their importers. */
     hotUpdate(this: { environment: DevEnvironment }, options: HotUpdateOptions) {

@@ -5,7 +5,7 @@
  * where they point. `virtual:ai-image…` requests are resolved before webpack sees them, because webpack
  * treats `virtual:` as a URL scheme and refuses it before any resolver plugin runs.
  */
-import type { AssetSink } from '../core/emit/image-module.js'
+import type { AssetSink } from '../core/service.js'
 import { hashedAssetPath } from './assets.js'
 import { isVirtualRequest, resolveVirtual } from './ids.js'
 import type { PluginState } from './state.js'

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, vi } from 'vitest'
 import sharp from 'sharp'
-import { checkGeneratedImage } from '../../src/core/engine/verify.js'
+import { checkGeneratedImage } from '../../src/core/providers/check-image.js'
 import { pixelBound } from '../../src/core/providers/limits.js'
 import { bombPng } from '../emulator/index.js'
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { AiImageError } from '../../src/core/errors.js'
 import { IMAGE_LIMITS } from '../../src/core/image-format.js'
 import { createLogger } from '../../src/core/log.js'
-import { errorFromResponse, requestIdOf, scrub } from '../../src/core/providers/errors.js'
+import { openaiErrorFromResponse as errorFromResponse, requestIdOf, scrub } from '../../src/core/providers/openai/wire-errors.js'
 import { answerLimits, pixelBound, withinBound } from '../../src/core/providers/limits.js'
 import { addSecret, redactDeep, redactSecrets } from '../../src/core/secrets.js'
 

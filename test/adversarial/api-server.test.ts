@@ -46,7 +46,7 @@ async function generate(fields: Record<string, unknown>, options: AiImageOptions
   const logs: string[] = []
   const made = service ? { service: service(project, logs), logs } : makeService(suite.emulator, project, { retries: 0, ...options })
   const frames: PartialFrame[] = []
-  made.service.engine.events.on('partial', (_key, frame) => void frames.push(frame))
+  made.service.events.on('partial', (_key, frame) => void frames.push(frame))
   let error: unknown
   try {
     await made.service.resolve(await made.service.loadSpec({ kind: 'file', file: path.join(project.root, FILE) }))

@@ -5,7 +5,7 @@
  */
 import { readdir } from 'node:fs/promises'
 import path from 'node:path'
-import { virtualClock, type VirtualClock } from '../../src/core/engine/clock.js'
+import { virtualClock, type VirtualClock } from '../../src/core/clock.js'
 import { ImageService, type ServiceContext, type SpecRef } from '../../src/core/service.js'
 import type { AiImageOptions } from '../../src/types.js'
 import type { Emulator } from '../emulator/index.js'

@@ -4,7 +4,8 @@
  * argument, so these tests pass a minimal one that checks what the remote cache relies on.
  */
 import sharp from 'sharp'
-import { computeKey, sha256, type KeyMaterial } from '../../src/core/cache/key.js'
+import { computeKey, type KeyMaterial } from '../../src/core/cache/key.js'
+import { sha256 } from '../../src/core/hash.js'
 import { sidecarFor, type Sidecar } from '../../src/core/cache/store.js'
 import type { SidecarCheck } from '../../src/core/cache/remote/remote-cache.js'
 

@@ -4,7 +4,6 @@
  * such as named specs given inline to a plugin) are verified too, so what `prune` keeps is what `check` checks.
  */
 import path from 'node:path'
-import { readBuildRecords } from '../../core/cache/build-record.js'
 import { describeError } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
@@ -43,8 +42,8 @@ export async function check(project: Project, output: Output): Promise<number> {
 
 /** Entries build records list that no spec found here uses, and that are missing or fail verification. */
 async function recordedProblems(project: Project, discovered: ReadonlySet<string>): Promise<string[]> {
-  const { store, options } = project.service
-  const { records, problems } = await readBuildRecords(options.cacheDir)
+  const { service } = project
+  const { records, problems } = await service.buildRecords()
   const lines = problems.map((problem) => `${problem} (a build record)`)
   const seen = new Set(discovered)
   for (const record of records) {
@@ -52,7 +51,7 @@ async function recordedProblems(project: Project, discovered: ReadonlySet<string
     for (const key of record.keys) {
       if (seen.has(key)) continue
       seen.add(key)
-      const found = await store.inspect(key).catch((error: unknown) => ({ status: 'corrupt' as const, reason: describeError(error) }))
+      const found = await service.inspectEntry(key).catch((error: unknown) => ({ status: 'corrupt' as const, reason: describeError(error) }))
       if (found.status === 'corrupt') lines.push(`${label}  entry ${key.slice(0, 12)} of this build is corrupt: ${found.reason}`)
       else if (found.status === 'miss') lines.push(`${label}  entry ${key.slice(0, 12)} of this build is missing`)
     }

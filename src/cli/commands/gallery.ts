@@ -5,9 +5,8 @@
  */
 import path from 'node:path'
 import { isAiImageError } from '../../core/errors.js'
-import type { Env } from '../../core/options.js'
-import { projectView } from '../../core/gallery/project-view.js'
-import { writeSheet } from '../../core/gallery/sheet.js'
+import { projectView, writeSheet } from '../../core/gallery/index.js'
+import type { Env } from '../../core/service.js'
 import { describeError } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'

@@ -2,17 +2,17 @@
  * `ai-image generate [globs...] [--dry-run]`: generate every miss ahead of a build through the same engine
  * the plugins use, or, with --dry-run, list the misses with their estimated cost and send nothing.
  */
-import { formatUSD } from '../../core/engine/cost.js'
 import { describeError } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
 import type { Project } from '../project.js'
 import { AiImageError } from '../../core/errors.js'
+import { SPEC_SUFFIX, formatUSD } from '../../core/service.js'
 
 export async function generate(project: Project, output: Output, options: { dryRun: boolean }): Promise<number> {
   const { service, specs } = project
   if (specs.length === 0) {
-    output.out('no specs found (looked for *.imgprompt.json files, the `images` option and virtual:ai-image imports)')
+    output.out(`no specs found (looked for *${SPEC_SUFFIX} files, the \`images\` option and virtual:ai-image imports)`)
     return EXIT.ok
   }
   return options.dryRun ? dryRun(project, output) : run(project, output)

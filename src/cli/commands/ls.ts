@@ -1,7 +1,7 @@
 /**
  * `ai-image ls [--json]`: every spec with its key, model, size, status and cost.
  */
-import { estimateCost, formatUSD } from '../../core/engine/cost.js'
+import { formatUSD } from '../../core/service.js'
 import { describeError } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
@@ -31,7 +31,8 @@ export async function list(project: Project, output: Output, options: { json: bo
       continue
     }
     const spec = await service.loadSpec(project.specs[i]!.ref)
-    const sidecar = entry.status === 'hit' && entry.key ? (await service.store.read(entry.key))?.sidecar : undefined
+    const found = entry.status === 'hit' && entry.key ? await service.inspectEntry(entry.key) : undefined
+    const sidecar = found?.status === 'hit' ? found.entry.sidecar : undefined
     const tokens = sidecar?.usage?.output_tokens
     rows.push({
       file: entry.label,
@@ -40,7 +41,7 @@ export async function list(project: Project, output: Output, options: { json: bo
       size: String(spec.request.size ?? 'auto'),
       n: Number(spec.request.n),
       status: entry.status,
-      estimatedUSD: estimateCost(spec, service.options.prices).usd ?? null,
+      estimatedUSD: service.estimate(spec).usd ?? null,
       recordedTokens: typeof tokens === 'number' ? tokens : null,
       ...(entry.note ? { note: entry.note } : {}),
     })

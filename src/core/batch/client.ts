@@ -8,12 +8,11 @@
  * base64 images: hundreds of MB that must never be buffered whole).
  */
 import type { Agent, Dispatcher, FormData } from 'undici'
-import { realClock, type Clock } from '../engine/clock.js'
+import { realClock, type Clock } from '../clock.js'
 import { AiImageError } from '../errors.js'
-import type { OpenAIProviderConfig } from '../options.js'
-import { errorFromResponse, type Headers } from '../providers/errors.js'
-import { loadUndici, transportError } from '../providers/http.js'
-import { USER_AGENT } from '../providers/index.js'
+import type { OpenAIProviderConfig } from '../providers/openai/config.js'
+import { USER_AGENT, loadUndici, transportError } from '../providers/openai/http.js'
+import { openaiErrorFromResponse, type Headers } from '../providers/openai/wire-errors.js'
 import type { BatchEndpoint } from './models.js'
 import { BATCH_ID, FILE_ID, readBatch, readBatchPage, readFileObject, wireError, type BatchInfo, type BatchPage, type FileInfo } from './objects.js'
 
@@ -118,7 +117,7 @@ export function createBatchClient(config: OpenAIProviderConfig, options: BatchCl
       const text = await readBounded(response.body, MAX_ERROR_BYTES, signal, label, 'truncate').catch(() => '')
       // A 404 on a batch or file (not on the collection itself) is that object missing.
       if (response.statusCode === 404 && /^\/(files|batches)\/./.test(path)) throw unknownToThisKey(label)
-      throw errorFromResponse(response.statusCode, response.headers as Headers, text, label)
+      throw openaiErrorFromResponse(response.statusCode, response.headers as Headers, text, label)
     }
     return response
   }

@@ -10,9 +10,10 @@
  * submitted again.
  */
 import { AiImageError } from '../errors.js'
-import { realClock, type Clock } from '../engine/clock.js'
+import { realClock, type Clock } from '../clock.js'
 import { pixelBound } from '../providers/limits.js'
-import { checkGeneratedImage, type ImageFacts } from '../engine/verify.js'
+import { checkGeneratedImage } from '../providers/check-image.js'
+import type { ImageFacts } from '../image-format.js'
 import { modelCapabilities } from '../spec/models.js'
 import type { BatchClient } from './client.js'
 import { FINAL_STATUSES, wireError, type BatchInfo } from './objects.js'

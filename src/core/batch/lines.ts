@@ -5,7 +5,7 @@
  * `data:` URL, or as the id of an uploaded file when the data URL would pass the schema's `maxLength` or make
  * the line too large. Streaming is never asked of a batch.
  */
-import { jsonBody } from '../providers/body.js'
+import { openaiJsonBody } from '../providers/openai/wire-body.js'
 import type { ProviderInput, ProviderRequest } from '../providers/types.js'
 import { BATCH_ENDPOINTS, type BatchEndpoint } from './models.js'
 
@@ -74,7 +74,7 @@ export async function buildLine(request: ProviderRequest, indices: readonly numb
     throw new Error(`${request.label}: the request asks for n = ${String(request.params.n)} but ${indices.length} candidate(s) are planned`)
   }
   const { stream: _stream, ...notStreamed } = request
-  const body = JSON.parse(jsonBody(notStreamed)) as Record<string, unknown>
+  const body = JSON.parse(openaiJsonBody(notStreamed)) as Record<string, unknown>
   if (request.endpoint === 'edits') {
     let inline = 0
     const reference = async (input: ProviderInput, field: string) => {

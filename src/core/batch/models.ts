@@ -3,7 +3,7 @@
  * models, which endpoints, and what a JSON edit body can carry.
  */
 import { specInvalid } from '../errors.js'
-import type { ProviderConfig } from '../options.js'
+import type { ProviderConfig } from '../providers/registry.js'
 import type { Endpoint } from '../spec/models.js'
 
 export type BatchEndpoint = '/v1/images/generations' | '/v1/images/edits'

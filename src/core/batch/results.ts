@@ -15,8 +15,9 @@
  */
 import { AiImageError } from '../errors.js'
 import { IMAGE_LIMITS } from '../image-format.js'
-import { badResponse, decodeBase64 } from '../providers/decode.js'
-import { errorFromResponse } from '../providers/errors.js'
+import { badResponse } from '../providers/decode.js'
+import { decodeOpenAIBase64 } from '../providers/openai/wire-decode.js'
+import { openaiErrorFromResponse } from '../providers/openai/wire-errors.js'
 import type { ProviderImage } from '../providers/types.js'
 import { modelCapabilities, parseSize } from '../spec/models.js'
 import { serverText } from './objects.js'
@@ -125,12 +126,12 @@ export class ResultReader {
       }
       if (status >= 200 && status < 300) return { ...ref, kind: 'images', ...this.images(ref, response.body, requestId) }
       const headers = requestId ? { 'x-request-id': requestId } : {}
-      return { ...ref, kind: 'error', error: errorFromResponse(status, headers, errorBodyText(response.body), ref.label) }
+      return { ...ref, kind: 'error', error: openaiErrorFromResponse(status, headers, errorBodyText(response.body), ref.label) }
     }
     if (isObject(error)) {
       const code = typeof error.code === 'string' ? error.code : ''
       if (NOT_DONE.has(code)) return { ...ref, kind: 'not-done', reason: serverText(error.message) ?? code }
-      return { ...ref, kind: 'error', error: errorFromResponse(500, {}, errorBodyText({ error }), ref.label) }
+      return { ...ref, kind: 'error', error: openaiErrorFromResponse(500, {}, errorBodyText({ error }), ref.label) }
     }
     throw badResponse(ref.label, 'the batch answer has neither a response nor an error')
   }
@@ -143,7 +144,7 @@ export class ResultReader {
     const images: ProviderImage[] = body.data.map((item: unknown) => {
       const entry = isObject(item) ? item : {}
       // GPT image models answer base64 only; a URL from an untrusted server is not fetched.
-      const data = decodeBase64(entry.b64_json, ref.label, requestId)
+      const data = decodeOpenAIBase64(entry.b64_json, ref.label, requestId)
       const revised = serverText(entry.revised_prompt, 32_000)
       return { data, ...(revised ? { revisedPrompt: revised } : {}) }
     })

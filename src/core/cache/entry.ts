@@ -13,7 +13,8 @@ import { showValue } from '../errors.js'
 import { IMAGE_LIMITS, extensionOf, formatOfMime, readHeader, withinPixelLimits, type ImageFormat } from '../image-format.js'
 import type { Endpoint } from '../spec/models.js'
 import type { KeyedRequest } from '../spec/validate.js'
-import { computeKey, sha256 } from './key.js'
+import { sha256 } from '../hash.js'
+import { computeKey } from './key.js'
 
 export const SIDECAR_VERSION = 1
 

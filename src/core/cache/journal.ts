@@ -16,7 +16,7 @@ import { showValue } from '../errors.js'
 import { writeFailure } from './cache-folder.js'
 import { SIDECAR_MAX_BYTES, candidateIndex, checkImageBytes, checkImageRecord, isPlainName, isPlainObject } from './entry.js'
 import { describeFileProblem, folderState, readRegularFile, safeFolder } from './safe-fs.js'
-import { stampOf } from './stamp.js'
+import { stampOf, tokenOf } from './stamp.js'
 import { atomicWrite, type CacheStore, type CachedImage, type SidecarImage } from './store.js'
 import { WORK_DIR, ensureWorkDir, retryWhileTidied, workPath } from './workdir.js'
 
@@ -111,7 +111,7 @@ export class Journal {
         continue
       }
       verified[String(index)] = image
-      kept.set(index, { ...image, path: file, data: bytes.data, stamp: stampOf(bytes.stats) })
+      kept.set(index, { ...image, data: bytes.data, token: tokenOf(stampOf(bytes.stats)) })
     }
     const usage = value.usage
     const created = value.created

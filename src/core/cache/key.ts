@@ -1,10 +1,8 @@
 /**
- * The cache key: SHA-256 of the canonical JSON of everything that changes the pixels the API returns.
- *
- * Canonical JSON is written here rather than taken from a library on purpose: committed caches depend
- * on these exact bytes, and they must not change because a dependency changed its output.
+ * The cache key: SHA-256 of the canonical JSON (`hash.ts`) of everything that changes the pixels the API
+ * returns.
  */
-import { createHash } from 'node:crypto'
+import { canonicalJson, sha256 } from '../hash.js'
 import type { Endpoint } from '../spec/models.js'
 import type { KeyedRequest } from '../spec/validate.js'
 
@@ -18,23 +16,6 @@ export interface KeyMaterial {
   inputs: readonly string[]
   mask: string | null
   seed: string | null
-}
-
-/** JSON with object keys sorted at every depth and no whitespace. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number')
-    return JSON.stringify(value)
-  }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
-}
-
-export function sha256(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex')
 }
 
 export function computeKey(material: KeyMaterial): string {

@@ -20,7 +20,8 @@ import { randomBytes } from 'node:crypto'
 import { link, lstat, rename, rm, utimes, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
-import { realClock, type Clock } from '../engine/clock.js'
+import { realClock, type Clock } from '../clock.js'
+import { LOCK_POLL_MS, type HeldLock } from './backend.js'
 import { writeFailure } from './cache-folder.js'
 import { readRegularFile } from './safe-fs.js'
 import { TEMP_MARKER } from './store.js'
@@ -35,9 +36,7 @@ export interface LockOwner {
   since: number
 }
 
-export interface HeldLock {
-  release(): Promise<void>
-}
+export type { HeldLock } from './backend.js'
 
 export interface KeyLocksOptions {
   /** Lock not touched for this long is stale. @default 60000 */
@@ -54,8 +53,6 @@ export interface AcquireOptions {
 
 /** A lock file with no readable owner is given this long to be written before it counts as stale. */
 const UNREADABLE_GRACE_MS = 5_000
-/** Waits between looks at a lock held by another process. */
-export const POLL_MS = { min: 50, max: 500 } as const
 
 export class KeyLocks {
   private readonly staleMs: number
@@ -78,14 +75,14 @@ export class KeyLocks {
 
   /** Wait until this process holds the lock of `key`. */
   async acquire(key: string, options: AcquireOptions = {}): Promise<HeldLock> {
-    let poll: number = POLL_MS.min
+    let poll: number = LOCK_POLL_MS.min
     for (let waiting = false; ; waiting = true) {
       options.signal?.throwIfAborted()
       const held = await this.tryAcquire(key)
       if (held.lock) return held.lock
       if (!waiting) options.onWait?.(held.owner)
       await this.clock.sleep(poll + Math.random() * poll, options.signal)
-      poll = Math.min(POLL_MS.max, poll * 2)
+      poll = Math.min(LOCK_POLL_MS.max, poll * 2)
     }
   }
 

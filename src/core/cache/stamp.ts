@@ -4,8 +4,8 @@
  * too: any write to it, or its replacement, moves its ctime or its inode (and nothing can set a ctime
  * back). A warm build compares stamps instead of reading and hashing hundreds of megabytes.
  */
-import type { Stats } from 'node:fs'
-import { lstat } from 'node:fs/promises'
+import { lstatSync, type Stats } from 'node:fs'
+import type { FreshnessToken } from './backend.js'
 
 export interface FileStamp {
   size: number
@@ -21,13 +21,15 @@ export function stampOf(stats: Stats): FileStamp {
 /**
  * The stamp of a regular file, or undefined when there is none. A link is not followed (`lstat`): its own
  * stamp never matches one recorded when a regular file was verified, so a file replaced by a link is read
- * (and refused) again.
+ * (and refused) again. (A synchronous `lstat` behind the async signature: see `safe-fs.ts`.)
  */
-export function stampFile(file: string): Promise<FileStamp | undefined> {
-  return lstat(file).then(
-    (stats) => (stats.isFile() ? stampOf(stats) : undefined),
-    () => undefined,
-  )
+export async function stampFile(file: string): Promise<FileStamp | undefined> {
+  try {
+    const stats = lstatSync(file)
+    return stats.isFile() ? stampOf(stats) : undefined
+  } catch {
+    return undefined
+  }
 }
 
 export function sameStamp(recorded: FileStamp | null | undefined, current: FileStamp | undefined): boolean {
@@ -39,4 +41,15 @@ export function sameStamp(recorded: FileStamp | null | undefined, current: FileS
     recorded.ctimeMs === current.ctimeMs &&
     recorded.ino === current.ino
   )
+}
+
+/** A stamp as the freshness token the committed folder gives callers (`backend.ts`): equal strings, equal stamps. */
+export function tokenOf(stamp: FileStamp): FreshnessToken {
+  return `${stamp.size}:${stamp.mtimeMs}:${stamp.ctimeMs}:${stamp.ino}`
+}
+
+/** The token of a regular file as it is now (no link followed), or undefined. */
+export async function fileToken(file: string): Promise<FreshnessToken | undefined> {
+  const stamp = await stampFile(file)
+  return stamp && tokenOf(stamp)
 }

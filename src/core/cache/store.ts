@@ -9,6 +9,8 @@
  * every field and its request against the key, and each image as a regular file (no link followed) of
  * the recorded size, SHA-256, format and dimensions. Anything else is reported as corrupt, with the
  * file at fault, and treated as a miss: never an asset, a crash or a raw library error.
+ *
+ * The files of the committed folder; `local.ts` makes it a cache backend (with its locks and journals).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
@@ -16,29 +18,14 @@ import path from 'node:path'
 import { IMAGE_LIMITS, extensionOf } from '../image-format.js'
 import { assertCacheRootIsFolder, assertWritable, ensureCacheFolder, unreadableError, writeFailure } from './cache-folder.js'
 import { SIDECAR_MAX_BYTES, SIDECAR_VERSION, checkImageBytes, parseSidecar, sidecarName, type Sidecar, type SidecarImage } from './entry.js'
-import { sha256, type KeyMaterial } from './key.js'
+import { sha256 } from '../hash.js'
+import type { KeyMaterial } from './key.js'
 import { describeFileProblem, folderState, readRegularFile } from './safe-fs.js'
-import { stampFile, stampOf, type FileStamp } from './stamp.js'
+import type { CacheEntry, CachedImage, Inspection, WarmEntry } from './backend.js'
+import { stampFile, stampOf, tokenOf } from './stamp.js'
 
 export { SIDECAR_VERSION, type Sidecar, type SidecarImage } from './entry.js'
-
-export interface CachedImage extends SidecarImage {
-  path: string
-  data: Buffer
-  /** From `inspect`: the file's stamp, taken before its bytes were read and verified (`stamp.ts`). */
-  stamp?: FileStamp
-}
-
-export interface CacheEntry {
-  key: string
-  sidecar: Sidecar
-  images: CachedImage[]
-}
-
-export type Inspection =
-  | { status: 'hit'; entry: CacheEntry }
-  | { status: 'miss' }
-  | { status: 'corrupt'; reason: string }
+export type { CacheEntry, CachedImage, Inspection } from './backend.js'
 
 /** Marker in temp-file names, so a later run can find and remove leftovers of a killed process. */
 export const TEMP_MARKER = '.tmp-'
@@ -47,14 +34,28 @@ export const TEMP_MARKER = '.tmp-'
 export const ENTRY_FILE = /^([0-9a-f]{64})(?:\.json|-\d+\.[a-z0-9]+)$/
 
 export class CacheStore {
-  constructor(readonly dir: string) {}
+  /** Verified reads (`inspect`) and image files written since the store was made: what a build cost the cache. */
+  readonly counts = { verifiedReads: 0, imagesWritten: 0 }
 
+  /** `dir` resolved, and the separator after it. */
+  private readonly prefix: string
+
+  constructor(readonly dir: string) {
+    this.prefix = `${path.resolve(dir)}${path.sep}`
+  }
+
+  // Paths by concatenation (keys are hex, file names are checked plain names): joined for every import of a build.
   folderOf(key: string): string {
-    return path.join(this.dir, key.slice(0, 2))
+    return `${this.prefix}${key.slice(0, 2)}`
   }
 
   sidecarPath(key: string): string {
-    return path.join(this.folderOf(key), `${key}.json`)
+    return `${this.folderOf(key)}${path.sep}${key}.json`
+  }
+
+  /** The file of a checked image record of `key`. */
+  imagePath(key: string, file: string): string {
+    return `${this.folderOf(key)}${path.sep}${file}`
   }
 
   imageFileName(key: string, index: number, mime: string): string {
@@ -63,33 +64,36 @@ export class CacheStore {
 
   /** Read and verify an entry: every sidecar field, the key, and each image's bytes and header. */
   async inspect(key: string): Promise<Inspection> {
+    this.counts.verifiedReads++
     const read = await this.readSidecar(key)
     if (read.status !== 'ok') return read
     const images: CachedImage[] = []
     for (const image of read.sidecar.images) {
-      const file = path.join(this.folderOf(key), image.file)
+      const file = this.imagePath(key, image.file)
       const bytes = await readRegularFile(file, { maxBytes: IMAGE_LIMITS.maxBytes, expectedBytes: image.bytes })
       if (!bytes.ok) return { status: 'corrupt', reason: `${image.file} ${describeFileProblem(bytes.problem)}` }
       const problem = checkImageBytes(image, bytes.data)
       if (problem) return { status: 'corrupt', reason: `${image.file} ${problem}` }
-      images.push({ ...image, path: file, data: bytes.data, stamp: stampOf(bytes.stats) })
+      // The token of the file as it was read: verified content, so an equal token later vouches for it.
+      images.push({ ...image, data: bytes.data, token: tokenOf(stampOf(bytes.stats)) })
     }
     return { status: 'hit', entry: { key, sidecar: read.sidecar, images } }
   }
 
   /**
    * The checked sidecar of an entry whose image files are all present as regular files (no link followed)
-   * with their recorded sizes, and the stamp of each file (`stamp.ts`), without reading or hashing the
-   * images; undefined otherwise. For the warm emit path, which serves derived files keyed by the SHA-256
-   * the sidecar records while each image's stamp shows it unchanged since its content was last verified.
+   * with their recorded sizes, and the token of each file (its stamp, `stamp.ts`), without reading or hashing
+   * the images; undefined otherwise. For the warm emit path, which serves derived files keyed by the SHA-256
+   * the sidecar records while each image's token shows it unchanged since its content was last verified.
    * `inspect` is the verified read.
    */
-  async completeSidecar(key: string): Promise<{ sidecar: Sidecar; stamps: FileStamp[] } | undefined> {
+  async completeSidecar(key: string): Promise<WarmEntry | undefined> {
     const read = await this.readSidecar(key).catch(() => undefined)
     if (read?.status !== 'ok') return undefined
     const { sidecar } = read
-    const stamps = await Promise.all(sidecar.images.map((image) => stampFile(path.join(this.folderOf(key), image.file))))
-    return stamps.every((stamp, i) => stamp?.size === sidecar.images[i]!.bytes) ? { sidecar, stamps: stamps as FileStamp[] } : undefined
+    const stamps = await Promise.all(sidecar.images.map((image) => stampFile(this.imagePath(key, image.file))))
+    if (!stamps.every((stamp, i) => stamp?.size === sidecar.images[i]!.bytes)) return undefined
+    return { sidecar, tokens: stamps.map((stamp) => tokenOf(stamp!)) }
   }
 
   private async readSidecar(key: string): Promise<{ status: 'ok'; sidecar: Sidecar } | Exclude<Inspection, { status: 'hit' }>> {
@@ -140,6 +144,7 @@ export class CacheStore {
     meta: { mime: string; width: number; height: number; revised_prompt?: string },
   ): Promise<SidecarImage> {
     const file = this.imageFileName(key, index, meta.mime)
+    this.counts.imagesWritten++
     await this.prepareFolder(key)
     await atomicWrite(path.join(this.folderOf(key), file), data).catch((error: unknown) => {
       throw writeFailure(error, this.folderOf(key))

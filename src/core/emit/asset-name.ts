@@ -2,14 +2,14 @@
  * Names of emitted assets. The bundler adds the content hash (`assets/hero-3f2a1b.png`); the stem keeps
  * the spec's name so a `dist/` listing stays readable.
  */
-import path from 'node:path'
 import { extensionOf } from '../image-format.js'
+import { specStem } from '../spec-path.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 
 export function assetStem(spec: ValidatedSpec, key: string): string {
   const raw =
     spec.source.kind === 'file'
-      ? path.basename(spec.source.file).replace(/\.imgprompt\.json$/, '')
+      ? specStem(spec.source.file)
       : spec.source.kind === 'named'
         ? spec.source.name
         : `ai-image-${key.slice(0, 8)}`

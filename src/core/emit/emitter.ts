@@ -7,11 +7,10 @@
  * A cache hit and a miss give the same result: the same recipe, key and bytes, whether the derived files
  * were just made or read back.
  */
-import type { ResolvedImageFile } from '../engine/generate.js'
 import { checkImageHeader } from '../cache/entry.js'
-import { sameStamp, type FileStamp } from '../cache/stamp.js'
+import type { FreshnessToken } from '../cache/backend.js'
 import type { Logger } from '../log.js'
-import { DerivedCache, entryOf, type DerivedEntry, type DerivedFile } from './derived-cache.js'
+import { DerivedCache, entryOf, type DerivedEntry, type DerivedFile } from '../cache/derived.js'
 import { sharpLimit } from './limit.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import { derivedKey, isPassThrough, recipeFor, type EmitRecipe } from './recipe.js'
@@ -50,9 +49,12 @@ export interface SourceImage {
   height: number
   mime: string
   data?: Buffer
-  /** Stamp of its file in the committed cache now; undefined when it is not there (placeholder images). */
-  stamp?: FileStamp
+  /** Its freshness token in the committed cache now (opaque); undefined when it is not there (placeholder images). */
+  token?: FreshnessToken
 }
+
+/** A source image whose bytes were read (and verified) or just made. */
+export type LoadedImage = SourceImage & { data: Buffer }
 
 export class ImageEmitter {
   /** `derived`: sharp runs; `reused`: verified derived-cache hits; `passedThrough`: cached bytes emitted as they are. */
@@ -69,7 +71,7 @@ export class ImageEmitter {
    * derived cache lacks). Without them it answers from the derived cache alone, and undefined means some
    * candidate needs its bytes (emitted as they are, or a derived file to make): read them and call again.
    */
-  emit(spec: ValidatedSpec, sources: readonly ResolvedImageFile[], options?: EmitOptions): Promise<EmittedCandidate[]>
+  emit(spec: ValidatedSpec, sources: readonly LoadedImage[], options?: EmitOptions): Promise<EmittedCandidate[]>
   emit(spec: ValidatedSpec, sources: readonly SourceImage[], options?: EmitOptions): Promise<EmittedCandidate[] | undefined>
   async emit(spec: ValidatedSpec, sources: readonly SourceImage[], options: EmitOptions = {}): Promise<EmittedCandidate[] | undefined> {
     const candidates = await Promise.all(sources.map((source, index) => this.candidate(spec, source, index, options.optimizePng ?? true)))
@@ -88,13 +90,13 @@ export class ImageEmitter {
     const key = derivedKey(source.sha256, recipe)
     let entry: DerivedEntry | undefined
     if (source.data) {
-      // The full path: the bytes were read and verified, so the file's stamp now vouches for them.
+      // The full path: the bytes were read and verified, so the image's token now vouches for them.
       entry = await this.entry(key, { ...source, data: source.data }, recipe, spec.label)
-      if (source.stamp && !sameStamp(entry.sourceStamp, source.stamp)) await this.cache.restampSource(key, source.stamp)
+      if (source.token && !sameToken(entry.sourceToken, source.token)) await this.cache.recordSource(key, source.token)
     } else {
-      // The warm path: only while the committed file is exactly as it was when last verified.
+      // The warm path: only while the committed image is exactly as it was when last verified.
       entry = await (this.inflight.get(key) ?? this.cached(key, source.sha256, spec.label))
-      if (!sameStamp(entry?.sourceStamp, source.stamp)) return undefined
+      if (!sameToken(entry?.sourceToken, source.token)) return undefined
     }
     // The source bytes are the emitted image when the optimizer could not do better.
     const main = entry?.main ? { ...entry.main, variant: `${key}-main` } : original
@@ -124,7 +126,7 @@ export class ImageEmitter {
   }
 
   /**
-   * The derived files of `key` when they pass every check: the manifest's (`derived-cache.ts`), and each
+   * The derived files of `key` when they pass every check: the manifest's (`cache/derived.ts`), and each
    * file's header against its record, so no width, height or format the manifest claims reaches module
    * code unless the file itself says it. Anything refused is made again, with one warning.
    */
@@ -149,17 +151,22 @@ export class ImageEmitter {
     const cached = await this.cached(key, source.sha256, label)
     if (cached) return cached
     // The pipeline (and sharp with it) is loaded on the first derivation: a warm build never loads it.
-    const [limit, { deriveImage }] = await Promise.all([sharpLimit(), import('./optimize.js')])
+    const [limit, { deriveImage }] = await Promise.all([sharpLimit(), import('./pipeline.js')])
     const derivation = await limit(() => deriveImage(source.data, recipe, label))
     this.stats.derived++
     try {
-      await this.cache.write(key, source.sha256, source.stamp, derivation)
+      await this.cache.write(key, source.sha256, source.token, derivation)
     } catch (error) {
       // The derived cache only saves time: a read-only node_modules must not fail the build.
       this.deps.log.warnOnce(
         `could not write the derived-image cache in ${this.cache.dir} (${(error as Error).message}); images are re-encoded on every build`,
       )
     }
-    return entryOf(derivation, source.stamp)
+    return entryOf(derivation, source.token)
   }
+}
+
+/** Two tokens of one image say it is unchanged; an unknown token vouches for nothing. */
+function sameToken(recorded: FreshnessToken | undefined, current: FreshnessToken | undefined): boolean {
+  return recorded !== undefined && recorded === current
 }

@@ -2,15 +2,11 @@
  * Resolved image → module code: the emitter makes (or reads back) the files of every candidate, each
  * file goes through the bundler's `AssetSink`, which returns the JS expression of its URL, and the
  * module exports them (DESIGN.md, "Importing an image"). Bundler-agnostic; the same input gives the
- * same exports on a cache hit and on a miss, on the full path and on the warm one.
+ * same exports on a cache hit and on a miss, on the full path and on the warm one (`service/warm.ts`).
  */
-import path from 'node:path'
-import type { CacheStore } from '../cache/store.js'
-import { stampFile } from '../cache/stamp.js'
-import type { ResolvedImage } from '../engine/generate.js'
 import { assetFileName, variantFileName } from './asset-name.js'
 import type { ValidatedSpec } from '../spec/validate.js'
-import type { EmitOptions, EmittedCandidate, EmittedFile, ImageEmitter } from './emitter.js'
+import type { EmitOptions, EmittedCandidate, EmittedFile, ImageEmitter, LoadedImage } from './emitter.js'
 import { renderModule } from './module-code.js'
 
 export interface EmittedAsset {
@@ -30,21 +26,17 @@ export type AssetSink = (asset: EmittedAsset) => string
 
 export interface ModuleDeps extends EmitOptions {
   emitter: ImageEmitter
-  store: Pick<CacheStore, 'folderOf'>
 }
 
-export async function imageModuleCode(image: ResolvedImage, sink: AssetSink, deps: ModuleDeps): Promise<string> {
-  // Stamps of the committed files as verified (a hit) or just written (a generation) let the next build
-  // skip reading them (`warm-module.ts`). Placeholder images have no committed file, hence no stamp.
-  const committed = image.sidecar?.images ?? []
-  const sources = await Promise.all(
-    image.images.map(async (file, i) => {
-      const record = committed[i]
-      const stamp = file.stamp ?? (record ? await stampFile(path.join(deps.store.folderOf(image.key), record.file)) : undefined)
-      return { ...file, stamp }
-    }),
-  )
-  return renderImageModule(image.spec, image.key, await deps.emitter.emit(image.spec, sources, deps), sink)
+/** An image to emit: its key, the spec that imports it, and each candidate's bytes (with its file's stamp, when committed). */
+export interface ModuleSource {
+  key: string
+  spec: ValidatedSpec
+  images: readonly LoadedImage[]
+}
+
+export async function imageModuleCode(image: ModuleSource, sink: AssetSink, deps: ModuleDeps): Promise<string> {
+  return renderImageModule(image.spec, image.key, await deps.emitter.emit(image.spec, image.images, deps), sink)
 }
 
 /** Emitted files → module code; shared by the full path above and the warm path (`warm-module.ts`). */

@@ -5,7 +5,7 @@
  * the process, since sharp's threads are too.
  */
 import os from 'node:os'
-import pLimit, { type LimitFunction } from 'p-limit'
+import type { LimitFunction } from 'p-limit'
 
 export function sharpJobSlots(cores: number, threadsPerJob: number): number {
   return Math.max(1, Math.floor(cores / Math.max(1, threadsPerJob)))
@@ -13,7 +13,9 @@ export function sharpJobSlots(cores: number, threadsPerJob: number): number {
 
 let shared: Promise<LimitFunction> | undefined
 
-/** Created on first use: a warm build never asks, and so never even loads sharp. */
+/** Created on first use: a warm build never asks, and so never even loads sharp (or p-limit). */
 export function sharpLimit(): Promise<LimitFunction> {
-  return (shared ??= import('sharp').then(({ default: sharp }) => pLimit(sharpJobSlots(os.availableParallelism(), sharp.concurrency()))))
+  return (shared ??= Promise.all([import('sharp'), import('p-limit')]).then(([{ default: sharp }, { default: pLimit }]) =>
+    pLimit(sharpJobSlots(os.availableParallelism(), sharp.concurrency())),
+  ))
 }

@@ -3,7 +3,7 @@
  * placeholder, from the spec's `emit` options. Pure data, no sharp: the warm path computes a recipe and
  * its derived-cache key without loading sharp, let alone decoding a pixel.
  */
-import { canonicalJson, sha256 } from '../cache/key.js'
+import { canonicalJson, sha256 } from '../hash.js'
 import { formatOfMime as knownFormatOfMime, type ImageFormat } from '../image-format.js'
 import type { PlaceholderKind } from '../../types.js'
 import type { NormalizedEmit } from '../spec/validate.js'
@@ -60,18 +60,22 @@ export function isPassThrough(recipe: EmitRecipe, sourceMime: string, optimizePn
   )
 }
 
-/** Key of the derived files: the source image's SHA-256, the recipe and the pipeline version. */
+/**
+ * Key of the derived files: the SHA-256 of the canonical JSON of the whole recipe (every field, whatever
+ * fields it gains), the source image's SHA-256 and the pipeline version. So a field that changes the output
+ * cannot be forgotten: it changes the key as soon as it is in the recipe.
+ */
 export function derivedKey(sourceSha256: string, recipe: EmitRecipe): string {
-  return sha256(
-    canonicalJson({
-      v: PIPELINE_VERSION,
-      source: sourceSha256,
-      format: recipe.format,
-      quality: recipe.quality ?? null,
-      widths: recipe.widths,
-      placeholder: recipe.placeholder,
-      // Only JPEG flattens; another format does not depend on the colour.
-      background: recipe.format === 'jpeg' ? recipe.background : null,
-    }),
-  )
+  return sha256(canonicalJson({ v: PIPELINE_VERSION, source: sourceSha256, ...canonicalRecipe(recipe) }))
+}
+
+/**
+ * The recipe as the key sees it: an unset field is `null` (not left out), and `background` is `null` unless
+ * the format is JPEG, the only one the flatten step runs for (another format does not depend on the colour).
+ * These give the keys the pipeline has always had, so existing derived files stay valid.
+ */
+export function canonicalRecipe(recipe: EmitRecipe): Record<string, unknown> {
+  const fields: Record<string, unknown> = Object.fromEntries(Object.entries(recipe).map(([name, value]) => [name, value ?? null]))
+  if (recipe.format !== 'jpeg') fields.background = null
+  return fields
 }

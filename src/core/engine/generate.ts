@@ -1,84 +1,64 @@
 /**
- * Spec → image: a cache hit, or a generation through the scheduler that lands in the cache. One key is
- * generated once: concurrent imports in a process share one promise, concurrent processes take the key's
- * lock (cache/lock.ts) and look in the cache again once they hold it. What was paid for is kept: each
- * call's images are written the moment they arrive and noted in the key's journal (cache/journal.ts), a
- * failed call does not throw away its siblings, and a later run requests only the candidates still missing.
- * The sidecar is written last. Placeholder images are rendered in memory and never written to the cache.
+ * A cache miss → an image: frozen builds refuse it, the placeholder provider renders it in memory (never
+ * written to the cache), and any other provider generates it through the scheduler into the cache.
+ * Loaded on the first miss of a process (the service imports it lazily), so a warm build never loads the
+ * scheduler, the provider or the HTTP client.
+ *
+ * One key is generated once across processes: a process takes the key's lock (`cache.tryLock`) and looks in
+ * the cache again once it holds it. What was paid for is kept: each call's images land in the cache the
+ * moment they arrive (the key's draft, `cache/draft.ts`), a failed call does not throw away its siblings,
+ * and a later run requests only the candidates still missing. The sidecar is written last.
  */
-import { EventEmitter } from 'node:events'
-import { AiImageError, isAiImageError } from '../errors.js'
-import { computeKey, sha256, type KeyMaterial } from '../cache/key.js'
-import type { FileStamp } from '../cache/stamp.js'
-import { cleanLeftovers } from '../cache/housekeeping.js'
-import { Journal, type JournalState } from '../cache/journal.js'
 import pLimit, { type LimitFunction } from 'p-limit'
-import { KeyLocks, POLL_MS, type LockOwner } from '../cache/lock.js'
-import { sidecarFor, type CacheStore, type Sidecar, type SidecarImage } from '../cache/store.js'
+import { AiImageError, isAiImageError } from '../errors.js'
+import { realClock, type Clock } from '../clock.js'
+import { sha256 } from '../hash.js'
+import { readImageFacts } from '../image-format.js'
+import type { EntryDraft } from '../cache/draft.js'
+import { LOCK_POLL_MS } from '../cache/backend.js'
+import { sidecarFor, type SidecarImage } from '../cache/store.js'
+import type { CacheTiers } from '../cache/tiers.js'
 import type { Logger } from '../log.js'
-import type { ResolvedOptions } from '../options.js'
-import type { ImageProvider, PartialFrame, ProviderRequest } from '../providers/types.js'
-import { renderPlaceholders } from '../providers/placeholder.js'
-import { addUsage } from '../providers/stream.js'
+import { checkGeneratedImage } from '../providers/check-image.js'
+import { createProvider, type ProviderConfig } from '../providers/registry.js'
 import { pixelBound } from '../providers/limits.js'
+import { renderPlaceholders } from '../providers/placeholder/provider.js'
+import { addUsage } from '../providers/usage.js'
+import type { ImageProvider, PartialFrame, ProviderRequest } from '../providers/types.js'
+import type { PriceOverrides } from './cost.js'
 import { redactDeep } from '../secrets.js'
 import type { ValidatedSpec } from '../spec/validate.js'
-import { realClock, type Clock } from './clock.js'
+import type { Budget } from './budget.js'
 import { estimateCost } from './cost.js'
-import { checkInputs, resolveInputs, type ChainResolver, type ResolvedInput } from './inputs.js'
+import { checkInputs } from './inputs.js'
+import type { PreparedSpec, ResolvedImage, ResolvedImageFile } from './prepare.js'
 import type { Progress } from './progress.js'
-import { RunStats } from './report.js'
-import type { Scheduler } from './scheduler.js'
-import { checkGeneratedImage, readImageFacts } from './verify.js'
+import type { RunStats } from './report.js'
+import { Scheduler } from './scheduler.js'
 
-export interface PreparedSpec {
-  spec: ValidatedSpec
-  key: string
-  material: KeyMaterial
-  inputs: ResolvedInput[]
-  mask?: ResolvedInput
-}
-
-export interface ResolvedImageFile {
-  data: Buffer
-  sha256: string
-  width: number
-  height: number
-  mime: string
-  /** On a cache hit: the committed file's stamp when these bytes were read and verified (`cache/stamp.ts`). */
-  stamp?: FileStamp
-}
-
-export interface ResolvedImage {
-  key: string
-  spec: ValidatedSpec
-  images: ResolvedImageFile[]
-  /** Rendered offline by the placeholder provider (not in the committed cache). */
-  placeholder: boolean
-  /** Served from the committed cache without a request. */
-  hit: boolean
-  sidecar?: Sidecar
-}
-
-export interface EngineEvents {
-  /** A streamed preview of a key being generated. */
-  partial: [key: string, frame: PartialFrame]
+/** What the engine reads of the resolved plugin options. */
+export interface EngineOptions {
+  provider: ProviderConfig
+  frozen: boolean
+  concurrency: number
+  retries: number
+  timeout: number
+  rateLimit: { imagesPerMinute?: number; requestsPerMinute?: number; maxWait: number }
+  prices: PriceOverrides
 }
 
 export interface EngineDeps {
-  options: ResolvedOptions
-  store: CacheStore
-  scheduler: Scheduler
-  /** Created on the first miss, so a warm build needs neither a key nor a connection pool. */
-  provider: () => ImageProvider
+  options: EngineOptions
+  cache: CacheTiers
   log: Logger
-  /** Counters of the current build; shared with the scheduler. */
-  stats?: RunStats
-  locks?: KeyLocks
-  journal?: Journal
+  /** Counters of the current build; shared with the service and the scheduler. */
+  stats: RunStats
+  budget: Budget
   progress?: Progress
-  /** Waits between looks at keys locked by other processes. */
+  /** Every wait of the engine (pacing, backoff, lock polling). */
   clock?: Clock
+  /** A streamed preview of a key being generated. */
+  onPartial?: (key: string, frame: PartialFrame) => void
 }
 
 /** One request of a generation: which candidates (indices of `n`) it asks for. */
@@ -87,77 +67,41 @@ interface PlannedCall {
 }
 
 export class ImageEngine {
-  readonly events = new EventEmitter<EngineEvents>()
-  readonly stats: RunStats
-  readonly locks: KeyLocks
-  readonly journal: Journal
-  /**
-   * Keys of committed entries this build used (hits, generations; not placeholders), for the build's
-   * record (`cache/build-record.ts`). Cleared by the service when a build begins.
-   */
-  readonly usedKeys = new Set<string>()
-  private readonly inflight = new Map<string, Promise<ResolvedImage>>()
+  /** The one queue of paid requests of this process's builds (slots, pacing, retries, budget). */
+  readonly scheduler: Scheduler
+  private readonly stats: RunStats
   /** Keys this process generates (and holds locks for) at once. */
   private readonly generations: LimitFunction
   private readonly clock: Clock
+  /** Created on the first generation, so a frozen or placeholder miss needs neither a key nor a connection pool. */
+  private provider: Promise<ImageProvider> | undefined
   private housekeeping: Promise<void> | undefined
   private toldAboutWaiting = false
 
   constructor(private readonly deps: EngineDeps) {
-    this.stats = deps.stats ?? deps.scheduler.stats
+    const { options, stats, budget, log } = deps
+    this.stats = stats
     this.clock = deps.clock ?? realClock
-    this.locks = deps.locks ?? new KeyLocks(deps.store.dir, { clock: this.clock })
-    this.journal = deps.journal ?? new Journal(deps.store)
-    this.generations = pLimit(2 * deps.options.concurrency)
-  }
-
-  /** Resolve inputs (chains included) and compute the key. */
-  async prepare(spec: ValidatedSpec, chain: ChainResolver): Promise<PreparedSpec> {
-    const { inputs, mask } = await resolveInputs(spec, this.deps.options.root, chain)
-    const material: KeyMaterial = {
-      endpoint: spec.endpoint,
-      request: spec.request,
-      inputs: inputs.map((i) => i.sha256),
-      mask: mask?.sha256 ?? null,
-      seed: spec.seed,
-    }
-    return { spec, key: computeKey(material), material, inputs, ...(mask ? { mask } : {}) }
-  }
-
-  /** The image of a prepared spec: from the cache, or generated now. Concurrent calls share one promise. */
-  obtain(prepared: PreparedSpec): Promise<ResolvedImage> {
-    let pending = this.inflight.get(prepared.key)
-    if (!pending) {
-      pending = this.obtainUncached(prepared).finally(() => this.inflight.delete(prepared.key))
-      this.inflight.set(prepared.key, pending)
-    }
-    // Every importer gets its own spec (labels, pick and emit options differ); the pixels are shared.
-    return pending.then((image) => {
-      if (!image.placeholder) this.usedKeys.add(image.key)
-      return image.spec === prepared.spec ? image : { ...image, spec: prepared.spec }
+    this.scheduler = new Scheduler({
+      concurrency: options.concurrency,
+      retries: options.retries,
+      timeout: options.timeout,
+      rateLimit: options.rateLimit,
+      log,
+      stats,
+      budget,
+      clock: this.clock,
     })
+    this.generations = pLimit(2 * options.concurrency)
   }
 
-  /** The provider's own restrictions (Azure: no webp, no variations, …), without spending anything. */
-  checkSpec(spec: ValidatedSpec): void {
-    this.deps.provider().checkSpec(spec)
-  }
-
-  /** Wait until nothing is being obtained (failures included): paid answers in flight land in the cache. */
-  async settle(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight.values()])
-  }
-
-  private async obtainUncached(prepared: PreparedSpec): Promise<ResolvedImage> {
+  /**
+   * The image of a key the cache does not have (`found`: why): refused when frozen, rendered by the
+   * placeholder provider, or generated. Concurrent calls for one key are the caller's to share.
+   */
+  async obtainMiss(prepared: PreparedSpec): Promise<ResolvedImage> {
     const { spec, key } = prepared
-    const { options, store, log } = this.deps
-    const found = await store.inspect(key)
-    if (found.status === 'hit') {
-      this.stats.hits++
-      return { key, spec, hit: true, placeholder: false, sidecar: found.entry.sidecar, images: found.entry.images }
-    }
-    if (found.status === 'corrupt') log.warn(`${spec.label}: cache entry ${key.slice(0, 12)} is corrupt (${found.reason}); treating it as a miss`)
-
+    const { options } = this.deps
     const provider = options.provider
     if (options.frozen && !(provider.kind === 'placeholder' && provider.explicit)) {
       throw new AiImageError('CACHE_MISS_FROZEN', `no cached image for this spec (key ${key.slice(0, 12)})`, {
@@ -172,6 +116,22 @@ export class ImageEngine {
       this.stats.failed++
       throw error
     }
+  }
+
+  /** The provider's own restrictions (Azure: no webp, no variations, …), without spending anything. */
+  async checkSpec(spec: ValidatedSpec): Promise<void> {
+    ;(await this.providerOf()).checkSpec(spec)
+  }
+
+  /** Close the provider's connection pool (so the process can exit); it is created again on the next miss. */
+  async close(): Promise<void> {
+    const provider = this.provider
+    this.provider = undefined
+    await (await provider?.catch(() => undefined))?.close()
+  }
+
+  private providerOf(): Promise<ImageProvider> {
+    return (this.provider ??= createProvider(this.deps.options.provider, this.deps.options))
   }
 
   private async renderPlaceholder(prepared: PreparedSpec): Promise<ResolvedImage> {
@@ -193,7 +153,7 @@ export class ImageEngine {
    */
   private async generateOnce(prepared: PreparedSpec): Promise<ResolvedImage> {
     const { spec, key } = prepared
-    const provider = this.deps.provider()
+    const provider = await this.providerOf()
     // Provider-specific restrictions fail before any lock, request or spending.
     provider.checkSpec(spec)
     await checkInputs(spec, prepared.inputs, prepared.mask)
@@ -207,15 +167,15 @@ export class ImageEngine {
     }
     this.deps.progress?.add(total)
     try {
-      for (let poll: number = POLL_MS.min; ; poll = Math.min(POLL_MS.max, poll * 2)) {
+      for (let poll: number = LOCK_POLL_MS.min; ; poll = Math.min(LOCK_POLL_MS.max, poll * 2)) {
         const result = await this.generations(async () => {
-          const held = await this.locks.tryAcquire(key)
+          const held = await this.deps.cache.tryLock(key)
           if (!held.lock) {
-            this.tellWaiting(held.owner)
+            this.tellWaiting(held.holder)
             return undefined
           }
           try {
-            const found = await this.deps.store.inspect(key)
+            const found = await this.deps.cache.inspect(key)
             if (found.status === 'hit') {
               this.stats.hits++
               return { key, spec, hit: true, placeholder: false, sidecar: found.entry.sidecar, images: found.entry.images }
@@ -230,7 +190,7 @@ export class ImageEngine {
           return result
         }
         // A failed build stops waiting for other processes too.
-        await this.clock.sleep(poll * (1 + Math.random()), this.deps.scheduler.cancelSignal)
+        await this.clock.sleep(poll * (1 + Math.random()), this.scheduler.cancelSignal)
       }
     } finally {
       // Images made by another process count as done; those of a failed generation as failed.
@@ -238,11 +198,11 @@ export class ImageEngine {
     }
   }
 
-  private tellWaiting(owner: LockOwner | undefined): void {
+  private tellWaiting(holder: string | undefined): void {
     if (this.toldAboutWaiting) return
     this.toldAboutWaiting = true
     this.deps.log.info(
-      `another process${owner ? ` (pid ${owner.pid})` : ''} is generating images for this cache folder; its keys are left to it instead of paid twice`,
+      `another process${holder ? ` (${holder})` : ''} is generating images for this cache folder; its keys are left to it instead of paid twice`,
     )
   }
 
@@ -252,25 +212,26 @@ export class ImageEngine {
     finish: (images: number, ok: boolean) => void,
   ): Promise<ResolvedImage> {
     const { spec, key } = prepared
-    const { store, log } = this.deps
+    const { log } = this.deps
     const total = Number(spec.request.n)
     const records: SidecarImage[] = new Array(total)
     const files: ResolvedImageFile[] = new Array(total)
 
     // Candidates an interrupted earlier run already paid for and wrote (each checked like a cache entry).
-    const { state, kept, dropped } = await this.journal.resume(key)
+    const draft = await this.deps.cache.draft(key)
+    const { state, kept, dropped } = draft
     for (const reason of dropped) {
       log.warn(`${spec.label}: the journal of the unfinished cache entry ${key.slice(0, 12)} is not used for ${reason}; that image is generated again`)
     }
     for (const [index, image] of kept) {
       if (index >= total) continue
       records[index] = state.images[String(index)]!
-      files[index] = { data: image.data, sha256: image.sha256, width: image.width, height: image.height, mime: image.mime }
+      files[index] = { data: image.data, sha256: image.sha256, width: image.width, height: image.height, mime: image.mime, ...(image.token ? { token: image.token } : {}) }
     }
     const missing = [...Array(total).keys()].filter((i) => !records[i])
     // The entry's folder must take the images before any of them is paid for (a read-only cache, a file or
     // a link in its place is an error now, not a paid image that cannot be stored).
-    if (missing.length > 0) await store.prepareFolder(key)
+    if (missing.length > 0) await draft.prepare()
     if (missing.length < total) {
       log.info(`${spec.label}: resuming an interrupted generation, ${total - missing.length} of ${total} images kept`)
       finish(total - missing.length, true)
@@ -282,7 +243,7 @@ export class ImageEngine {
     const outcomes = await Promise.allSettled(
       calls.map(async (call) => {
         try {
-          await this.runCall(prepared, provider, call, state, records, files)
+          await this.runCall(prepared, provider, call, draft, records, files)
           finish(call.indices.length, true)
         } catch (error) {
           finish(call.indices.length, false)
@@ -301,8 +262,7 @@ export class ImageEngine {
       request_id: state.request_ids.length ? state.request_ids.join(', ') : null,
       images: records,
     }))
-    await store.commit(sidecar)
-    await this.journal.remove(key)
+    await draft.commit(sidecar)
 
     const generatedNow = missing.length
     const estimate = estimateCost(spec, this.deps.options.prices, generatedNow)
@@ -319,7 +279,7 @@ export class ImageEngine {
     prepared: PreparedSpec,
     provider: ImageProvider,
     call: PlannedCall,
-    state: JournalState,
+    draft: EntryDraft,
     records: SidecarImage[],
     files: ResolvedImageFile[],
   ): Promise<void> {
@@ -327,10 +287,11 @@ export class ImageEngine {
     const n = call.indices.length
     const request = this.providerRequest(prepared, n)
     const paid = { label: spec.label, images: n, usd: estimateCost(spec, this.deps.options.prices, n).usd }
-    const result = await this.deps.scheduler.run(paid, async ({ signal, release }) => {
+    const result = await this.scheduler.run(paid, async ({ signal, release }) => {
       const answer = await provider.generate(request, {
         signal,
-        onPartial: (frame) => this.events.emit('partial', key, { ...frame, index: call.indices[frame.index] ?? frame.index }),
+        onAnswerRead: release,
+        onPartial: (frame) => this.deps.onPartial?.(key, { ...frame, index: call.indices[frame.index] ?? frame.index }),
       })
       release()
       if (answer.images.length !== n) {
@@ -360,25 +321,26 @@ export class ImageEngine {
     for (const [i, image] of answer.images.entries()) {
       const index = call.indices[i]!
       const facts = result.facts[i]!
-      records[index] = await this.deps.store.writeImage(key, index, image.data, {
+      const { record, token } = await draft.writeCandidate(index, image.data, {
         mime: facts.mime,
         width: facts.width,
         height: facts.height,
         ...(image.revisedPrompt ? { revised_prompt: image.revisedPrompt } : {}),
       })
-      files[index] = { data: image.data, sha256: records[index].sha256, width: facts.width, height: facts.height, mime: facts.mime }
-      state.images[String(index)] = records[index]
+      records[index] = record
+      files[index] = { data: image.data, sha256: record.sha256, width: facts.width, height: facts.height, mime: facts.mime, ...(token ? { token } : {}) }
     }
+    const { state } = draft
     state.usage = addUsage(state.usage ?? undefined, answer.usage) ?? null
     state.created ||= answer.created
     if (answer.requestId) state.request_ids.push(answer.requestId)
     this.stats.tokens += totalTokens(answer.usage)
-    await this.journal.record(state)
+    await draft.save()
   }
 
   private async cleanLeftovers(): Promise<void> {
     try {
-      const removed = await cleanLeftovers(this.deps.store, this.locks, (skipped) => this.deps.log.warnOnce(`housekeeping skipped ${skipped}`))
+      const removed = await this.deps.cache.tidyLeftovers((skipped) => this.deps.log.warnOnce(`housekeeping skipped ${skipped}`))
       if (removed.length > 0) this.deps.log.info(`removed ${removed.length} leftover file(s) of an interrupted earlier run from the cache folder`)
     } catch (error) {
       this.deps.log.warn(`could not clean leftovers in the cache folder: ${(error as Error).message}`)

@@ -10,14 +10,14 @@
  */
 import path from 'node:path'
 import { specInvalid } from '../errors.js'
-import { sha256 } from '../cache/key.js'
+import { sha256 } from '../hash.js'
 import { modelCapabilities } from '../spec/models.js'
 import { SPEC_FILE_MAX_BYTES } from '../spec/source.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import type { ProviderInput } from '../providers/types.js'
-import { IMAGE_LIMITS, MIME_OF, extensionOf, sniffFormat } from '../image-format.js'
+import { IMAGE_LIMITS, MIME_OF, extensionOf, readImageFacts, sniffFormat, type ImageFacts } from '../image-format.js'
 import { describeRefusal, readFileInsideRoot, type FileRefusal } from '../read-inside-root.js'
-import { readImageFacts, type ImageFacts } from './verify.js'
+import { isSpecPath, specStem } from '../spec-path.js'
 
 /** The API takes masks under 4 MB, whatever the model (API-FACTS.md). */
 const MASK_MAX_BYTES = 4 * 1024 * 1024
@@ -31,10 +31,6 @@ export interface ResolvedInput extends ProviderInput {
 
 /** Gives the picked output of another spec file (generating it if need be). */
 export type ChainResolver = (specFile: string) => Promise<{ data: Buffer; mime: string; sha256: string }>
-
-export function isSpecPath(file: string): boolean {
-  return file.endsWith('.imgprompt.json')
-}
 
 export async function resolveInputs(
   spec: ValidatedSpec,
@@ -71,7 +67,7 @@ async function readInput(spec: ValidatedSpec, root: string, file: string, field:
   const format = sniffFormat(data)
   if (!format) throw specInvalid(spec.label, field, `${shown} is not a PNG, JPEG or WebP image`)
   const mime = MIME_OF[format]
-  const base = path.basename(file).replace(/\.imgprompt\.json$/, '').replace(/\.[^.]+$/, '')
+  const base = specStem(file).replace(/\.[^.]+$/, '')
   return { name: `${base}.${extensionOf(mime)}`, data, mime, sha256: digest, shown, field }
 }
 

@@ -8,7 +8,7 @@
  * stricter than the token bucket the API refills continuously, so a client paced here never causes a 429
  * itself. Written here rather than taken from a queue library: the libraries count calls, not weights.
  */
-import type { Clock } from './clock.js'
+import type { Clock } from '../clock.js'
 
 export class SlidingWindow {
   private readonly entries: Array<{ at: number; weight: number }> = []

@@ -4,8 +4,8 @@
  * whose specs are all cache hits never starts it and stays silent. In a bundler the total grows as imports
  * are discovered; the CLI plans every spec up front.
  */
-import type { Clock } from './clock.js'
-import { formatMs } from './clock.js'
+import type { Clock } from '../clock.js'
+import { formatMs } from '../clock.js'
 
 export interface ProgressSnapshot {
   /** Images planned in this build so far. */

@@ -2,7 +2,7 @@
  * What one build (or CLI run) did and cost: counted by the engine and the scheduler, reset at the start of
  * each build, and printed as one closing line when the build had misses.
  */
-import { formatMs } from './clock.js'
+import { formatMs } from '../clock.js'
 import { formatUSD } from './cost.js'
 
 export class RunStats {

@@ -15,14 +15,12 @@
  */
 import PQueue from 'p-queue'
 import { AiImageError, isAiImageError } from '../errors.js'
-import { answerWatch } from '../providers/http.js'
 import type { Logger } from '../log.js'
 import type { Budget, PaidCall } from './budget.js'
-import { formatMs, realClock, type Clock } from './clock.js'
+import { formatMs, realClock, type Clock } from '../clock.js'
 import { Gate } from './pacing.js'
 import { RunStats } from './report.js'
 
-export { formatMs, sleep } from './clock.js'
 
 export interface SchedulerOptions {
   concurrency: number
@@ -46,7 +44,8 @@ export interface AttemptInfo {
   attempt: number
   /**
    * The answer is in: give the request slot to the next request while this attempt checks what it got
-   * (a failed check is still retried). Called at the latest when the attempt settles.
+   * (a failed check is still retried). The attempt passes it to the provider (`AttemptContext.onAnswerRead`),
+   * which calls it once the answer's body is read; called at the latest when the attempt settles.
    */
   release(): void
 }
@@ -145,7 +144,7 @@ export class Scheduler {
         // Once sent, a call is not cancelled with the queue: it is paid for, so its answer is kept.
         const timeout = AbortSignal.timeout(this.options.timeout)
         const info = { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, attempt: n, release }
-        outcome = answerWatch.run({ received: release }, () => attempt(info)).then(
+        outcome = attempt(info).then(
           (result) => {
             ticket?.spend()
             return result

@@ -16,13 +16,12 @@ import { describeFileProblem, folderState, readRegularFile, safeFolder } from '.
 import { CONFIG_FILE_NAMES, loadConfigFile } from '../config-file.js'
 import { SOURCE_GLOB, SOURCE_MAX_BYTES, discoverSpecs, discoveryIgnores } from '../discover.js'
 import { estimateCost } from '../engine/cost.js'
-import type { PreparedSpec } from '../engine/generate.js'
 import { IMAGE_LIMITS } from '../image-format.js'
 import { readFileInsideRoot } from '../read-inside-root.js'
 import { redactSecrets } from '../secrets.js'
 import type { LogSink } from '../log.js'
 import type { Env } from '../options.js'
-import { ImageService, type SpecRef } from '../service.js'
+import { ImageService, type PreparedSpec, type SpecRef } from '../service.js'
 import { SPEC_FIELDS } from '../spec/fields.js'
 import { GENERIC_LIMITS, modelCapabilities } from '../spec/models.js'
 import { SPEC_FILE_MAX_BYTES, parseSpecJson, relativeLabel, type RawSpec } from '../spec/source.js'
@@ -137,7 +136,7 @@ export function projectView(service: ImageService): ProjectView {
       const prepared: PreparedSpec = await service.prepare(spec, chain, async (upstream, here) => {
         const found = await keyOf(upstream, here)
         if (!found.ok) throw new UpstreamPending(found.upstream)
-        const hit = await service.store.inspect(found.key)
+        const hit = await service.inspectEntry(found.key)
         if (hit.status !== 'hit') throw new UpstreamPending(upstream.label)
         return hit.entry.images[upstream.pick] ?? hit.entry.images[0]!
       })

@@ -1,5 +1,6 @@
 /**
- * Decoding image payloads of API answers, strictly: a broken body must be retried, never cached.
+ * What every provider's answer reading shares: the error of an unusable answer (retried, never cached) and
+ * the check that a JSON value is an object before any of its fields is used.
  */
 import { AiImageError } from '../errors.js'
 
@@ -12,22 +13,6 @@ export function badResponse(label: string, problem: string, requestId?: string):
     ...(requestId ? { requestId } : {}),
   })
 }
-
-/**
- * Strict base64: Buffer.from silently skips junk and truncation, which would cache a broken image. The
- * check is a round trip (decode, encode, compare): any junk character, a missing or extra padding or a cut
- * makes the re-encoding differ. It costs a few ms for a 4 MB image, where a regular expression over the
- * whole text costs ten times that on the main thread.
- */
-export function decodeBase64(text: unknown, label: string, requestId?: string): Buffer {
-  if (typeof text !== 'string' || text.length === 0) throw badResponse(label, 'an image has no b64_json', requestId)
-  const clean = /\s/.test(text) ? text.replace(/\s+/g, '') : text
-  const data = Buffer.from(clean, 'base64')
-  if (data.toString('base64') !== clean) throw badResponse(label, 'an image is not valid base64 (truncated?)', requestId)
-  if (data.length === 0) throw badResponse(label, 'an image is empty', requestId)
-  return data
-}
-
 
 /** A JSON object (not null, not an array): what an answer's `usage` or `error` must be before it is used. */
 export function isRecord(value: unknown): value is Record<string, unknown> {

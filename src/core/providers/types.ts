@@ -2,8 +2,12 @@
  * What the engine asks of a provider: one HTTP request (one attempt) that turns a normalized request into
  * image bytes. Retries, pacing and caching are the engine's job; providers know nothing of bundlers.
  */
+import type { Env } from '../option-values.js'
 import type { Endpoint } from '../spec/models.js'
 import type { ValidatedSpec } from '../spec/validate.js'
+import type { AiImageOptions } from '../../types.js'
+
+export type { Env } from '../option-values.js'
 
 export interface ProviderInput {
   /** File name sent in the multipart part (no folders). */
@@ -52,6 +56,11 @@ export interface PartialFrame {
 export interface AttemptContext {
   signal: AbortSignal
   onPartial?: (frame: PartialFrame) => void
+  /**
+   * The answer's body has been read whole: the request is no longer on the wire, so the scheduler gives its
+   * slot to the next request while this answer is parsed, decoded and checked.
+   */
+  onAnswerRead?: () => void
 }
 
 export interface ImageProvider {
@@ -62,4 +71,33 @@ export interface ImageProvider {
   checkSpec(spec: ValidatedSpec): void
   generate(request: ProviderRequest, context: AttemptContext): Promise<ProviderResult>
   close(): Promise<void>
+}
+
+/** What a provider's HTTP client is sized by. */
+export interface ProviderTransport {
+  /** Milliseconds per request. */
+  timeout: number
+  /** Requests in flight at once (the connection pool holds twice as many). */
+  concurrency: number
+}
+
+/** How a provider's options and environment variables resolve into its config (its `config.ts`). */
+export interface ProviderSettings<C extends { kind: string }> {
+  readonly kind: C['kind']
+  /** Whether options or environment configure this provider (the automatic choice takes the first that does). */
+  detects(user: AiImageOptions, env: Env): boolean
+  /** Its config; an incomplete one is a SPEC_INVALID error naming the option and the variable to set. */
+  resolve(user: AiImageOptions, env: Env, how: { explicit: boolean }): C
+  /** Secret values of its options and environment (keys): the redactor knows them whichever provider is chosen. */
+  secrets(user: AiImageOptions, env: Env): Array<string | undefined>
+  /** Said once when it is chosen for lack of another (the placeholder). */
+  fallbackNotice?: string
+}
+
+/**
+ * One provider, as the registry lists it (its `index.ts`): its settings, and the provider itself, whose
+ * modules (wire format, HTTP client, SDKs) `create` loads on first use.
+ */
+export interface ProviderDefinition<C extends { kind: string }> extends ProviderSettings<C> {
+  create(config: C, transport: ProviderTransport): Promise<ImageProvider>
 }

@@ -1,8 +1,13 @@
 /**
- * Every field a spec may hold, with its type and documentation. The validator, the coercion of
- * `virtual:ai-image?…` query strings and the published `schema.json` are all derived from this table,
- * so they cannot drift apart. Per-model rules live in `models.ts`.
+ * Every field a spec may hold, defined once: its name, type, default, whether it is sent to the Images API
+ * and whether it is part of the cache key, and its documentation. The validator (types, defaults, which
+ * request fields are keyed), the coercion of `virtual:ai-image?…` query strings, the published
+ * `schema.json` and the emit recipe all read this table; `types.ts` (hand-written for its JSDoc) is checked
+ * against it by a type-level test and a test of its `@default` tags. Per-model rules and per-model defaults
+ * live in `models.ts`.
  */
+import { SPEC_SUFFIX } from '../spec-path.js'
+import { DEFAULT_MODEL } from './models.js'
 
 export type FieldType =
   | { type: 'string'; enum?: readonly string[]; minLength?: number; pattern?: RegExp; patternText?: string }
@@ -13,20 +18,35 @@ export type FieldType =
   | { type: 'integer-list'; minimum: number; maximum: number; maxItems: number }
   | { type: 'object'; fields: Readonly<Record<string, FieldDef>> }
 
+/**
+ * What an omitted field means: a `value` the validator fills in (so an explicit default and an omitted one
+ * make the same request, and the same key), the default of the spec's model in the capability table
+ * (`per-model`, with a `fallback` for models without one), or a value computed from the rest of the spec
+ * (`derived`, described in words).
+ */
+export type FieldDefault =
+  | { kind: 'value'; value: string | number | boolean | readonly number[] }
+  | { kind: 'per-model'; fallback?: string }
+  | { kind: 'derived'; text: string }
+
 export type FieldDef = FieldType & {
   description: string
-  /** Sent to the Images API under this name. */
+  /** Sent to the Images API under this name (as a body field). */
   api?: boolean
+  /** Part of the cache key: as a field of the keyed request, or as key material (input hashes, seed). */
+  keyed?: boolean
   /** May appear in the plugin option `defaults`. */
   defaultable?: boolean
+  default?: FieldDefault
 }
 
 const SIZE_PATTERN = /^(auto|\d{1,5}x\d{1,5})$/
 
-export const EMIT_FIELDS: Readonly<Record<string, FieldDef>> = {
+export const EMIT_FIELDS = {
   format: {
     type: 'string',
     enum: ['png', 'jpeg', 'webp', 'avif'],
+    default: { kind: 'derived', text: 'the format the API returned' },
     description: 'Output format of the emitted asset. Default: the format the API returned.',
   },
   quality: { type: 'integer', minimum: 1, maximum: 100, description: 'Encoder quality 1-100.' },
@@ -35,63 +55,86 @@ export const EMIT_FIELDS: Readonly<Record<string, FieldDef>> = {
     minimum: 1,
     maximum: 8192,
     maxItems: 16,
+    default: { kind: 'value', value: [] },
     description: 'Resized variants (never upscaled), exported as `srcset`.',
   },
   placeholder: {
     type: 'string',
     enum: ['none', 'blur', 'thumbhash'],
+    default: { kind: 'value', value: 'none' },
     description: "A tiny inline preview, exported as `placeholder`. Default 'none'.",
   },
   background: {
     type: 'string',
     minLength: 1,
+    default: { kind: 'value', value: '#ffffff' },
     description: "Colour a transparent image is flattened onto when emitted as JPEG. Default '#ffffff'.",
   },
-}
+} as const satisfies Readonly<Record<string, FieldDef>>
 
-export const SPEC_FIELDS: Readonly<Record<string, FieldDef>> = {
+export const SPEC_FIELDS = {
   $schema: { type: 'string', description: 'JSON Schema reference for editors; ignored.' },
   prompt: {
     type: 'string',
     minLength: 1,
     api: true,
+    keyed: true,
     description: 'What to draw. Required unless `image` is given for a dall-e-2 variation.',
   },
   model: {
     type: 'string',
     minLength: 1,
     api: true,
+    keyed: true,
     defaultable: true,
-    description: "Images API model. Default 'gpt-image-1.5'. Unknown models pass with a warning.",
+    default: { kind: 'value', value: DEFAULT_MODEL },
+    description: `Images API model. Default '${DEFAULT_MODEL}'. Unknown models pass with a warning.`,
   },
   size: {
     type: 'string',
     pattern: SIZE_PATTERN,
     patternText: 'WIDTHxHEIGHT or auto',
     api: true,
+    keyed: true,
     defaultable: true,
+    default: { kind: 'per-model' },
     description: "WIDTHxHEIGHT or 'auto'; the allowed values depend on the model.",
   },
   quality: {
     type: 'string',
     enum: ['low', 'medium', 'high', 'auto', 'standard', 'hd'],
     api: true,
+    keyed: true,
     defaultable: true,
+    default: { kind: 'per-model' },
     description: 'low/medium/high/auto for GPT image models, standard/hd for dall-e-3.',
   },
-  n: { type: 'integer', minimum: 1, maximum: 10, api: true, defaultable: true, description: 'Number of candidates.' },
+  n: {
+    type: 'integer',
+    minimum: 1,
+    maximum: 10,
+    api: true,
+    keyed: true,
+    defaultable: true,
+    default: { kind: 'value', value: 1 },
+    description: 'Number of candidates.',
+  },
   background: {
     type: 'string',
     enum: ['transparent', 'opaque', 'auto'],
     api: true,
+    keyed: true,
     defaultable: true,
+    default: { kind: 'value', value: 'auto' },
     description: 'GPT image models only; transparent needs png or webp.',
   },
   output_format: {
     type: 'string',
     enum: ['png', 'jpeg', 'webp'],
     api: true,
+    keyed: true,
     defaultable: true,
+    default: { kind: 'value', value: 'png' },
     description: 'GPT image models only. Default png.',
   },
   output_compression: {
@@ -99,28 +142,36 @@ export const SPEC_FIELDS: Readonly<Record<string, FieldDef>> = {
     minimum: 0,
     maximum: 100,
     api: true,
+    keyed: true,
     defaultable: true,
+    default: { kind: 'value', value: 100 },
     description: 'jpeg and webp only. Default 100.',
   },
   moderation: {
     type: 'string',
     enum: ['auto', 'low'],
     api: true,
+    keyed: true,
     defaultable: true,
+    default: { kind: 'value', value: 'auto' },
     description: 'GPT image models on OpenAI only. Default auto.',
   },
   style: {
     type: 'string',
     enum: ['vivid', 'natural'],
     api: true,
+    keyed: true,
     defaultable: true,
+    default: { kind: 'per-model', fallback: 'vivid' },
     description: 'dall-e-3 only. Default vivid.',
   },
   input_fidelity: {
     type: 'string',
     enum: ['low', 'high'],
     api: true,
+    keyed: true,
     defaultable: true,
+    default: { kind: 'value', value: 'low' },
     description: 'Edits with gpt-image-1 and gpt-image-1.5 only. Default low.',
   },
   user: {
@@ -133,6 +184,7 @@ export const SPEC_FIELDS: Readonly<Record<string, FieldDef>> = {
     type: 'boolean',
     api: true,
     defaultable: true,
+    default: { kind: 'value', value: false },
     description: 'Stream partial previews (GPT image models). Not part of the cache key.',
   },
   partial_images: {
@@ -141,18 +193,50 @@ export const SPEC_FIELDS: Readonly<Record<string, FieldDef>> = {
     maximum: 3,
     api: true,
     defaultable: true,
+    default: { kind: 'value', value: 0 },
     description: 'Partial previews 0-3 when streaming; each costs 100 output tokens.',
   },
   image: {
     type: 'path-or-paths',
     maxItems: 16,
-    description: "Input image path(s) relative to the spec file; a *.imgprompt.json path uses that spec's picked output.",
+    keyed: true,
+    description: `Input image path(s) relative to the spec file; a *${SPEC_SUFFIX} path uses that spec's picked output.`,
   },
-  mask: { type: 'string', minLength: 1, description: 'PNG with alpha (alpha 0 = area to edit), same size as the first image.' },
-  seed: { type: 'string-or-number', defaultable: true, description: 'Not sent; changes the cache key.' },
-  pick: { type: 'integer', minimum: 0, maximum: 9, description: 'Candidate used by the default export. Default 0.' },
-  alt: { type: 'string', description: 'Alt text. Default: the prompt.' },
+  mask: { type: 'string', minLength: 1, keyed: true, description: 'PNG with alpha (alpha 0 = area to edit), same size as the first image.' },
+  seed: { type: 'string-or-number', keyed: true, defaultable: true, description: 'Not sent; changes the cache key.' },
+  pick: { type: 'integer', minimum: 0, maximum: 9, default: { kind: 'value', value: 0 }, description: 'Candidate used by the default export. Default 0.' },
+  alt: { type: 'string', default: { kind: 'derived', text: 'the prompt' }, description: 'Alt text. Default: the prompt.' },
   emit: { type: 'object', fields: EMIT_FIELDS, defaultable: true, description: 'How the asset is emitted. Not part of the key.' },
+} as const satisfies Readonly<Record<string, FieldDef>>
+
+export type SpecFieldName = keyof typeof SPEC_FIELDS
+export type EmitFieldName = keyof typeof EMIT_FIELDS
+/** The fields the plugin option `defaults` may set. */
+export type DefaultableFieldName = { [N in SpecFieldName]: (typeof SPEC_FIELDS)[N] extends { defaultable: true } ? N : never }[SpecFieldName]
+
+/** The definition of a spec field by name (an own entry of the table only), or undefined. */
+export function specField(name: string): FieldDef | undefined {
+  return ownField(SPEC_FIELDS, name)
+}
+
+/** The definition of an `emit` field by name, or undefined. */
+export function emitField(name: string): FieldDef | undefined {
+  return ownField(EMIT_FIELDS, name)
+}
+
+export function ownField(table: Readonly<Record<string, FieldDef>>, name: string): FieldDef | undefined {
+  return Object.prototype.hasOwnProperty.call(table, name) ? table[name] : undefined
+}
+
+/** API fields of the keyed request: sent to the Images API and part of the cache key. */
+export const KEYED_REQUEST_FIELDS: readonly SpecFieldName[] = (Object.keys(SPEC_FIELDS) as SpecFieldName[]).filter((name) => {
+  const def: FieldDef = SPEC_FIELDS[name]
+  return def.api === true && def.keyed === true
+})
+
+/** The value a field takes when a spec omits it (fields whose default is a plain value only). */
+export function defaultValue<T extends string | number | boolean | readonly number[]>(def: { default: { kind: 'value'; value: T } }): T {
+  return def.default.value
 }
 
 /** Closest known name, for "did you mean" hints on unknown fields. */

@@ -1,18 +1,20 @@
 /**
  * The JSON Schema of a spec file (published as `unplugin-ai-image/schema.json`), derived from the same
- * field table as the validator, so editors complete exactly the fields the plugin accepts.
+ * field table as the validator, so editors complete exactly the fields the plugin accepts, with the
+ * defaults it fills in.
  */
 import { SPEC_FIELDS, type FieldDef } from './fields.js'
-import { DEFAULT_MODEL, KNOWN_MODELS, MODELS, describeSizes } from './models.js'
+import { SPEC_SUFFIX } from '../spec-path.js'
+import { KNOWN_MODELS, MODELS, describeSizes } from './models.js'
 
 type Schema = Record<string, unknown>
 
 function fieldSchema(name: string, def: FieldDef): Schema {
-  const base: Schema = { description: def.description }
+  const base: Schema = { description: def.description, ...(def.default?.kind === 'value' ? { default: def.default.value } : {}) }
   switch (def.type) {
     case 'string':
       if (name === 'model') {
-        return { ...base, anyOf: [{ enum: KNOWN_MODELS }, { type: 'string', minLength: 1 }], default: DEFAULT_MODEL }
+        return { ...base, anyOf: [{ enum: KNOWN_MODELS }, { type: 'string', minLength: 1 }] }
       }
       if (name === 'size') {
         const sizes = Object.entries(MODELS).map(([model, caps]) => `${model}: ${describeSizes(caps.sizes)}`)
@@ -66,7 +68,7 @@ export function specJsonSchema(): Schema {
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://unpkg.com/unplugin-ai-image/dist/schema.json',
-    title: 'unplugin-ai-image spec (*.imgprompt.json)',
+    title: `unplugin-ai-image spec (*${SPEC_SUFFIX})`,
     description: 'An image prompt that the build turns into an optimized, content-hashed image.',
     type: 'object',
     additionalProperties: false,

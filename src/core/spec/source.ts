@@ -8,6 +8,12 @@ import { describeRefusal, readFileInsideRoot, type FileRefusal } from '../read-i
 import { EMIT_FIELDS, SPEC_FIELDS, type FieldDef } from './fields.js'
 import type { ImageSpec } from '../../types.js'
 
+/** Where a spec comes from, as the front ends name it: a spec file, a `virtual:ai-image?…` query, a named spec. */
+export type SpecRef =
+  | { kind: 'file'; file: string }
+  | { kind: 'query'; query: string; dir: string; id: string }
+  | { kind: 'named'; name: string }
+
 export type SpecSource =
   | { kind: 'file'; file: string }
   | { kind: 'query'; query: string; dir: string }
@@ -27,10 +33,30 @@ export const VIRTUAL_PREFIX = 'virtual:ai-image'
 /** Largest spec file read: a spec is a few hundred bytes; the longest prompt any model takes is 32,000 characters. */
 export const SPEC_FILE_MAX_BYTES = 1024 * 1024
 
+/** A file as messages and globs name it: relative to the root with `/` separators, or absolute when outside it. */
 export function relativeLabel(root: string, file: string): string {
+  // The common case without `path.relative` (which resolves both paths): every import of a build asks.
+  const prefix = root.endsWith(path.sep) ? root : `${root}${path.sep}`
+  if (file.startsWith(prefix) && !UNNORMALIZED.test(file)) return path.sep === '/' ? file.slice(prefix.length) : file.slice(prefix.length).split(path.sep).join('/')
   const rel = path.relative(root, file)
   return (rel.startsWith('..') || path.isAbsolute(rel) ? file : rel).split(path.sep).join('/')
 }
+
+/** How messages name the spec of `ref`: a file relative to the root, or the virtual id (`error` may know it better). */
+export function refLabel(root: string, ref: SpecRef, error?: unknown): string {
+  if (error instanceof AiImageError && error.file) return error.file
+  switch (ref.kind) {
+    case 'file':
+      return relativeLabel(root, ref.file)
+    case 'query':
+      return ref.id
+    case 'named':
+      return `${VIRTUAL_PREFIX}/${ref.name}`
+  }
+}
+
+/** `.` or `..` segments, or doubled separators: a path `path.relative` would normalize first. */
+const UNNORMALIZED = /[/\\]\.{1,2}(?:[/\\]|$)|[/\\]{2}|[/\\]$/
 
 /**
  * A spec file is untrusted text (a pull request can make it a symlink to anything): it is read only when its

@@ -1,17 +1,17 @@
 /**
- * Raw spec → validated, normalized spec. Every rule reads the field table (`fields.ts`) and the
- * capability table (`models.ts`); every failure names the file, the field, the bad value and what is
- * allowed. Normalization fills in every default, so an explicit default and an omitted one produce the
- * same request (and so the same cache key).
+ * Raw spec → validated, normalized spec. Every rule reads the field table (`fields.ts`: types, defaults,
+ * which fields are keyed) and the capability table (`models.ts`: what each model takes, its defaults); every
+ * failure names the file, the field, the bad value and what is allowed. Normalization fills in every
+ * default, so an explicit default and an omitted one produce the same request (and so the same cache key).
  */
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { specInvalid, showValue } from '../errors.js'
 import { isInside } from '../read-inside-root.js'
+import { isSpecPath } from '../spec-path.js'
 import type { EmitFormat, PlaceholderKind, SpecDefaults } from '../../types.js'
-import { EMIT_FIELDS, SPEC_FIELDS, checkFieldType, closestField, type FieldDef } from './fields.js'
+import { EMIT_FIELDS, KEYED_REQUEST_FIELDS, SPEC_FIELDS, checkFieldType, closestField, defaultValue, emitField, specField, type FieldDef } from './fields.js'
 import {
-  DEFAULT_MODEL,
   GENERIC_LIMITS,
   MODELS,
   describeSizes,
@@ -70,8 +70,6 @@ const EXPLAINED_FIELDS: Readonly<Record<string, string>> = {
   images: 'The field is `image` (a path or an array of paths)',
 }
 
-const NOT_KEYED = new Set(['user', 'stream', 'partial_images'])
-
 export function validateSpec(raw: RawSpec, context: ValidateContext): ValidatedSpec {
   const { label } = raw
   checkKnownFields(label, raw.fields, SPEC_FIELDS, '')
@@ -88,17 +86,16 @@ export function validateSpec(raw: RawSpec, context: ValidateContext): ValidatedS
   }
 
   for (const [name, value] of Object.entries(fields)) {
-    const def = SPEC_FIELDS[name]!
-    const problem = checkFieldType(def, value)
+    const problem = checkFieldType(specField(name)!, value)
     if (problem) throw fail(name, `${showValue(value)} ${problem}`)
   }
   const emitFields = (fields.emit ?? {}) as Record<string, unknown>
   for (const [name, value] of Object.entries(emitFields)) {
-    const problem = checkFieldType(EMIT_FIELDS[name]!, value)
+    const problem = checkFieldType(emitField(name)!, value)
     if (problem) throw fail(`emit.${name}`, `${showValue(value)} ${problem}`)
   }
 
-  const model = (fields.model as string | undefined) ?? DEFAULT_MODEL
+  const model = (fields.model as string | undefined) ?? defaultValue(SPEC_FIELDS.model)
   const caps = modelCapabilities(model)
   if (!caps) {
     context.warn(
@@ -118,8 +115,8 @@ export function validateSpec(raw: RawSpec, context: ValidateContext): ValidatedS
     throw fail('mask', 'is only used by edits', 'Add "image" and "prompt", or remove "mask"')
   }
 
-  const n = (fields.n as number | undefined) ?? 1
-  const pick = (fields.pick as number | undefined) ?? 0
+  const n = (fields.n as number | undefined) ?? defaultValue(SPEC_FIELDS.n)
+  const pick = (fields.pick as number | undefined) ?? defaultValue(SPEC_FIELDS.pick)
   if (pick >= n) throw fail('pick', `${pick} is out of range for n = ${n}`, `Use 0 to ${n - 1}`)
 
   const request: KeyedRequest = { model, n }
@@ -131,27 +128,25 @@ export function validateSpec(raw: RawSpec, context: ValidateContext): ValidatedS
     if (prompt !== undefined && prompt.length > GENERIC_LIMITS.promptMax) {
       throw fail('prompt', `is ${prompt.length} characters long`, `Keep it at most ${GENERIC_LIMITS.promptMax}`)
     }
-    for (const [name, def] of Object.entries(SPEC_FIELDS)) {
-      if (def.api && !NOT_KEYED.has(name) && !(name in request) && fields[name] !== undefined) {
-        request[name] = fields[name] as string | number
-      }
+    for (const name of KEYED_REQUEST_FIELDS) {
+      if (!(name in request) && fields[name] !== undefined) request[name] = fields[name] as string | number
     }
   }
 
-  const stream = (fields.stream as boolean | undefined) ?? false
-  const partialImages = (fields.partial_images as number | undefined) ?? 0
+  const stream = (fields.stream as boolean | undefined) ?? defaultValue(SPEC_FIELDS.stream)
+  const partialImages = (fields.partial_images as number | undefined) ?? defaultValue(SPEC_FIELDS.partial_images)
   if (partialImages > 0 && !stream) {
     throw fail('partial_images', `${partialImages} needs streaming`, 'Add "stream": true, or remove "partial_images"')
   }
 
   const inputs = imagePaths.map((p, i) => resolveInput(raw, context.root, p, imagePaths.length > 1 ? `image[${i}]` : 'image', fail))
   const mask = fields.mask === undefined ? undefined : resolveInput(raw, context.root, fields.mask as string, 'mask', fail)
-  if (mask && mask.endsWith('.imgprompt.json')) {
+  if (mask && isSpecPath(mask)) {
     throw fail('mask', `${showValue(fields.mask)} is a spec file`, 'A mask must be a PNG file with an alpha channel')
   }
 
   const emit = normalizeEmit(emitFields)
-  const responseFormat = (request.output_format as 'png' | 'jpeg' | 'webp' | undefined) ?? 'png'
+  const responseFormat = (request.output_format as 'png' | 'jpeg' | 'webp' | undefined) ?? defaultValue(SPEC_FIELDS.output_format)
   const user = fields.user as string | undefined
 
   return {
@@ -226,26 +221,27 @@ function normalizeForModel(
     }
     request.quality = quality
   }
-  if (accepted.has('style')) request.style = (fields.style as string | undefined) ?? caps.defaults.style ?? 'vivid'
-  if (accepted.has('moderation')) request.moderation = (fields.moderation as string | undefined) ?? 'auto'
-  if (accepted.has('input_fidelity')) request.input_fidelity = (fields.input_fidelity as string | undefined) ?? 'low'
+  if (accepted.has('style')) request.style = (fields.style as string | undefined) ?? caps.defaults.style ?? SPEC_FIELDS.style.default.fallback
+  if (accepted.has('moderation')) request.moderation = (fields.moderation as string | undefined) ?? defaultValue(SPEC_FIELDS.moderation)
+  if (accepted.has('input_fidelity')) request.input_fidelity = (fields.input_fidelity as string | undefined) ?? defaultValue(SPEC_FIELDS.input_fidelity)
 
   if (accepted.has('output_format')) {
-    const format = (fields.output_format as string | undefined) ?? 'png'
-    const background = (fields.background as string | undefined) ?? 'auto'
+    const format = (fields.output_format as string | undefined) ?? defaultValue(SPEC_FIELDS.output_format)
+    const background = (fields.background as string | undefined) ?? defaultValue(SPEC_FIELDS.background)
     if (background === 'transparent' && format === 'jpeg') {
       throw fail('background', '"transparent" needs output_format png or webp', 'Set "output_format": "png" or "webp"')
     }
     request.output_format = format
     request.background = background
     const compression = fields.output_compression as number | undefined
+    const defaultCompression = defaultValue(SPEC_FIELDS.output_compression)
     if (format === 'png') {
-      // 100 is the default; any other value would silently do nothing on png.
-      if (compression !== undefined && compression !== 100) {
+      // The default is all png takes; any other value would silently do nothing on png.
+      if (compression !== undefined && compression !== defaultCompression) {
         throw fail('output_compression', `${compression} has no effect on png`, 'Use output_format jpeg or webp, or remove it')
       }
     } else {
-      request.output_compression = compression ?? 100
+      request.output_compression = compression ?? defaultCompression
     }
   }
 }
@@ -264,13 +260,13 @@ function resolveInput(raw: RawSpec, root: string, value: string, field: string, 
 }
 
 function normalizeEmit(fields: Record<string, unknown>): NormalizedEmit {
-  const widths = [...new Set((fields.widths as number[] | undefined) ?? [])].sort((a, b) => a - b)
+  const widths = [...new Set((fields.widths as number[] | undefined) ?? defaultValue(EMIT_FIELDS.widths))].sort((a, b) => a - b)
   return {
     ...(fields.format === undefined ? {} : { format: fields.format as EmitFormat }),
     ...(fields.quality === undefined ? {} : { quality: fields.quality as number }),
     widths,
-    placeholder: (fields.placeholder as PlaceholderKind | undefined) ?? 'none',
-    background: (fields.background as string | undefined) ?? '#ffffff',
+    placeholder: (fields.placeholder as PlaceholderKind | undefined) ?? defaultValue(EMIT_FIELDS.placeholder),
+    background: (fields.background as string | undefined) ?? defaultValue(EMIT_FIELDS.background),
   }
 }
 
@@ -294,9 +290,9 @@ export function validateDefaults(defaults: unknown): SpecDefaults {
   if (defaults === undefined) return {}
   if (!isObject(defaults)) throw specInvalid(label, '', 'must be an object of spec fields')
   for (const [name, value] of Object.entries(defaults)) {
-    const def = SPEC_FIELDS[name]
+    const def = specField(name)
     if (!def?.defaultable) {
-      const guess = closestField(name, Object.keys(SPEC_FIELDS).filter((k) => SPEC_FIELDS[k]!.defaultable))
+      const guess = closestField(name, Object.keys(SPEC_FIELDS).filter((k) => specField(k)!.defaultable))
       throw specInvalid(label, name, 'cannot be set for every spec', guess ? `Did you mean "${guess}"?` : undefined)
     }
     const problem = checkFieldType(def, value)

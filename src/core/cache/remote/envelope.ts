@@ -14,7 +14,7 @@
  * in constant time.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { canonicalJson } from '../key.js'
+import { canonicalJson } from '../../hash.js'
 
 export const ENVELOPE_VERSION = 1
 const SIGNATURE_FIELD = 'hmac-sha256'

@@ -3,8 +3,8 @@
  * rendered with sharp. It lets a project build anywhere without a key; the engine never writes its
  * images to the committed cache.
  */
-import { parseSize } from '../spec/models.js'
-import type { ImageProvider, ProviderRequest, ProviderResult } from './types.js'
+import { parseSize } from '../../spec/models.js'
+import type { ImageProvider, ProviderRequest, ProviderResult } from '../types.js'
 
 const AUTO_SIZE = { width: 1024, height: 1024 }
 

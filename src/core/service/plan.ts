@@ -4,14 +4,15 @@
  * a dry run that says what would be generated and what it would cost, without a single request.
  */
 import type { AiImageError } from '../errors.js'
-import { isAiImageError } from '../errors.js'
-import type { ImageService, SpecRef } from '../service.js'
-import { relativeLabel, VIRTUAL_PREFIX } from '../spec/source.js'
+import type { Inspection } from '../cache/backend.js'
+import type { CostEstimate } from '../engine/cost.js'
+import { checkInputs } from '../engine/inputs.js'
+import type { PreparedSpec } from '../engine/prepare.js'
+import type { RunSummary } from '../engine/report.js'
+import { refLabel } from '../spec/source.js'
 import type { ValidatedSpec } from '../spec/validate.js'
-import { estimateCost, type CostEstimate } from './cost.js'
-import type { PreparedSpec } from './generate.js'
-import { checkInputs } from './inputs.js'
-import type { RunSummary } from './report.js'
+import type { ResolvedImage } from '../engine/prepare.js'
+import type { SpecRef } from '../spec/source.js'
 
 export type SpecStatus = 'hit' | 'generated' | 'placeholder' | 'failed' | 'invalid'
 
@@ -23,12 +24,12 @@ export interface SpecOutcome {
   error?: unknown
 }
 
-export interface BatchOptions {
+export interface GenerateAllOptions {
   /** Called as each spec finishes, in completion order. */
   onResult?(outcome: SpecOutcome): void
 }
 
-export interface BatchReport {
+export interface GenerateAllReport {
   /** One per ref, in the order given. */
   results: SpecOutcome[]
   summary: RunSummary
@@ -36,29 +37,48 @@ export interface BatchReport {
   budgetError?: AiImageError
 }
 
-export async function generateAll(service: ImageService, refs: readonly SpecRef[], options: BatchOptions = {}): Promise<BatchReport> {
-  service.beginBuild()
+/** What generating and planning need of the service. */
+export interface PlanDeps {
+  root: string
+  beginBuild(): void
+  endBuild(): Promise<{ summary: RunSummary; error?: AiImageError }>
+  loadSpec(ref: SpecRef): Promise<ValidatedSpec>
+  resolve(spec: ValidatedSpec): Promise<ResolvedImage>
+  /** Inputs and key; `upstream` gives the picked image of a chained spec. */
+  prepare(
+    spec: ValidatedSpec,
+    chain: readonly string[],
+    upstream: (spec: ValidatedSpec, chain: readonly string[]) => Promise<{ data: Buffer; mime: string; sha256: string }>,
+  ): Promise<PreparedSpec>
+  inspect(key: string): Promise<Inspection>
+  /** Candidates an interrupted generation of `key` already wrote (and that pass every check). */
+  keptCandidates(key: string): Promise<number[]>
+  estimate(spec: ValidatedSpec, images?: number): CostEstimate
+}
+
+export async function generateAll(deps: PlanDeps, refs: readonly SpecRef[], options: GenerateAllOptions = {}): Promise<GenerateAllReport> {
+  deps.beginBuild()
   const results = await Promise.all(
     refs.map(async (ref) => {
-      const outcome = await outcomeOf(service, ref)
+      const outcome = await outcomeOf(deps, ref)
       options.onResult?.(outcome)
       return outcome
     }),
   )
-  const summary = await service.endBuild()
-  const budgetError = service.budget.buildError()
+  const { summary, error } = await deps.endBuild()
+  const budgetError = error?.code === 'BUDGET_EXCEEDED' ? error : undefined
   return { results, summary, ...(budgetError ? { budgetError } : {}) }
 }
 
-async function outcomeOf(service: ImageService, ref: SpecRef): Promise<SpecOutcome> {
+async function outcomeOf(deps: PlanDeps, ref: SpecRef): Promise<SpecOutcome> {
   let spec: ValidatedSpec
   try {
-    spec = await service.loadSpec(ref)
+    spec = await deps.loadSpec(ref)
   } catch (error) {
-    return { label: labelOf(service, ref, error), status: 'invalid', error }
+    return { label: refLabel(deps.root, ref, error), status: 'invalid', error }
   }
   try {
-    const image = await service.resolve(spec)
+    const image = await deps.resolve(spec)
     return { label: spec.label, key: image.key, status: image.hit ? 'hit' : image.placeholder ? 'placeholder' : 'generated' }
   } catch (error) {
     return { label: spec.label, status: 'failed', error }
@@ -88,8 +108,8 @@ class UpstreamMissing extends Error {
   }
 }
 
-export async function planSpecs(service: ImageService, refs: readonly SpecRef[]): Promise<PlanEntry[]> {
-  const entries = await planEach(service, refs)
+export async function planSpecs(deps: PlanDeps, refs: readonly SpecRef[]): Promise<PlanEntry[]> {
+  const entries = await planEach(deps, refs)
   // One key is generated once, however many specs ask for it.
   const first = new Map<string, string>()
   return entries.map((entry) => {
@@ -104,31 +124,31 @@ export async function planSpecs(service: ImageService, refs: readonly SpecRef[])
   })
 }
 
-function planEach(service: ImageService, refs: readonly SpecRef[]): Promise<PlanEntry[]> {
+function planEach(deps: PlanDeps, refs: readonly SpecRef[]): Promise<PlanEntry[]> {
   return Promise.all(
     refs.map(async (ref): Promise<PlanEntry> => {
       let spec: ValidatedSpec
       try {
-        spec = await service.loadSpec(ref)
+        spec = await deps.loadSpec(ref)
       } catch (error) {
-        return { label: labelOf(service, ref, error), status: 'invalid', images: 0, error }
+        return { label: refLabel(deps.root, ref, error), status: 'invalid', images: 0, error }
       }
       const n = Number(spec.request.n)
       try {
-        const prepared = await cachedKey(service, spec, [])
+        const prepared = await cachedKey(deps, spec, [])
         const key = prepared.key
-        const found = await service.store.inspect(key)
+        const found = await deps.inspect(key)
         if (found.status === 'hit') return { label: spec.label, key, status: 'hit', images: 0 }
         // What a generation would refuse before spending, a dry run reports too.
         await checkInputs(spec, prepared.inputs, prepared.mask)
-        const { kept } = await service.engine.journal.resume(key)
-        const images = n - [...kept.keys()].filter((i) => i < n).length
+        const kept = await deps.keptCandidates(key)
+        const images = n - kept.filter((i) => i < n).length
         const note =
           found.status === 'corrupt' ? found.reason : images < n ? `${n - images} of ${n} images kept from an interrupted run` : undefined
-        return { label: spec.label, key, status: found.status, images, estimate: estimateCost(spec, service.options.prices, images), ...(note ? { note } : {}) }
+        return { label: spec.label, key, status: found.status, images, estimate: deps.estimate(spec, images), ...(note ? { note } : {}) }
       } catch (error) {
         if (error instanceof UpstreamMissing) {
-          return { label: spec.label, status: 'miss', images: n, estimate: estimateCost(spec, service.options.prices, n), note: error.message }
+          return { label: spec.label, status: 'miss', images: n, estimate: deps.estimate(spec, n), note: error.message }
         }
         return { label: spec.label, status: 'invalid', images: 0, error }
       }
@@ -137,23 +157,11 @@ function planEach(service: ImageService, refs: readonly SpecRef[]): Promise<Plan
 }
 
 /** The key of a spec whose chained inputs are read from the cache only (a dry run generates nothing). */
-async function cachedKey(service: ImageService, spec: ValidatedSpec, chain: readonly string[]): Promise<PreparedSpec> {
-  return service.prepare(spec, chain, async (upstream, here) => {
-    const { key } = await cachedKey(service, upstream, here)
-    const found = await service.store.inspect(key)
+async function cachedKey(deps: PlanDeps, spec: ValidatedSpec, chain: readonly string[]): Promise<PreparedSpec> {
+  return deps.prepare(spec, chain, async (upstream, here) => {
+    const { key } = await cachedKey(deps, upstream, here)
+    const found = await deps.inspect(key)
     if (found.status !== 'hit') throw new UpstreamMissing(upstream.label)
     return found.entry.images[upstream.pick] ?? found.entry.images[0]!
   })
-}
-
-function labelOf(service: ImageService, ref: SpecRef, error: unknown): string {
-  if (isAiImageError(error) && error.file) return error.file
-  switch (ref.kind) {
-    case 'file':
-      return relativeLabel(service.options.root, ref.file)
-    case 'query':
-      return ref.id
-    case 'named':
-      return `${VIRTUAL_PREFIX}/${ref.name}`
-  }
 }

@@ -8,14 +8,16 @@
  * preview larger than the size asked is dropped unseen (the browser would decode it).
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
-import { AiImageError } from '../errors.js'
-import { readHeader } from '../image-format.js'
-import { redactDeep } from '../secrets.js'
-import { errorFromResponse, MAX_REVISED_PROMPT, scrub } from './errors.js'
+import { AiImageError } from '../../errors.js'
+import { readHeader } from '../../image-format.js'
+import { redactDeep } from '../../secrets.js'
+import { badResponse, isRecord } from '../decode.js'
+import { formatBytes, withinBound, type AnswerLimits, type PixelBound } from '../limits.js'
+import type { AttemptContext, ProviderImage, ProviderRequest, ProviderResult } from '../types.js'
+import { addUsage } from '../usage.js'
 import type { ImagesAnswer } from './http.js'
-import { badResponse, decodeBase64, isRecord } from './decode.js'
-import { formatBytes, withinBound, type AnswerLimits, type PixelBound } from './limits.js'
-import type { AttemptContext, ProviderImage, ProviderRequest, ProviderResult } from './types.js'
+import { decodeOpenAIBase64 } from './wire-decode.js'
+import { MAX_REVISED_PROMPT, openaiErrorFromResponse, scrub } from './wire-errors.js'
 
 interface StreamPayload {
   type?: string
@@ -27,7 +29,7 @@ interface StreamPayload {
   error?: { type?: string; code?: string | null; message?: string }
 }
 
-export async function readImageStream(answer: ImagesAnswer, request: ProviderRequest, context: AttemptContext, limits: AnswerLimits): Promise<ProviderResult> {
+export async function readOpenAIImageStream(answer: ImagesAnswer, request: ProviderRequest, context: AttemptContext, limits: AnswerLimits): Promise<ProviderResult> {
   const { label } = request
   const expected = Number(request.params.n ?? 1)
   const images: ProviderImage[] = []
@@ -51,7 +53,7 @@ export async function readImageStream(answer: ImagesAnswer, request: ProviderReq
     if (message.event === 'error' || payload.error || type === 'error') {
       const error = isRecord(payload.error) ? payload.error : { message: 'the stream reported an error' }
       const status = error.type === 'invalid_request_error' ? 400 : error.type === 'image_generation_user_error' ? 400 : 500
-      failure = errorFromResponse(status, answer.headers, JSON.stringify({ error }), label)
+      failure = openaiErrorFromResponse(status, answer.headers, JSON.stringify({ error }), label)
       return
     }
     try {
@@ -61,7 +63,7 @@ export async function readImageStream(answer: ImagesAnswer, request: ProviderReq
         if (data) context.onPartial?.({ index: images.length, partialIndex: payload.partial_image_index ?? 0, data })
       } else if (type.endsWith('.completed')) {
         images.push({
-          data: decodeBase64(payload.b64_json, label, answer.requestId),
+          data: decodeOpenAIBase64(payload.b64_json, label, answer.requestId),
           ...(typeof payload.revised_prompt === 'string' && payload.revised_prompt ? { revisedPrompt: scrub(payload.revised_prompt, MAX_REVISED_PROMPT) } : {}),
         })
         usage = addUsage(usage, isRecord(payload.usage) ? redactDeep(payload.usage) : undefined)
@@ -110,28 +112,10 @@ export async function readImageStream(answer: ImagesAnswer, request: ProviderReq
 function readPreview(b64: unknown, label: string, bound: PixelBound): Buffer | undefined {
   let data: Buffer
   try {
-    data = decodeBase64(b64, label)
+    data = decodeOpenAIBase64(b64, label)
   } catch {
     return undefined
   }
   const header = readHeader(data)
   return header && withinBound(header.width, header.height, bound) ? data : undefined
-}
-
-/** Sum token counts field by field (nested details included); used across events and across calls. */
-export function addUsage(
-  total: Record<string, unknown> | undefined,
-  next: Record<string, unknown> | undefined,
-): Record<string, unknown> | undefined {
-  if (!next) return total
-  if (!total) return structuredClone(next)
-  const out: Record<string, unknown> = { ...total }
-  for (const [k, v] of Object.entries(next)) {
-    const prev = out[k]
-    if (typeof v === 'number') out[k] = (typeof prev === 'number' ? prev : 0) + v
-    else if (v && typeof v === 'object' && !Array.isArray(v)) {
-      out[k] = addUsage(prev && typeof prev === 'object' ? (prev as Record<string, unknown>) : undefined, v as Record<string, unknown>)
-    } else if (prev === undefined) out[k] = v
-  }
-  return out
 }

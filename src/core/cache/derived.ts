@@ -5,7 +5,7 @@
  *   node_modules/.cache/unplugin-ai-image/ab/abcdef…-main.webp     the emitted full-size image
  *   node_modules/.cache/unplugin-ai-image/ab/abcdef…-640w.webp     one file per resized width
  *
- * The key (`recipe.ts`) covers the source image's SHA-256, the emit recipe and the pipeline version.
+ * The key (`emit/recipe.ts`) covers the source image's SHA-256, the emit recipe and the pipeline version.
  * Writes are atomic, the manifest last. A read verifies every file, and anything missing, unreadable or
  * altered is a miss (the caller rebuilds), never a broken asset. Like git's index, the manifest keeps a
  * stamp of each file as it was when its content last matched its SHA-256 (size, mtime, ctime, inode): a
@@ -20,14 +20,33 @@
  */
 import { lstat, readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
-import { ensureCacheFolder } from '../cache/cache-folder.js'
-import { isByteCount, isDimension, isPlainObject, isSha256 } from '../cache/entry.js'
-import { sha256 } from '../cache/key.js'
-import { readRegularFile, folderState } from '../cache/safe-fs.js'
-import { sameStamp, stampFile, stampOf, type FileStamp } from '../cache/stamp.js'
-import { atomicWrite, type SidecarImage } from '../cache/store.js'
-import { IMAGE_LIMITS, MIME_OF, extensionOf, formatOfMime, withinPixelLimits } from '../image-format.js'
-import type { Derivation, EncodedImage } from './optimize.js'
+import { sha256 } from '../hash.js'
+import { IMAGE_LIMITS, MIME_OF, extensionOf, formatOfMime, withinPixelLimits, type ImageFormat } from '../image-format.js'
+import type { FreshnessToken } from './backend.js'
+import { ensureCacheFolder } from './cache-folder.js'
+import { isByteCount, isDimension, isPlainObject, isSha256 } from './entry.js'
+import { folderState, readRegularFile } from './safe-fs.js'
+import { sameStamp, stampFile, stampOf, type FileStamp } from './stamp.js'
+import { atomicWrite, type SidecarImage } from './store.js'
+
+/** An image the emit pipeline made. */
+export interface EncodedImage {
+  data: Buffer
+  width: number
+  height: number
+  format: ImageFormat
+}
+
+/** What the emit pipeline made of one source image and recipe (`emit/pipeline.ts`). */
+export interface Derivation {
+  /** The emitted full-size image; undefined when the source bytes are already the best answer. */
+  main: EncodedImage | undefined
+  /** One per width below the source's width, smallest first. */
+  variants: EncodedImage[]
+  placeholder: string | undefined
+  /** Set when a transparent image was flattened onto the background (the caller warns). */
+  flattened: boolean
+}
 
 export const DERIVED_MANIFEST_VERSION = 1
 
@@ -38,6 +57,8 @@ const ORPHAN_AFTER_MS = 10 * 60_000
 const MANIFEST_MAX_BYTES = 1024 * 1024
 /** Placeholders are a few hundred bytes to a few kilobytes (`placeholder.ts`). */
 const PLACEHOLDER_MAX_CHARS = 64 * 1024
+/** A freshness token is a few dozen characters (`cache/stamp.ts`). */
+const TOKEN_MAX_CHARS = 256
 const PLACEHOLDER = /^data:image\/(png|jpeg|webp|avif);base64,[A-Za-z0-9+/]+={0,2}$/
 
 async function allOlderThan(files: string[], ms: number): Promise<boolean> {
@@ -54,10 +75,11 @@ export interface DerivedManifest {
   /** SHA-256 of the cached image these files were made from. */
   source: string
   /**
-   * Stamp of the committed image file when its content was last verified (null: not in the committed
-   * cache). While it matches, the warm path uses these files without reading that image.
+   * Freshness token of the committed image when its content was last verified (null: not in the committed
+   * cache, or not known). While the cache gives the same token, the warm path uses these files without
+   * reading that image. Opaque: only compared.
    */
-  sourceStamp: FileStamp | null
+  sourceToken: FreshnessToken | null
   /** null: the source bytes are the emitted image. */
   main: DerivedFileRecord | null
   variants: DerivedFileRecord[]
@@ -74,8 +96,8 @@ export interface DerivedFile {
 
 /** What the emitter needs, the same whether it was just made or read back. */
 export interface DerivedEntry {
-  /** See `DerivedManifest.sourceStamp`. */
-  sourceStamp: FileStamp | undefined
+  /** See `DerivedManifest.sourceToken`. */
+  sourceToken: FreshnessToken | undefined
   main: DerivedFile | undefined
   variants: DerivedFile[]
   placeholder: string | undefined
@@ -83,14 +105,20 @@ export interface DerivedEntry {
 }
 
 export class DerivedCache {
-  constructor(readonly dir: string) {}
+  /** `dir` resolved, and the separator after it. */
+  private readonly prefix: string
+
+  constructor(readonly dir: string) {
+    this.prefix = `${path.resolve(dir)}${path.sep}`
+  }
 
   private folderOf(key: string): string {
-    return path.join(this.dir, key.slice(0, 2))
+    // By concatenation (keys are hex, file names checked records): joined for every import of a build.
+    return `${this.prefix}${key.slice(0, 2)}`
   }
 
   manifestPath(key: string): string {
-    return path.join(this.folderOf(key), `${key}.json`)
+    return `${this.folderOf(key)}${path.sep}${key}.json`
   }
 
   /**
@@ -111,7 +139,7 @@ export class DerivedCache {
       await this.writeManifest({ ...manifest, main: freshMain ?? null, variants: freshVariants as DerivedFileRecord[] }).catch(() => {})
     }
     return {
-      sourceStamp: manifest.sourceStamp ?? undefined,
+      sourceToken: manifest.sourceToken ?? undefined,
       main,
       variants: variants as DerivedFile[],
       placeholder: manifest.placeholder ?? undefined,
@@ -144,7 +172,7 @@ export class DerivedCache {
   }
 
   private async readFile(key: string, record: DerivedFileRecord): Promise<VerifiedRead | undefined> {
-    const read = await readRegularFile(path.join(this.folderOf(key), record.file), { maxBytes: IMAGE_LIMITS.maxBytes, expectedBytes: record.bytes })
+    const read = await readRegularFile(`${this.folderOf(key)}${path.sep}${record.file}`, { maxBytes: IMAGE_LIMITS.maxBytes, expectedBytes: record.bytes })
     if (!read.ok) return undefined
     const stamp = stampOf(read.stats)
     const unchanged = sameStamp(record.stamp, stamp)
@@ -153,7 +181,7 @@ export class DerivedCache {
   }
 
   /** Store a derivation: files first, the manifest last, each atomically. */
-  async write(key: string, source: string, sourceStamp: FileStamp | undefined, derivation: Derivation): Promise<void> {
+  async write(key: string, source: string, sourceToken: FreshnessToken | undefined, derivation: Derivation): Promise<void> {
     // A real folder, not a link that would lead the writes elsewhere (an error the emitter reports as a warning).
     await ensureCacheFolder(this.dir, key.slice(0, 2))
     const store = async (role: string, image: EncodedImage): Promise<DerivedFileRecord> => {
@@ -170,7 +198,7 @@ export class DerivedCache {
       version: DERIVED_MANIFEST_VERSION,
       key,
       source,
-      sourceStamp: sourceStamp ?? null,
+      sourceToken: sourceToken ?? null,
       main: derivation.main ? await store('main', derivation.main) : null,
       variants: await Promise.all(derivation.variants.map((variant) => store(`${variant.width}w`, variant))),
       placeholder: derivation.placeholder ?? null,
@@ -180,10 +208,10 @@ export class DerivedCache {
   }
 
   /** Record that the committed image was verified again as it is now (best effort: only saves time). */
-  async restampSource(key: string, sourceStamp: FileStamp): Promise<void> {
+  async recordSource(key: string, sourceToken: FreshnessToken): Promise<void> {
     // A manifest that went away meanwhile (or fails its checks) is rebuilt by the next derivation.
     const manifest = await this.readManifest(key)
-    if (manifest) await this.writeManifest({ ...manifest, sourceStamp }).catch(() => {})
+    if (manifest) await this.writeManifest({ ...manifest, sourceToken }).catch(() => {})
   }
 
   /**
@@ -232,8 +260,9 @@ function checkManifest(value: unknown, key: string): DerivedManifest | string {
   if (value.version !== DERIVED_MANIFEST_VERSION) return `version ${JSON.stringify(value.version)} is not ${DERIVED_MANIFEST_VERSION}`
   if (value.key !== key) return 'it does not describe this key'
   if (!isSha256(value.source)) return '"source" is not a SHA-256 digest'
-  const sourceStamp = value.sourceStamp === null ? null : checkStamp(value.sourceStamp)
-  if (sourceStamp === undefined) return '"sourceStamp" is not a file stamp'
+  // Missing in a manifest of an older release: not known, so the full path records it again.
+  const sourceToken = value.sourceToken ?? null
+  if (sourceToken !== null && !(typeof sourceToken === 'string' && sourceToken.length <= TOKEN_MAX_CHARS)) return '"sourceToken" is not a freshness token'
   const main = value.main === null ? null : checkRecord(value.main, key, 'main')
   if (typeof main === 'string') return `main ${main}`
   if (!Array.isArray(value.variants)) return '"variants" is not an array'
@@ -249,7 +278,7 @@ function checkManifest(value: unknown, key: string): DerivedManifest | string {
     return '"placeholder" is not a data URL of an image'
   }
   if (typeof value.flattened !== 'boolean') return '"flattened" is not true or false'
-  return { version: DERIVED_MANIFEST_VERSION, key, source: value.source, sourceStamp, main, variants, placeholder, flattened: value.flattened }
+  return { version: DERIVED_MANIFEST_VERSION, key, source: value.source, sourceToken, main, variants, placeholder, flattened: value.flattened }
 }
 
 /** One derived file's record: `<key>-<role>.<ext>`, the extension that of its MIME type. */
@@ -282,10 +311,10 @@ interface VerifiedRead {
 }
 
 /** The entry a fresh derivation stands for, so a miss hands the emitter exactly what a hit would. */
-export function entryOf(derivation: Derivation, sourceStamp: FileStamp | undefined): DerivedEntry {
+export function entryOf(derivation: Derivation, sourceToken: FreshnessToken | undefined): DerivedEntry {
   const file = (image: EncodedImage): DerivedFile => ({ data: image.data, width: image.width, height: image.height, mime: MIME_OF[image.format] })
   return {
-    sourceStamp,
+    sourceToken,
     main: derivation.main ? file(derivation.main) : undefined,
     variants: derivation.variants.map(file),
     placeholder: derivation.placeholder,

@@ -1,14 +1,18 @@
 /**
- * The one HTTP path to the Images APIs (OpenAI and Azure): undici with a keep-alive pool, a per-request
- * abort signal from the engine, and every failure mapped to an AiImageError with retry hints. Retrying
- * itself is the engine's job (engine/scheduler.ts): this module makes exactly one attempt.
+ * The one HTTP path to the OpenAI-shaped Images APIs (OpenAI, compatible servers, and Azure, which speaks the
+ * same wire format): undici with a keep-alive pool, a per-request abort signal from the engine, and every
+ * failure mapped to an AiImageError with retry hints. Retrying itself is the engine's job
+ * (engine/scheduler.ts): this module makes exactly one attempt.
  */
-import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Agent, Dispatcher, FormData } from 'undici'
-import { AiImageError } from '../errors.js'
-import { badResponse } from './decode.js'
-import { errorFromResponse, header, requestIdOf, type Headers } from './errors.js'
-import { formatBytes, type AnswerLimits } from './limits.js'
+import { AiImageError } from '../../errors.js'
+import { badResponse } from '../decode.js'
+import { formatBytes, type AnswerLimits } from '../limits.js'
+import type { ProviderTransport } from '../types.js'
+import { header, openaiErrorFromResponse, requestIdOf, type Headers } from './wire-errors.js'
+
+/** Sent with every request, Batch API calls included. */
+export const USER_AGENT = 'unplugin-ai-image'
 
 export interface ImagesPost {
   url: string
@@ -19,6 +23,8 @@ export interface ImagesPost {
   label: string
   /** The largest legitimate answer (limits.ts): past it the request is aborted. */
   limits: Pick<AnswerLimits, 'answerBytes' | 'streamBytes' | 'errorBytes'>
+  /** Told the moment the answer's body has been read whole (`AttemptContext.onAnswerRead`). */
+  onBodyRead?: () => void
 }
 
 export interface ImagesAnswer {
@@ -39,13 +45,6 @@ export interface HttpClient {
   getBytes(url: string, signal: AbortSignal, label: string, maxBytes: number): Promise<Buffer>
   close(): Promise<void>
 }
-
-/**
- * Set by the engine's scheduler around each attempt. Told the moment an answer's body has been read whole:
- * the request is no longer on the wire, so its concurrency slot can go to the next request while this
- * answer is parsed, decoded and checked. (A context rather than a parameter, so providers need not pass it.)
- */
-export const answerWatch = new AsyncLocalStorage<{ received(): void }>()
 
 const NETWORK_CODES = new Set([
   'ECONNRESET',
@@ -68,6 +67,11 @@ const NETWORK_CODES = new Set([
 export const loadUndici = () => import('undici')
 
 type ResponseBody = Dispatcher.ResponseData['body']
+
+/** The client of a provider: `concurrency` requests in flight, twice as many pooled connections. */
+export function createOpenAIHttpClient(transport: ProviderTransport): HttpClient {
+  return createHttpClient({ timeout: transport.timeout, connections: Math.max(2, transport.concurrency * 2), userAgent: USER_AGENT })
+}
 
 export function createHttpClient(options: { timeout: number; connections: number; userAgent: string }): HttpClient {
   // Stall detection: undici aborts when no header byte or body byte arrives for `timeout` ms; the engine's
@@ -113,7 +117,7 @@ export function createHttpClient(options: { timeout: number; connections: number
           (data) => data.toString('utf8'),
           () => '',
         )
-        throw errorFromResponse(response.statusCode, headers, text, post.label)
+        throw openaiErrorFromResponse(response.statusCode, headers, text, post.label)
       }
       const body = response.body
       const announced = contentLength(headers)
@@ -129,10 +133,10 @@ export function createHttpClient(options: { timeout: number; connections: number
         headers,
         ...(requestId ? { requestId } : {}),
         contentType,
-        body: guardStream(body, limit, where),
+        body: guardStream(body, limit, where, post.onBodyRead),
         text: async () => {
           const text = (await readBounded(body, limit, where, 'fail')).toString('utf8')
-          answerWatch.getStore()?.received()
+          post.onBodyRead?.()
           return text
         },
       }
@@ -219,7 +223,7 @@ async function readBounded(body: ResponseBody, limit: number, where: Where, over
   return Buffer.concat(chunks, size)
 }
 
-async function* guardStream(body: ResponseBody, limit: number, where: Where): AsyncIterable<Uint8Array> {
+async function* guardStream(body: ResponseBody, limit: number, where: Where, onEnd?: () => void): AsyncIterable<Uint8Array> {
   let size = 0
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -233,7 +237,7 @@ async function* guardStream(body: ResponseBody, limit: number, where: Where): As
   } catch (error) {
     throw transportError(error, where.signal, where.label, true)
   }
-  answerWatch.getStore()?.received()
+  onEnd?.()
 }
 
 function tooLarge(limit: number, where: Where): AiImageError {

@@ -3,13 +3,16 @@
  * tolerance for the missing fields the schema allows. A body that cannot be read is BAD_RESPONSE and
  * retryable: the engine never caches it.
  */
-import { redactDeep } from '../secrets.js'
-import { badResponse, decodeBase64, isRecord } from './decode.js'
-import { MAX_REVISED_PROMPT, scrub } from './errors.js'
+import { redactDeep } from '../../secrets.js'
+import { badResponse, isRecord } from '../decode.js'
+import { limitsFor, type AnswerLimits } from '../limits.js'
+import type { AttemptContext, ProviderImage, ProviderRequest, ProviderResult } from '../types.js'
+import type { FormData } from 'undici'
 import type { HttpClient, ImagesAnswer } from './http.js'
-import type { AnswerLimits } from './limits.js'
-import { readImageStream } from './stream.js'
-import type { AttemptContext, ProviderImage, ProviderRequest, ProviderResult } from './types.js'
+import { contentTypeHeader } from './wire-body.js'
+import { decodeOpenAIBase64 } from './wire-decode.js'
+import { MAX_REVISED_PROMPT, scrub } from './wire-errors.js'
+import { readOpenAIImageStream } from './wire-stream.js'
 
 interface ImagesResponseJson {
   created?: number
@@ -17,7 +20,30 @@ interface ImagesResponseJson {
   usage?: Record<string, unknown>
 }
 
-export async function readImagesAnswer(
+/**
+ * One Images API request in OpenAI's wire format (which Azure shares): sent with the headers of the answer it
+ * accepts, bounded by the largest legitimate answer to it, and its answer read (JSON or a stream).
+ */
+export async function sendOpenAIImagesRequest(
+  http: HttpClient,
+  request: ProviderRequest,
+  context: AttemptContext,
+  call: { url: string; headers: Record<string, string>; body: string | FormData },
+): Promise<ProviderResult> {
+  const limits = limitsFor(request)
+  const answer = await http.post({
+    url: call.url,
+    headers: { ...call.headers, accept: request.stream ? 'text/event-stream' : 'application/json', ...contentTypeHeader(call.body) },
+    body: call.body,
+    signal: context.signal,
+    label: request.label,
+    limits,
+    ...(context.onAnswerRead ? { onBodyRead: context.onAnswerRead } : {}),
+  })
+  return readOpenAIImagesAnswer(answer, request, context, http, limits)
+}
+
+export async function readOpenAIImagesAnswer(
   answer: ImagesAnswer,
   request: ProviderRequest,
   context: AttemptContext,
@@ -26,7 +52,7 @@ export async function readImagesAnswer(
 ): Promise<ProviderResult> {
   const { label } = request
   if (answer.contentType.includes('text/event-stream')) {
-    return readImageStream(answer, request, context, limits)
+    return readOpenAIImageStream(answer, request, context, limits)
   }
   const text = await answer.text()
   let json: ImagesResponseJson
@@ -45,7 +71,7 @@ export async function readImagesAnswer(
   for (const item of json.data) {
     const data =
       typeof item?.b64_json === 'string'
-        ? decodeBase64(item.b64_json, label, answer.requestId)
+        ? decodeOpenAIBase64(item.b64_json, label, answer.requestId)
         : typeof item?.url === 'string'
           ? await http.getBytes(item.url, context.signal, label, limits.imageBytes)
           : (() => {

@@ -4,11 +4,11 @@
  * `application/octet-stream` is rejected). Shared by the OpenAI and Azure providers.
  */
 import type { FormData } from 'undici'
+import { modelCapabilities } from '../../spec/models.js'
+import type { ProviderInput, ProviderRequest } from '../types.js'
 import { loadUndici } from './http.js'
-import { modelCapabilities } from '../spec/models.js'
-import type { ProviderInput, ProviderRequest } from './types.js'
 
-export interface BodyOptions {
+export interface OpenAIBodyOptions {
   /** Parameters this provider must not send (Azure: `moderation` when it is the default). */
   omit?: ReadonlySet<string>
   /** Replace `model` (Azure v1: the deployment name). */
@@ -28,18 +28,18 @@ function transportFields(request: ProviderRequest): Record<string, string | numb
   return fields
 }
 
-function bodyFields(request: ProviderRequest, options: BodyOptions): Record<string, string | number | boolean> {
+function bodyFields(request: ProviderRequest, options: OpenAIBodyOptions): Record<string, string | number | boolean> {
   const fields: Record<string, string | number | boolean> = { ...request.params, ...transportFields(request) }
   if (options.model !== undefined) fields.model = options.model
   for (const name of options.omit ?? []) delete fields[name]
   return fields
 }
 
-export function jsonBody(request: ProviderRequest, options: BodyOptions = {}): string {
+export function openaiJsonBody(request: ProviderRequest, options: OpenAIBodyOptions = {}): string {
   return JSON.stringify(bodyFields(request, options))
 }
 
-export async function multipartBody(request: ProviderRequest, options: BodyOptions = {}): Promise<FormData> {
+export async function openaiMultipartBody(request: ProviderRequest, options: OpenAIBodyOptions = {}): Promise<FormData> {
   const { FormData } = await loadUndici()
   const form = new FormData()
   for (const [name, value] of Object.entries(bodyFields(request, options))) form.append(name, String(value))
@@ -54,8 +54,8 @@ function appendFile(form: FormData, field: string, input: ProviderInput): void {
   form.append(field, new Blob([new Uint8Array(input.data)], { type: input.mime }), input.name)
 }
 
-export async function requestBody(request: ProviderRequest, options: BodyOptions = {}): Promise<string | FormData> {
-  return request.endpoint === 'generations' ? jsonBody(request, options) : multipartBody(request, options)
+export async function openaiRequestBody(request: ProviderRequest, options: OpenAIBodyOptions = {}): Promise<string | FormData> {
+  return request.endpoint === 'generations' ? openaiJsonBody(request, options) : openaiMultipartBody(request, options)
 }
 
 /** Content-Type header for a JSON body; multipart bodies set their own boundary. */

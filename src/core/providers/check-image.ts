@@ -1,40 +1,12 @@
 /**
- * Checks on image bytes before they are trusted: the magic bytes of the format, the dimensions from the
- * header (image-size: no decoder runs on an image larger than the size asked), then one decode of the pixels
- * by sharp, itself bounded by `limitInputPixels` so a header that lies cannot make it allocate more.
+ * An image from the API before it is trusted: the magic bytes of the asked format, the dimensions from the
+ * header (no decoder runs on an image larger than the size asked), then one decode of the pixels by sharp,
+ * itself bounded by `limitInputPixels` so a header that lies cannot make it allocate more.
  */
-import { badResponse } from '../providers/decode.js'
-import { withinBound, type PixelBound } from '../providers/limits.js'
+import { IMAGE_LIMITS, decodesWhole, readHeader, readImageFacts, type ImageFacts, type ImageFormat } from '../image-format.js'
 import { parseSize } from '../spec/models.js'
-import { IMAGE_LIMITS, MIME_OF, readHeader, sniffFormat, type ImageFormat } from '../image-format.js'
-
-export interface ImageFacts {
-  format: ImageFormat
-  mime: string
-  width: number
-  height: number
-  hasAlpha: boolean
-}
-
-/** sharp, loaded on first use: a warm build never checks an image, and so never loads it. */
-const loadSharp = () => import('sharp').then((module) => module.default)
-
-/**
- * Header facts of an image, or undefined when sharp cannot read it. sharp reads only the header here;
- * `maxPixels` bounds what it would agree to decode.
- */
-export async function readImageFacts(data: Buffer, maxPixels?: number): Promise<ImageFacts | undefined> {
-  const format = sniffFormat(data)
-  if (!format) return undefined
-  try {
-    const sharp = await loadSharp()
-    const meta = await sharp(data, maxPixels === undefined ? {} : { limitInputPixels: maxPixels }).metadata()
-    if (!meta.width || !meta.height) return undefined
-    return { format, mime: MIME_OF[format], width: meta.width, height: meta.height, hasAlpha: meta.hasAlpha ?? false }
-  } catch {
-    return undefined
-  }
-}
+import { badResponse } from './decode.js'
+import { withinBound, type PixelBound } from './limits.js'
 
 /**
  * An image from the API must be the asked format, readable, within `bound` (the size asked; the model's
@@ -65,11 +37,6 @@ export async function checkGeneratedImage(
   if (size && (facts.width !== size.width || facts.height !== size.height)) {
     throw badResponse(label, `an image is ${facts.width}x${facts.height}, but ${expected.size} was asked for`, requestId)
   }
-  // A truncated file can still have a valid header: decode the pixels once to be sure.
-  try {
-    await (await loadSharp())(data, { limitInputPixels: expected.bound.maxPixels }).raw().toBuffer({ resolveWithObject: false })
-  } catch {
-    throw badResponse(label, `an image is truncated or corrupt (${data.length} bytes)`, requestId)
-  }
+  if (!(await decodesWhole(data, expected.bound.maxPixels))) throw badResponse(label, `an image is truncated or corrupt (${data.length} bytes)`, requestId)
   return facts
 }

@@ -5,17 +5,17 @@
  * - v1 URL (apiVersion `v1` or `preview`): `{endpoint}/openai/v1/images/{op}` with `model` = deployment.
  * - Auth: `api-key` header, or `Authorization: Bearer` from a TokenCredential (never both).
  * - Azure takes no webp, no `moderation`, no variations; gpt-image-1-mini cannot edit there.
+ * - Bodies, answers, streams and errors are OpenAI's wire format (`../openai/wire-*.ts`).
  */
-import { AiImageError, specInvalid } from '../errors.js'
-import { addSecret } from '../secrets.js'
-import type { AzureProviderConfig } from '../options.js'
-import type { ValidatedSpec } from '../spec/validate.js'
-import type { TokenCredentialLike } from '../../types.js'
-import { contentTypeHeader, requestBody } from './body.js'
-import type { HttpClient } from './http.js'
-import { limitsFor } from './limits.js'
-import { readImagesAnswer } from './response.js'
-import type { ImageProvider } from './types.js'
+import { AiImageError, specInvalid } from '../../errors.js'
+import { addSecret } from '../../secrets.js'
+import type { ValidatedSpec } from '../../spec/validate.js'
+import type { TokenCredentialLike } from '../../../types.js'
+import type { HttpClient } from '../openai/http.js'
+import { openaiRequestBody } from '../openai/wire-body.js'
+import { sendOpenAIImagesRequest } from '../openai/wire-response.js'
+import type { ImageProvider } from '../types.js'
+import type { AzureProviderConfig } from './config.js'
 
 export const AZURE_SCOPE = 'https://cognitiveservices.azure.com/.default'
 /** Images api-versions: GPT image models need the preview; dall-e-3 is GA on the dated versions. */
@@ -95,17 +95,8 @@ export function createAzureProvider(config: AzureProviderConfig, http: HttpClien
         ? { 'api-key': config.apiKey }
         : { authorization: `Bearer ${await token!(context.signal, request.label)}` }
       // Azure has no `moderation` parameter; its default ('auto') is what Azure does anyway.
-      const body = await requestBody(request, { omit: new Set(['moderation']), ...(isV1(config) ? { model: deploymentFor(config, model) } : {}) })
-      const limits = limitsFor(request)
-      const answer = await http.post({
-        url: azureUrl(config, model, request.endpoint),
-        headers: { ...auth, accept: request.stream ? 'text/event-stream' : 'application/json', ...contentTypeHeader(body) },
-        body,
-        signal: context.signal,
-        label: request.label,
-        limits,
-      })
-      return readImagesAnswer(answer, request, context, http, limits)
+      const body = await openaiRequestBody(request, { omit: new Set(['moderation']), ...(isV1(config) ? { model: deploymentFor(config, model) } : {}) })
+      return sendOpenAIImagesRequest(http, request, context, { url: azureUrl(config, model, request.endpoint), headers: auth, body })
     },
     close: () => http.close(),
   }

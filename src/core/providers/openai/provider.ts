@@ -2,13 +2,12 @@
  * OpenAI Images API: `POST {baseURL}/images/{generations|edits|variations}` with a Bearer key.
  * `baseURL` includes `/v1`, as in the official SDK, so any OpenAI-compatible server works.
  */
-import { AiImageError } from '../errors.js'
-import type { OpenAIProviderConfig } from '../options.js'
-import { contentTypeHeader, requestBody } from './body.js'
+import { AiImageError } from '../../errors.js'
+import type { ImageProvider } from '../types.js'
+import type { OpenAIProviderConfig } from './config.js'
 import type { HttpClient } from './http.js'
-import { limitsFor } from './limits.js'
-import { readImagesAnswer } from './response.js'
-import type { ImageProvider } from './types.js'
+import { openaiRequestBody } from './wire-body.js'
+import { sendOpenAIImagesRequest } from './wire-response.js'
 
 export function createOpenAIProvider(config: OpenAIProviderConfig, http: HttpClient): ImageProvider {
   return {
@@ -21,23 +20,15 @@ export function createOpenAIProvider(config: OpenAIProviderConfig, http: HttpCli
           file: request.label,
         })
       }
-      const body = await requestBody(request)
-      const limits = limitsFor(request)
-      const answer = await http.post({
+      return sendOpenAIImagesRequest(http, request, context, {
         url: `${config.baseURL}/images/${request.endpoint}`,
         headers: {
           authorization: `Bearer ${config.apiKey}`,
-          accept: request.stream ? 'text/event-stream' : 'application/json',
-          ...contentTypeHeader(body),
           ...(config.organization ? { 'openai-organization': config.organization } : {}),
           ...(config.project ? { 'openai-project': config.project } : {}),
         },
-        body,
-        signal: context.signal,
-        label: request.label,
-        limits,
+        body: await openaiRequestBody(request),
       })
-      return readImagesAnswer(answer, request, context, http, limits)
     },
     close: () => http.close(),
   }

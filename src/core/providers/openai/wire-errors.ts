@@ -2,8 +2,8 @@
  * Maps an Images API failure (status, headers, error body) onto the plugin's error codes, with the
  * server's retry hints. Shapes from API-FACTS.md: OpenAI, DALL-E and Azure bodies.
  */
-import { AiImageError, type AiImageErrorCode } from '../errors.js'
-import { redactSecrets } from '../secrets.js'
+import { AiImageError, type AiImageErrorCode } from '../../errors.js'
+import { redactSecrets } from '../../secrets.js'
 
 export type Headers = Readonly<Record<string, string | string[] | undefined>>
 
@@ -66,7 +66,7 @@ interface ApiErrorBody {
 const CONTENT_FILTER_CODES = new Set(['moderation_blocked', 'content_policy_violation', 'contentFilter', 'content_filter'])
 
 /** Build the error for a non-2xx answer. `label` is the spec the request was for. */
-export function errorFromResponse(status: number, headers: Headers, bodyText: string, label: string): AiImageError {
+export function openaiErrorFromResponse(status: number, headers: Headers, bodyText: string, label: string): AiImageError {
   const body = parseBody(bodyText)
   const apiError = body?.error
   const message = scrub(typeof apiError?.message === 'string' ? apiError.message : bodyText.slice(0, 200) || `HTTP ${status}`)

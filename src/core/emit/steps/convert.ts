@@ -1,0 +1,20 @@
+/**
+ * The emitted full-size image: the source in the recipe's format and quality. The source itself competes
+ * when it already is in the asked format, untouched: it is kept when re-encoding cannot do better (and a
+ * JPEG, WebP or AVIF is not re-encoded at all when no quality is asked: that would only lose quality).
+ */
+import { sniffFormat } from '../../image-format.js'
+import { encode } from './encode.js'
+import type { EmitStep } from './step.js'
+
+export const convert: EmitStep = {
+  name: 'convert',
+  applies: () => true,
+  async run(state) {
+    const { source, recipe } = state
+    const sourceQualifies = !state.altered && recipe.format === sniffFormat(source)
+    if (sourceQualifies && recipe.format !== 'png' && recipe.quality === undefined) return
+    const encoded = await encode(state.base, recipe.format, recipe.quality)
+    state.result.main = sourceQualifies && source.length <= encoded.data.length ? undefined : encoded
+  },
+}
