@@ -56,9 +56,34 @@ export interface LockAttempt {
   holder?: string
 }
 
+/** A look at an entry's sidecar alone, its images neither read nor fetched (`check`, `ls`, a dry run). */
+export type SidecarLook = { status: 'hit'; sidecar: Sidecar } | { status: 'miss' } | { status: 'corrupt'; reason: string }
+
+/** Where an entry is (`CacheTiers.locate`): the committed folder, or a later tier (by its name), or nowhere. */
+export type Location =
+  | { status: 'hit'; where: 'local'; sidecar: Sidecar }
+  | { status: 'hit'; where: 'remote'; tier: string; sidecar: Sidecar }
+  | { status: 'miss' }
+  | { status: 'corrupt'; reason: string }
+
 export interface CacheBackend {
   /** Where it keeps entries, for messages (a folder; a URL without secrets). */
   readonly name: string
+  /**
+   * False for a tier this machine only reads (a remote cache in mode 'read'): no entry is offered to it and
+   * no key is locked in it. @default true
+   */
+  readonly writable?: boolean
+  /** True when the backend warns of each entry it refuses itself (the tiers then do not warn again). */
+  readonly reportsRefusals?: boolean
+  /** The checked sidecar of an entry, without its images (a remote: one small read instead of the images). */
+  lookSidecar?(key: string): Promise<SidecarLook>
+  /**
+   * A content-addressed backend: the images a checked sidecar records, found by their SHA-256 and verified
+   * (bytes, SHA-256, header), for an entry whose sidecar is committed without its images; undefined when one
+   * of them is missing or refused (warned by the backend).
+   */
+  imagesOf?(sidecar: Sidecar): Promise<Buffer[] | undefined>
   /**
    * Read and verify an entry: every sidecar field, the request against the key, and each image's bytes.
    * Anything wrong is `corrupt` with a reason naming the file at fault, never a crash or a raw error.
