@@ -26,7 +26,7 @@ import type { DiscoveredSpec } from './discover.js'
 import { MIME_OF, sniffFormat } from './image-format.js'
 import { esbuildPublicPath, resolveOptions, type Env, type ResolvedOptions } from './options.js'
 import { isSpecPath } from './spec-path.js'
-import type { Inspection } from './cache/backend.js'
+import type { Inspection, Location } from './cache/backend.js'
 import { openCache } from './cache/backends.js'
 import { BUILDS_DIR, outputLabel, readBuildRecords, recordFileName, writeBuildRecord, type BuildRecord } from './cache/build-record.js'
 import { DerivedCache } from './cache/derived.js'
@@ -47,6 +47,7 @@ import { namedSpec, parseQuerySpec, readSpecFile, refLabel, relativeLabel, type 
 import { validateSpec, type ValidatedSpec } from './spec/validate.js'
 import type { DevPreviews, PendingPreview, PreviewTarget } from './service/dev-preview.js'
 import type { GenerateAllOptions, GenerateAllReport, PlanDeps, PlanEntry } from './service/plan.js'
+import type { PullReport, PushReport, RemoteSummary, TransferOptions } from './service/remote.js'
 import { warmImageModule } from './service/warm.js'
 import type { AiImageOptions } from '../types.js'
 
@@ -57,7 +58,7 @@ export { formatUSD, type CostEstimate } from './engine/cost.js'
 export type { PendingPreview, PreviewImage, PreviewTarget } from './service/dev-preview.js'
 export type { AssetSink, EmittedAsset } from './emit/image-module.js'
 export type { BuildRecord } from './cache/build-record.js'
-export type { Inspection } from './cache/backend.js'
+export type { Inspection, Location } from './cache/backend.js'
 export type { PruneReport } from './cache/prune.js'
 export type { DiscoveredSpec } from './discover.js'
 export type { LogSink, Logger } from './log.js'
@@ -66,6 +67,7 @@ export type { RunSummary } from './engine/report.js'
 export type { ResolvedImage, PreparedSpec } from './engine/prepare.js'
 export type { GenerateAllOptions, GenerateAllReport, PlanEntry, SpecOutcome, SpecStatus } from './service/plan.js'
 export type { ValidatedSpec } from './spec/validate.js'
+export type { PullReport, PushReport, RemoteSummary, TransferOptions, TransferProgress } from './service/remote.js'
 
 export interface ResolveOptions {
   /** Spec files being resolved above this one (chains), to report a cycle. */
@@ -281,7 +283,7 @@ export class ImageService {
     await this.#cache.endRun()
     const frozen = [...this.#missing].filter(([, error]) => error.code === 'CACHE_MISS_FROZEN').map(([file]) => file).sort()
     this.#missing.clear()
-    const error = this.#budget.buildError() ?? (frozen.length > 0 ? frozenMissesError(frozen) : undefined)
+    const error = this.#budget.buildError() ?? (frozen.length > 0 ? frozenMissesError(frozen, this.options.remote?.display) : undefined)
     return { summary, ...(error ? { error } : {}) }
   }
 
@@ -438,6 +440,32 @@ export class ImageService {
     return { removed, derived: derived.length }
   }
 
+  // — remote cache (#14) —
+
+  /** The remote cache of this project (`remote`, `AI_IMAGE_REMOTE`) as messages show it; undefined without one. */
+  remoteCache(): RemoteSummary | undefined {
+    const remote = this.options.remote
+    return remote && { display: remote.display, mode: remote.mode, commitImages: remote.commitImages, signed: remote.signingKey !== undefined }
+  }
+
+  /**
+   * Where the entry of a key is, fetching no image: the committed folder (read and verified whole), else the
+   * remote's checked sidecar (`check`, `ls`). A remote that cannot be asked throws its own error.
+   */
+  locateEntry(key: string): Promise<Location> {
+    return this.#cache.locate(key)
+  }
+
+  /** Push every committed entry the remote lacks, verified first (`ai-image push`; mode 'read-write' only). */
+  async pushToRemote(options: TransferOptions = {}): Promise<PushReport> {
+    return (await import('./service/remote.js')).pushToRemote(this.#cache, this.options.remote, options)
+  }
+
+  /** Pull `keys` (or every entry of the remote) that the committed folder lacks or holds without images (`ai-image pull`). */
+  async pullFromRemote(keys: readonly string[] | 'all', options: TransferOptions = {}): Promise<PullReport> {
+    return (await import('./service/remote.js')).pullFromRemote(this.#cache, this.options.remote, keys, options)
+  }
+
   activity(): Activity {
     return { emit: { ...this.#emitter.stats }, cache: { ...this.#cache.counts } }
   }
@@ -455,6 +483,7 @@ export class ImageService {
       resolve: (spec) => this.resolve(spec),
       prepare: (spec, chain, upstream) => this.prepare(spec, chain, upstream),
       inspect: (key) => this.#cache.inspect(key),
+      locate: (key) => this.#cache.locate(key),
       keptCandidates: (key) => this.#cache.keptCandidates(key),
       estimate: (spec, images) => this.estimate(spec, images),
     }
@@ -517,13 +546,18 @@ export class ImageService {
   }
 }
 
-function frozenMissesError(files: string[]): AiImageError {
+function frozenMissesError(files: string[], remote: string | undefined): AiImageError {
+  const list = files.map((f) => `  - ${f}`).join('\n')
+  const subject = `${files.length} spec${files.length > 1 ? 's have' : ' has'} no cached image`
   return new AiImageError(
     'CACHE_MISS_FROZEN',
-    `${files.length} spec${files.length > 1 ? 's have' : ' has'} no cached image and generation is frozen (CI is set):\n` +
-      files.map((f) => `  - ${f}`).join('\n') +
-      '\nGenerate them where an API key is available with `npx ai-image generate` (or a build without CI), ' +
-      'commit the cache folder, or set `frozen: false` to allow paid generation here.',
-    { data: { missing: files } },
+    remote === undefined
+      ? `${subject} and generation is frozen (CI is set):\n${list}\n` +
+          'Generate them where an API key is available with `npx ai-image generate` (or a build without CI), ' +
+          'commit the cache folder, or set `frozen: false` to allow paid generation here.'
+      : `${subject}, neither in the cache folder nor in remote cache ${remote}, and generation is frozen (CI is set):\n${list}\n` +
+          'Generate them where an API key is available and the remote is writable (`npx ai-image generate` pushes what it generates), ' +
+          'upload entries generated earlier with `npx ai-image push`, or set `frozen: false` to allow paid generation here.',
+    { data: { missing: files, ...(remote === undefined ? {} : { remote }) } },
   )
 }
