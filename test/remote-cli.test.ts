@@ -88,7 +88,7 @@ describe('ai-image push / pull / check with a remote cache (Azurite)', () => {
     expect(suite.emulator.billedImages).toBe(3)
   })
 
-  it('pull --all takes every entry of the remote; a tampered image is refused, never written', async () => {
+  it('check with a signing key names unsigned entries; pull --all takes every entry of the remote; a tampered image is refused, never written', async () => {
     const prefix = uniquePrefix('all')
     const remote = remoteFor(servers, 'azure', prefix)
     const remoteEnv = { AI_IMAGE_REMOTE: remote.url, ...remote.env }
@@ -103,6 +103,14 @@ describe('ai-image push / pull / check with a remote cache (Azurite)', () => {
     const tampered = Buffer.from(original)
     tampered[tampered.length - 20]! ^= 0xff
     await (await rawObjects(servers, 'azure')).put(`${prefix}/images/${sidecar.images[0]!.sha256}`, tampered)
+
+    // With a signing key, check names the signing problem of each (unsigned) entry in the remote.
+    const signing = suite.keep(await makeProject(SPECS))
+    const unsigned = await cli(signing, ['check'], { ...remoteEnv, AI_IMAGE_REMOTE_SIGNING_KEY: 'cli-test-signing-key-0123456789abcdef' })
+    expect(unsigned.code).toBe(1)
+    expect(unsigned.stdout).toMatch(/✗ src\/a\.imgprompt\.json {2}corrupt: in azure:\/\/\S+: it is unsigned, and remote\.signingKey requires signed entries/)
+    expect(unsigned.stdout).toContain('2 of 2 specs need attention')
+    expect(unsigned.stdout).not.toContain('cli-test-signing-key')
 
     // A project with no spec at all: only --all has anything to pull.
     const b = suite.keep(await makeProject({ 'src/main.js': 'console.log(1)\n' }))
