@@ -32,18 +32,16 @@ export async function generateBatch(project: Project, output: Output, options: B
   const { collected, submitted } = report
   const parts = [
     `${collected.written} collected${collected.cached ? ` (${collected.cached} already cached)` : ''}`,
-    `${submitted.images} image${submitted.images === 1 ? '' : 's'} submitted in ${submitted.batches} batch${submitted.batches === 1 ? '' : 'es'}`,
+    `${submitted.images} image${submitted.images === 1 ? '' : 's'} submitted in ${submitted.batches} batch${submitted.batches === 1 ? '' : 'es'}` +
+      (submitted.batches > 0
+        ? ` (estimated ${formatUSD(submitted.estimateUSD)} at batch prices${submitted.unpricedImages ? `, plus ${submitted.unpricedImages} image${submitted.unpricedImages === 1 ? '' : 's'} without a price` : ''})`
+        : ''),
     `${report.pending.length} pending`,
   ]
   if (report.failed.length) parts.push(output.style('red', `${report.failed.length} failed`))
   output.out(parts.join(', '))
   if (collected.written > 0) {
-    output.out(`collected cost ${formatUSD(collected.usd)} at batch prices${collected.estimated ? ' (partly estimated: no per-token price for some models)' : ' (from usage)'}`)
-  }
-  if (submitted.batches > 0) {
-    output.out(
-      `submitted: estimated ${formatUSD(submitted.estimateUSD)} at batch prices${submitted.unpricedImages ? ` (plus ${submitted.unpricedImages} image${submitted.unpricedImages === 1 ? '' : 's'} without a price)` : ''}`,
-    )
+    output.out(`collected cost ${formatUSD(collected.usd)} at batch prices${collected.estimated ? ' (estimated for models without per-token prices)' : ' (from usage)'}`)
   }
   if (report.pending.length > 0) {
     output.out(
@@ -57,9 +55,11 @@ export async function generateBatch(project: Project, output: Output, options: B
 function show(output: Output, event: BatchEvent, mode: 'submit' | 'cancel' | 'dry-run'): void {
   const { style } = output
   switch (event.type) {
-    case 'status':
-      output.err(style('dim', `${event.batch}: ${event.status}, ${event.counts.completed + event.counts.failed} of ${event.counts.total} requests done (submitted ${formatAge(event.ageSeconds)} ago)`))
+    case 'status': {
+      const done = event.counts.total > 0 ? `, ${event.counts.completed + event.counts.failed} of ${event.counts.total} requests done` : ''
+      output.err(style('dim', `${event.batch}: ${event.status}${done} (submitted ${formatAge(event.ageSeconds)} ago)`))
       return
+    }
     case 'entry':
       if (event.outcome === 'written') output.out(`${style('green', '✓')} ${event.label}  collected from ${event.batch}`)
       else if (event.outcome === 'cached') output.out(`${style('dim', '·')} ${event.label}  already in the cache (collected by another process): nothing written`)
@@ -72,7 +72,7 @@ function show(output: Output, event: BatchEvent, mode: 'submit' | 'cancel' | 'dr
       output.out(`${style('yellow', '↻')} ${event.label}  not finished by ${event.batch} (${event.reason}): ${mode === 'cancel' ? 'no longer pending, a build or `ai-image generate` makes it now' : 'submitted again'}`)
       return
     case 'collected': {
-      const cost = event.written > 0 ? `; ${formatUSD(event.usd)} at batch prices${event.estimated ? ' (estimate)' : ' (from usage)'}` : ''
+      const cost = event.written > 0 ? `; ${formatUSD(event.usd)} at batch prices${event.estimated ? ' (estimated for models without per-token prices)' : ' (from usage)'}` : ''
       const parts = [`${event.written} entr${event.written === 1 ? 'y' : 'ies'} written`]
       if (event.cached) parts.push(`${event.cached} already cached`)
       if (event.errors) parts.push(`${event.errors} failed`)
