@@ -5,6 +5,7 @@
  * A batch submitted while a build waits for the key's lock is seen under the lock, before paying.
  */
 import { execFile } from 'node:child_process'
+import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
@@ -12,7 +13,7 @@ import { describe, expect, it } from 'vitest'
 import { customIdOf, writeRecord, type BatchRecord } from '../src/core/batch/index.js'
 import { KeyLocks } from '../src/core/cache/lock.js'
 import { ImageService } from '../src/core/service.js'
-import { startDevServer } from './helpers/dev-server.js'
+import { startDevServer, type DevServerHandle, type HmrPayload } from './helpers/dev-server.js'
 import { withEnv } from './helpers/env.js'
 import { spec, type TempProject } from './helpers/project.js'
 import { emulatorSuite, failure } from './helpers/suite.js'
@@ -96,30 +97,49 @@ describe('a key pending in a batch', () => {
     expect(suite.emulator.requests.map((r) => r.body.prompt)).toEqual(['an ordinary door'])
   })
 
-  it('the dev server shows the placeholder with the notice of its batch, and pays nothing', async () => {
-    const project = await suite.project({ 'src/main.js': "import a from './a.imgprompt.json'\nexport const shown = a\n", 'src/a.imgprompt.json': A })
+  it('the dev server shows the placeholder with the notice of its batch, pays nothing, and generates it once the batch is gone', async () => {
+    const main = "import a from './a.imgprompt.json'\nexport const shown = a\nif (import.meta.hot) import.meta.hot.accept()\n"
+    const project = await suite.project({ 'src/main.js': main, 'src/a.imgprompt.json': A })
     const key = await markPending(project, 'src/a.imgprompt.json', 'batch_pendingdev')
+    const updatesMain = (payload: HmrPayload) => payload.type === 'update' && !!payload.updates?.some((u) => u.path === '/src/main.js')
+    /** The spec module as the page gets it, once a preview module (a slow first placeholder) was replaced. */
+    const moduleOf = async (dev: DevServerHandle) => {
+      const load = async () => {
+        const importer = await dev.get('/src/main.js')
+        const url = /["'](\/src\/a\.imgprompt\.json\?[^"']*)["']/.exec(importer.body.toString())?.[1]
+        expect(url, importer.body.toString()).toBeDefined()
+        return (await dev.get(url!)).body.toString()
+      }
+      const first = await load()
+      if (!first.includes('@ai-image/preview/')) return first
+      await dev.nextMessage(updatesMain)
+      return load()
+    }
     await withEnv(suite.openaiEnv(), async () => {
       const dev = await startDevServer(project.root)
       try {
-        const main = await dev.get('/src/main.js')
-        const url = /["'](\/src\/a\.imgprompt\.json\?[^"']*)["']/.exec(main.body.toString())?.[1]
-        expect(url, main.body.toString()).toBeDefined()
-        const module = (await dev.get(url!)).body.toString()
+        const module = await moduleOf(dev)
         expect(module).toContain(`export const key = "${key}";`)
-        const src = /"([^"]*@ai-image\/[^"]+\.png)"/.exec(module)?.[1]
+        const src = /"([^"]*@ai-image\/[0-9a-f]{64}-0-[0-9a-f]{12}\.png)"/.exec(module)?.[1]
         expect(src, module).toBeDefined()
         const image = await dev.get(src!)
         expect(image.type).toBe('image/png')
         expect(await sharp(image.body).metadata()).toMatchObject({ width: 256, height: 256, format: 'png' })
         expect(dev.logs.text()).toContain('src/a.imgprompt.json: pending in batch batch_pendingdev, submitted 2 h ago; the dev server shows a placeholder until it is collected')
         expect(suite.emulator.requests).toHaveLength(0)
+        expect((await project.list('.ai-image')).filter((f) => f.endsWith('.png'))).toEqual([])
+
+        // The batch is cancelled elsewhere (its record goes): the module reloads, and the image is generated now.
+        const updated = dev.nextMessage(updatesMain)
+        await rm(path.join(project.root, '.ai-image/batches/batch_pendingdev.json'))
+        await updated
+        const after = await moduleOf(dev)
+        expect(suite.emulator.requests.map((r) => r.body.prompt)).toEqual(['a pending lighthouse'])
+        expect(after).toMatch(/"[^"]*@ai-image\/[0-9a-f]{64}-0-[0-9a-f]{12}\.png"/)
       } finally {
         await dev.close()
       }
     })
-    // Nothing of the placeholder went into the committed cache.
-    expect((await project.list('.ai-image')).filter((f) => f.endsWith('.png'))).toEqual([])
   })
 
   it('a batch recorded while a build waits for the key lock is seen under the lock, before any request', async () => {

@@ -198,6 +198,8 @@ export class ImageService {
   #pendingIndex: Promise<PendingIndex> | undefined
   /** This service serves a dev server (a load with a preview target): a pending key shows a placeholder there. */
   #devServer = false
+  /** The batch record of each key the dev server shows a placeholder for: once it goes (collected, cancelled), the module reloads. */
+  readonly #pendingRecords = new Map<string, string>()
 
   /** The service of a project: `ai-image.config.*` in its root under the inline options (which win). */
   static forProject(inline: AiImageOptions | undefined, context: ServiceContext & { root: string }): ImageService {
@@ -272,8 +274,12 @@ export class ImageService {
       }
       throw error
     }
+    // The dev server's placeholder of a key pending in a batch reloads once the batch's record goes.
+    const record = image.placeholder ? this.#pendingRecords.get(image.key) : undefined
+    const files = record ? [...watchFiles, record] : watchFiles
+    if (record) target.watch?.(files)
     const code = await imageModuleCode(image, target.sink, emit)
-    return { code, watchFiles, path: 'full', key: image.key }
+    return { code, watchFiles: files, path: 'full', key: image.key }
   }
 
   /**
@@ -525,10 +531,12 @@ export class ImageService {
   async #pendingRefusal(prepared: PreparedSpec): Promise<ResolvedImage | undefined> {
     const { provider, frozen } = this.options
     if (provider.kind === 'placeholder' && (provider.explicit || !frozen)) return undefined
+    this.#pendingRecords.delete(prepared.key)
     const found = await (await this.#pending()).get(prepared.key)
     if (!found) return undefined
     const { pendingMiss, pendingPlaceholder } = await import('./service/pending.js')
     if (!this.#devServer) throw pendingMiss(prepared.spec.label, prepared.key, found)
+    this.#pendingRecords.set(prepared.key, found.file)
     const request = (await this.#loadEngine()).providerRequest(prepared, Number(prepared.spec.request.n))
     return pendingPlaceholder(prepared, request, found, this.log)
   }
