@@ -165,6 +165,10 @@ describe('ai-image generate --batch: waiting, cancelling, pricing', () => {
     expect(batchDry.code, batchDry.stdout).toBe(0)
     expect(batchDry.stdout).toMatch(/src\/a\.imgprompt\.json  1 image  \$0\.004  gpt-image-1\.5 low 1024x1024, at batch prices \(50%\), estimate/)
     expect(batchDry.stdout).toContain('2 of 2 specs to submit, 2 images, estimated total $0.009 at batch prices (50% of the synchronous price); 0 pending; dry run: nothing was sent')
+    // Without a key too: the plan is what OpenAI's Batch API would take.
+    const keyless = await cli(project, ['generate', '--batch', '--dry-run'], noKey)
+    expect(keyless.code, keyless.stdout).toBe(0)
+    expect(keyless.stdout).toContain('estimated total $0.009 at batch prices')
     const syncDry = await cli(project, ['generate', '--dry-run'])
     expect(syncDry.stdout).toContain('estimated total $0.018')
     expect(suite.emulator.batches.requests).toHaveLength(0)

@@ -142,6 +142,20 @@ describe('a key pending in a batch', () => {
     })
   })
 
+  it('generate --batch names a batch it cannot collect (another key submitted it) and the record to delete; its key stays pending', async () => {
+    const project = await suite.project({ 'src/a.imgprompt.json': A })
+    await markPending(project, 'src/a.imgprompt.json', 'batch_foreign')
+    const run = await cli(project, ['generate', '--batch'], suite.openaiEnv())
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('batch batch_foreign: AUTH')
+    expect(run.stderr).toContain('unknown to this API key')
+    expect(run.stderr).toContain('(its record is .ai-image/batches/batch_foreign.json: run again with the key that submitted it, or delete that file to give up on the batch)')
+    expect(run.stdout).toContain('0 collected, 0 images submitted in 0 batches, 1 pending, 1 failed')
+    // Nothing submitted again: the key may still be paid for by that batch.
+    expect(suite.emulator.batches.requests.filter((r) => r.method === 'POST')).toHaveLength(0)
+    expect(suite.emulator.requests).toHaveLength(0)
+  })
+
   it('a batch recorded while a build waits for the key lock is seen under the lock, before any request', async () => {
     const project = await suite.project({ 'src/a.imgprompt.json': A })
     await withEnv(suite.openaiEnv(), async () => {

@@ -28,7 +28,8 @@ import type { CacheTiers } from '../cache/tiers.js'
 import { Budget } from '../engine/budget.js'
 import type { CostEstimate } from '../engine/cost.js'
 import type { PreparedSpec } from '../engine/prepare.js'
-import type { OpenAIProviderConfig } from '../providers/openai/config.js'
+import { OPENAI_BASE_URL, type OpenAIProviderConfig } from '../providers/openai/config.js'
+import type { ProviderConfig } from '../providers/registry.js'
 import type { ProviderRequest } from '../providers/types.js'
 import type { SpecRef } from '../spec/source.js'
 import type { ValidatedSpec } from '../spec/validate.js'
@@ -281,11 +282,19 @@ class BatchRun {
         const retrying = isAiImageError(error) && (error.retryable || error.code === 'NETWORK' || error.code === 'TIMEOUT' || error.code === 'RATE_LIMITED')
         if (retrying) {
           open.push(record.id)
-          this.emit({ type: 'batch-error', batch: record.id, record: this.recordLabel(record.id), error, retrying })
+          const label = this.recordLabel(record.id)
+          // Tried again by this run while it waits; otherwise by the next run, and this one says it failed.
+          if (!this.waits()) this.report.failed.push({ label, error })
+          this.emit({ type: 'batch-error', batch: record.id, record: label, error, retrying })
         } else this.batchFailed(record.id, error)
       }
     }
     return open
+  }
+
+  /** This run stays until batches finish: waiting, or cancelling. */
+  private waits(): boolean {
+    return this.options.mode === 'cancel' || this.options.wait === true
   }
 
   private batchFailed(id: string, error: unknown): void {
@@ -325,7 +334,7 @@ class BatchRun {
     const entries = await planBatch(
       {
         root: deps.options.root,
-        provider: deps.options.provider,
+        provider: plannedProvider(deps.options.provider, dryRun),
         prices: deps.options.prices,
         pending: this.index,
         loadSpec: deps.loadSpec,
@@ -422,6 +431,14 @@ class BatchRun {
       for (const lock of held) await lock.release()
     }
   }
+}
+
+/**
+ * The provider a plan checks specs against: a dry run without a key (the automatic placeholder) prices the
+ * batch as OpenAI would take it; anything else is what the run would use.
+ */
+function plannedProvider(provider: ProviderConfig, dryRun: boolean): ProviderConfig {
+  return dryRun && provider.kind === 'placeholder' && !provider.explicit ? { kind: 'openai', apiKey: undefined, baseURL: OPENAI_BASE_URL } : provider
 }
 
 function rowOf(entry: Exclude<BatchPlanEntry, { kind: 'miss' | 'refused' }>): BatchPlanRow {
