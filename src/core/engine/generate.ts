@@ -59,6 +59,8 @@ export interface EngineDeps {
   clock?: Clock
   /** A streamed preview of a key being generated. */
   onPartial?: (key: string, frame: PartialFrame) => void
+  /** Candidates of a key being generated that are finished (made or failed) so far, of its `total`. */
+  onProgress?: (key: string, done: number, total: number) => void
 }
 
 /** One request of a generation: which candidates (indices of `n`) it asks for. */
@@ -164,6 +166,7 @@ export class ImageEngine {
     const finish = (images: number, ok: boolean) => {
       tally.accounted += images
       this.deps.progress?.finish(images, ok)
+      this.deps.onProgress?.(key, tally.accounted, total)
     }
     this.deps.progress?.add(total)
     try {
