@@ -247,6 +247,17 @@ describe('the gallery in vite dev', () => {
     })
   })
 
+  it("lists importers the dev server's module graph knows (an alias) beside those read from the sources", async () => {
+    const project = await cachedProject({ ...FILES, 'src/aliased.js': "import one from '@art/one.imgprompt.json'\nexport default one\n" })
+    await withDev(project.root, async (dev) => {
+      const importersOf = async () => embeddedState((await pageOf(dev)).html).specs.find((card) => card.label === 'src/one.imgprompt.json')!.importers
+      // Read from the sources: the relative import only (an alias needs the bundler's resolver).
+      expect(await importersOf()).toEqual(['src/main.js'])
+      expect((await send(dev, '/src/aliased.js')).status).toBe(200)
+      await expect.poll(importersOf).toEqual(['src/aliased.js', 'src/main.js'])
+    }, OPTIONS, { resolve: { alias: { '@art': path.join(project.root, 'src') } } })
+  })
+
   it('is absent from builds and from vite preview', async () => {
     const project = await cachedProject({ ...FILES, 'src/main.js': `import one from './one.imgprompt.json'\ndocument.body.append(one)\n` })
     await withEnv({ ...suite.openaiEnv(), CI: '1' }, async () => {

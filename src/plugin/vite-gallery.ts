@@ -9,8 +9,9 @@
 import path from 'node:path'
 import type { ViteDevServer } from 'vite'
 import type { DevGallery } from '../core/gallery/index.js'
-import type { ImageService } from '../core/service.js'
+import type { ImageService, SpecRef } from '../core/service.js'
 import { DEV_URL_SEGMENT, GALLERY_SEGMENT } from './dev-urls.js'
+import { RESOLVED_VIRTUAL } from './ids.js'
 import { sendForbidden } from './request-guard.js'
 import type { DevServer } from './vite-dev.js'
 
@@ -30,6 +31,7 @@ export function installGallery(server: ViteDevServer, dev: DevServer, service: (
         imageUrl: ({ key, index, record }) => `${base}${DEV_URL_SEGMENT}${key}-${index}-${record.sha256.slice(0, 12)}.${record.mime.slice('image/'.length)}`,
         projectName: path.basename(server.config.root),
         log: images.log,
+        importers: (ref) => importersInGraph(server, ref),
       })
     }))
 
@@ -54,4 +56,15 @@ export function installGallery(server: ViteDevServer, dev: DevServer, service: (
     printUrls()
     for (const url of server.resolvedUrls?.local ?? []) server.config.logger.info(`  ➜  AI image gallery: ${url}${GALLERY_SEGMENT}`)
   }
+}
+
+/** Files whose modules import the spec's module in any environment of the dev server (those it has loaded). */
+function importersInGraph(server: ViteDevServer, ref: SpecRef): string[] {
+  const files = new Set<string>()
+  for (const environment of Object.values(server.environments)) {
+    const graph = environment.moduleGraph
+    const modules = ref.kind === 'file' ? [...(graph.getModulesByFile(ref.file) ?? [])] : ref.kind === 'named' ? [graph.getModuleById(`${RESOLVED_VIRTUAL}/${ref.name}`)] : []
+    for (const module of modules) for (const importer of module?.importers ?? []) if (importer.file) files.add(importer.file)
+  }
+  return [...files]
 }

@@ -54,6 +54,8 @@ export interface DevGalleryOptions {
   imageUrl(image: VerifiedImage): string
   projectName: string
   log: { warn(message: string): void }
+  /** Absolute files that import a spec, as the dev server's module graph knows them (aliases included). */
+  importers?(ref: SpecRef): readonly string[]
 }
 
 export class DevGallery {
@@ -119,6 +121,8 @@ export class DevGallery {
       imageSource: (image) => this.options.imageUrl(image),
       live: (label, key) => this.feed.live(label, key),
       index: this.index,
+      importers: (ref) =>
+        (this.options.importers?.(ref) ?? []).map((file) => this.view.relative(file)).filter((file) => !file.startsWith('../') && !file.includes('node_modules/')),
     }
   }
 
