@@ -301,7 +301,7 @@ export class ImageService {
   }
 
   /** Estimated cost of generating a spec (`images`, default all of its `n`), from the price table and `prices`. Sends nothing. */
-  estimate(spec: ValidatedSpec, images?: number): CostEstimate {
+  estimate(spec: Pick<ValidatedSpec, 'model' | 'request'>, images?: number): CostEstimate {
     return estimateCost(spec, this.options.prices, images)
   }
 

@@ -15,7 +15,6 @@ import path from 'node:path'
 import fg from 'fast-glob'
 import { CONFIG_FILE_NAMES, loadConfigFile } from '../config-file.js'
 import { SOURCE_GLOB, SOURCE_MAX_BYTES, discoveryIgnores } from '../discover.js'
-import { estimateCost } from '../engine/cost.js'
 import type { AiImageErrorCode } from '../errors.js'
 import { readFileInsideRoot } from '../read-inside-root.js'
 import { redactSecrets } from '../secrets.js'
@@ -227,7 +226,7 @@ export function projectView(service: ImageService): ProjectView {
       return () => void service.events.off('partial', listener)
     },
     estimate(spec, images) {
-      const estimate = estimateCost(spec, options.prices, images)
+      const estimate = service.estimate(spec, images)
       return { images: estimate.images, usd: estimate.usd ?? null, basis: estimate.basis }
     },
     maxCandidates: (model) => modelCapabilities(model)?.maxN ?? GENERIC_LIMITS.maxN,
