@@ -175,6 +175,13 @@ describe('the layers of src/', () => {
     expect(wrong).toEqual([])
   })
 
+  it('the features on the front door reach the cache through it: they import nothing of core/cache/', () => {
+    const wrong = [...GRAPH]
+      .filter(([module]) => placeOf(module).floor === FLOORS.findIndex((floor) => floor.name === 'features on the front door'))
+      .flatMap(([module, imports]) => imports.filter((target) => target.startsWith('core/cache/')).map((target) => `${module} → ${target}`))
+    expect(wrong).toEqual([])
+  })
+
   it('spells the spec suffix in one module: every other string, template and pattern is built from it', () => {
     const spelled: string[] = []
     for (const module of ALL) {

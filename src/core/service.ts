@@ -26,8 +26,8 @@ import type { DiscoveredSpec } from './discover.js'
 import { MIME_OF, sniffFormat } from './image-format.js'
 import { esbuildPublicPath, resolveOptions, type Env, type ResolvedOptions } from './options.js'
 import { isSpecPath } from './spec-path.js'
-import type { Inspection } from './cache/backend.js'
-import { openCache } from './cache/backends.js'
+import type { EntryLook, Inspection, SidecarLook } from './cache/backend.js'
+import { openCache, type TierDefinition } from './cache/backends.js'
 import { BUILDS_DIR, outputLabel, readBuildRecords, recordFileName, writeBuildRecord, type BuildRecord } from './cache/build-record.js'
 import { DerivedCache } from './cache/derived.js'
 import type { PruneReport } from './cache/prune.js'
@@ -49,6 +49,7 @@ import type { DevPreviews, PendingPreview, PreviewTarget } from './service/dev-p
 import type { GenerateAllOptions, GenerateAllReport, PendingBatch, PlanDeps, PlanEntry } from './service/plan.js'
 import type { BatchRunOptions, BatchRunReport } from './service/batch.js'
 import type { PendingIndex } from './batch/pending.js'
+import type { GenerationState, Generations } from './service/generations.js'
 import { warmImageModule } from './service/warm.js'
 import type { AiImageOptions } from '../types.js'
 
@@ -60,7 +61,10 @@ export { formatAge } from './clock.js'
 export type { PendingPreview, PreviewImage, PreviewTarget } from './service/dev-preview.js'
 export type { AssetSink, EmittedAsset } from './emit/image-module.js'
 export type { BuildRecord } from './cache/build-record.js'
-export type { Inspection } from './cache/backend.js'
+export type { Inspection, EntryLook, ImageLook, SidecarLook } from './cache/backend.js'
+export type { Sidecar, SidecarImage } from './cache/entry.js'
+export { isEntryFilePath } from './cache/store.js'
+export type { GenerationState } from './service/generations.js'
 export type { PruneReport } from './cache/prune.js'
 export type { DiscoveredSpec } from './discover.js'
 export type { LogSink, Logger } from './log.js'
@@ -86,6 +90,8 @@ export interface ServiceContext {
   clock?: Clock
   /** How often progress is reported while generating. @default 3000 */
   progressIntervalMs?: number
+  /** Test seam: the cache tiers after the committed folder. @default TIERS_AFTER_LOCAL (`cache/backends.ts`) */
+  tiers?: readonly TierDefinition[]
 }
 
 /** A streamed partial frame of a key being generated; `mime` is undefined when the bytes are no image of ours. */
@@ -98,6 +104,8 @@ export interface ServiceEvents {
   partial: [key: string, frame: PartialImage]
   /** The image behind a preview module is ready, or failed: the dev server reloads module `id`. */
   reload: [id: string, label: string]
+  /** A generation of a key started, made progress, ended or failed (`generations()` lists those running). */
+  generation: [state: GenerationState]
 }
 
 export interface LoadTarget {
@@ -200,6 +208,8 @@ export class ImageService {
   #devServer = false
   /** The batch record of each key the dev server shows a placeholder for: once it goes (collected, cancelled), the module reloads. */
   readonly #pendingRecords = new Map<string, string>()
+  /** Generations running and failed lately, by key (made with the engine). */
+  #generations: Generations | undefined
 
   /** The service of a project: `ai-image.config.*` in its root under the inline options (which win). */
   static forProject(inline: AiImageOptions | undefined, context: ServiceContext & { root: string }): ImageService {
@@ -212,7 +222,7 @@ export class ImageService {
     this.configFile = configFile
     this.log = createLogger(this.options.secrets, context.sink)
     this.#clock = context.clock ?? realClock
-    this.#cache = openCache(this.options, { warn: (message) => this.log.warn(message), clock: this.#clock })
+    this.#cache = openCache(this.options, { warn: (message) => this.log.warn(message), clock: this.#clock }, context.tiers)
     this.#emitter = new ImageEmitter({ cacheDir: this.options.derivedCacheDir, log: this.log })
     this.#budget = new Budget(this.options.budget)
     this.#progress = new Progress({
@@ -317,7 +327,7 @@ export class ImageService {
   }
 
   /** Estimated cost of generating a spec (`images`, default all of its `n`), from the price table and `prices`. Sends nothing. */
-  estimate(spec: ValidatedSpec, images?: number): CostEstimate {
+  estimate(spec: Pick<ValidatedSpec, 'model' | 'request'>, images?: number): CostEstimate {
     return estimateCost(spec, this.options.prices, images)
   }
 
@@ -464,6 +474,41 @@ export class ImageService {
     return { removed, derived: derived.length }
   }
 
+  // — gallery (#15): what the gallery reads of the cache and of the generations, through the cache's tiers —
+
+  /** Keys of the entries of every cache tier (a listing: nothing is verified). */
+  cacheKeys(): Promise<string[]> {
+    return this.#cache.keys()
+  }
+
+  /** The checked sidecar of the entry of `key` (no image read): the committed folder's, else a later tier's. */
+  entrySidecar(key: string): Promise<SidecarLook> {
+    return this.#cache.sidecar(key)
+  }
+
+  /** The entry of `key` image by image, each verified on its own; an entry the folder lacks is read from the later tiers. */
+  browseEntry(key: string): Promise<EntryLook> {
+    return this.#cache.browse(key)
+  }
+
+  /** Generations running now, then those that failed lately (until their key is generated again). */
+  generations(): GenerationState[] {
+    return this.#generations?.list() ?? []
+  }
+
+  /**
+   * Why generating `images` (default all of its `n`) of `spec` now would be refused: generation is frozen, or
+   * the budget of this build (the dev server's session) would not let it through. Reserves nothing: the
+   * budget is applied again before each paid call.
+   */
+  spendRefusal(spec: ValidatedSpec, images?: number): string | undefined {
+    const { provider, frozen } = this.options
+    if (provider.kind === 'placeholder') return frozen && !provider.explicit ? 'generation is frozen (CI is set) and no provider is configured' : undefined
+    if (frozen) return 'generation is frozen (CI is set, or `frozen: true`)'
+    const estimate = this.estimate(spec, images)
+    return this.#budget.refusal({ label: spec.label, images: estimate.images, usd: estimate.usd })
+  }
+
   activity(): Activity {
     return { emit: { ...this.#emitter.stats }, cache: { ...this.#cache.counts } }
   }
@@ -518,7 +563,8 @@ export class ImageService {
     if (found.status === 'corrupt') this.log.warn(`${spec.label}: cache entry ${key.slice(0, 12)} is corrupt (${found.reason}); treating it as a miss`)
     const pending = await this.#pendingRefusal(prepared)
     if (pending) return pending
-    return (await this.#loadEngine()).obtainMiss(prepared)
+    const engine = await this.#loadEngine()
+    return this.#generations!.track(key, spec.label, Number(spec.request.n), () => engine.obtainMiss(prepared))
   }
 
   // — batch generation (#16) —
@@ -571,7 +617,8 @@ export class ImageService {
 
   /** The generation machinery, imported and made on the first miss of this service. */
   #loadEngine(): Promise<ImageEngine> {
-    return (this.#engineLoading ??= import('./engine/generate.js').then(({ ImageEngine }) => {
+    return (this.#engineLoading ??= Promise.all([import('./engine/generate.js'), import('./service/generations.js')]).then(([{ ImageEngine }, { Generations }]) => {
+      const generations = (this.#generations = new Generations((state) => this.events.emit('generation', state)))
       this.#engine = new ImageEngine({
         options: this.options,
         cache: this.#cache,
@@ -588,6 +635,7 @@ export class ImageService {
           const format = sniffFormat(frame.data)
           this.events.emit('partial', key, { ...frame, mime: format ? MIME_OF[format] : undefined })
         },
+        onProgress: (key, done, total) => generations.progress(key, done, total),
       })
       return this.#engine
     }))

@@ -64,6 +64,8 @@ export interface EngineDeps {
    * batch is making, #16: a batch submitted while this process waited for the lock).
    */
   beforeGenerate?: (prepared: PreparedSpec) => Promise<void>
+  /** Candidates of a key being generated that are finished (made or failed) so far, of its `total`. */
+  onProgress?: (key: string, done: number, total: number) => void
 }
 
 /** One request of a generation: which candidates (indices of `n`) it asks for. */
@@ -169,6 +171,7 @@ export class ImageEngine {
     const finish = (images: number, ok: boolean) => {
       tally.accounted += images
       this.deps.progress?.finish(images, ok)
+      this.deps.onProgress?.(key, tally.accounted, total)
     }
     this.deps.progress?.add(total)
     try {
