@@ -65,12 +65,12 @@ class MemoryTier implements CacheBackend {
     return this.entries.delete(key)
   }
 
-  async lookSidecar(key: string): Promise<SidecarLook> {
+  async readSidecar(key: string): Promise<SidecarLook> {
     this.calls.push(`look ${key.slice(0, 6)}`)
     const stored = this.entries.get(key)
     if (!stored) return { status: 'miss' }
     const checked = checkSidecar(stored.sidecar, key)
-    return checked.ok ? { status: 'hit', sidecar: checked.value } : { status: 'corrupt', reason: checked.reason }
+    return checked.ok ? { status: 'ok', sidecar: checked.value } : { status: 'corrupt', reason: checked.reason }
   }
 
   /** Content-addressed: any entry's image of the same SHA-256 serves. */

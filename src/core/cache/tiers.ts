@@ -7,9 +7,9 @@
  * look: the others are whole-entry stores.
  */
 import { isAiImageError } from '../errors.js'
-import type { CacheBackend, CacheEntry, HeldLock, Inspection, Location, LockAttempt, SidecarLook } from './backend.js'
+import type { CacheBackend, CacheEntry, EntryLook, HeldLock, Inspection, Location, LockAttempt, SidecarLook } from './backend.js'
 import type { EntryDraft } from './draft.js'
-import type { Sidecar } from './entry.js'
+import { isKey, type Sidecar } from './entry.js'
 import type { SkipReporter } from './housekeeping.js'
 import type { LocalCache } from './local.js'
 import type { PruneReport } from './prune.js'
@@ -37,6 +37,11 @@ export class CacheTiers {
   async inspect(key: string): Promise<Inspection> {
     const found = await this.local.inspect(key)
     if (found.status === 'hit') return found
+    return this.fromLaterTiersOf(key, found)
+  }
+
+  /** After the committed folder's miss (or corrupt entry) `found`: the entry of the later tiers, as `inspect` says. */
+  private async fromLaterTiersOf(key: string, found: Exclude<Inspection, { status: 'hit' }>): Promise<Inspection> {
     const tiers = await this.others()
     if (tiers.length === 0) return found
     const partial = found.status === 'corrupt' ? await this.local.sidecarWithoutImages(key) : undefined
@@ -81,8 +86,8 @@ export class CacheTiers {
     if (found.status === 'hit') return { status: 'hit', where: 'local', sidecar: found.entry.sidecar }
     let reason = found.status === 'corrupt' ? found.reason : undefined
     for (const tier of await this.others()) {
-      const look = tier.lookSidecar ? await tier.lookSidecar(key) : await tier.inspect(key).then((i): SidecarLook => (i.status === 'hit' ? { status: 'hit', sidecar: i.entry.sidecar } : i))
-      if (look.status === 'hit') return { status: 'hit', where: 'remote', tier: tier.name, sidecar: look.sidecar }
+      const look = tier.readSidecar ? await tier.readSidecar(key) : await tier.inspect(key).then((i): SidecarLook => (i.status === 'hit' ? { status: 'ok', sidecar: i.entry.sidecar } : i))
+      if (look.status === 'ok') return { status: 'hit', where: 'remote', tier: tier.name, sidecar: look.sidecar }
       if (look.status === 'corrupt') reason = `${reason ? `${reason}; ` : ''}in ${tier.name}: ${look.reason}`
     }
     return reason ? { status: 'corrupt', reason } : { status: 'miss' }
@@ -164,6 +169,60 @@ export class CacheTiers {
   /** Prune the committed folder (the other tiers are shared; pruning them is not one machine's call). */
   prune(used: ReadonlySet<string>, dryRun: boolean, report?: PruneReport): Promise<number> {
     return this.local.prune(used, dryRun, report)
+  }
+
+  /**
+   * Keys of the entries of every tier, each once, sorted (a listing: nothing is verified). A tier that cannot
+   * list only warns.
+   */
+  async keys(): Promise<string[]> {
+    const keys = new Set(await this.local.keys())
+    for (const tier of await this.others()) {
+      const listed = await tier.keys().catch((error: unknown) => {
+        this.warn(`cache tier ${tier.name}: could not list its entries (${(error as Error).message})`)
+        return []
+      })
+      for (const key of listed) if (isKey(key)) keys.add(key)
+    }
+    return [...keys].sort()
+  }
+
+  /**
+   * The checked sidecar of `key`, no image read: the committed folder's, else that of the first later tier
+   * offering a sidecar-only read (a whole-entry store is not read whole for a listing). Nothing is copied.
+   */
+  async sidecar(key: string): Promise<SidecarLook> {
+    if (!isKey(key)) return { status: 'corrupt', reason: `${JSON.stringify(String(key).slice(0, 80))} is not a cache key` }
+    const found = await this.local.readSidecar(key)
+    if (found.status === 'ok') return found
+    for (const tier of await this.others()) {
+      if (!tier.readSidecar) continue
+      const look = await tier.readSidecar(key).catch((error: unknown): SidecarLook => {
+        this.warn(`cache tier ${tier.name}: ${(error as Error).message}; looked elsewhere`)
+        return { status: 'miss' }
+      })
+      if (look.status === 'ok') return look
+    }
+    return found
+  }
+
+  /**
+   * `key` image by image (the gallery): the committed folder's images, each verified on its own; an entry the
+   * folder lacks, or holds without all of its images, is read from the later tiers as `inspect` does (and
+   * copied into the folder), else the folder's look stands.
+   */
+  async browse(key: string): Promise<EntryLook> {
+    if (!isKey(key)) return { status: 'corrupt', reason: `${JSON.stringify(String(key).slice(0, 80))} is not a cache key` }
+    const found = await this.local.inspectEach(key)
+    if (found.status === 'read' && found.images.every((image) => 'data' in image)) return found
+    // A gallery page shows what it has: a later tier that cannot be asked only warns here (builds fail on it).
+    const later = await this.inspect(key).catch((error: unknown) => {
+      this.warn(`${(error as Error).message}; shown from ${this.local.name} only`)
+      return undefined
+    })
+    if (later?.status !== 'hit') return found
+    const { sidecar, images } = later.entry
+    return { status: 'read', sidecar, images: images.map(({ data, token: _token, ...record }) => ({ record, data })) }
   }
 
   /** Offer a committed entry to every later tier written to; a tier that refuses or fails only warns (the entry is committed). */

@@ -60,9 +60,9 @@ export class RemoteTier implements CacheBackend {
     return { status: 'hit', entry: { key, sidecar, images: sidecar.images.map((record, i) => ({ ...record, data: images[i]!.data })) } }
   }
 
-  async lookSidecar(key: string): Promise<SidecarLook> {
+  async readSidecar(key: string): Promise<SidecarLook> {
     const found = await this.remote.getSidecar(key)
-    if (found.status === 'hit') return { status: 'hit', sidecar: found.value }
+    if (found.status === 'hit') return { status: 'ok', sidecar: found.value }
     return found.status === 'miss' ? found : { status: 'corrupt', reason: found.reason }
   }
 
