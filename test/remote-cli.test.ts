@@ -123,6 +123,34 @@ describe('ai-image push / pull / check with a remote cache (Azurite)', () => {
     expect(files.filter((f) => /\.png$/.test(f)).length).toBeGreaterThan(0)
   })
 
+  it('commitImages: false: pull fetches the images of committed sidecars by SHA-256, leaving each sidecar byte for byte', async () => {
+    const prefix = uniquePrefix('sidecars')
+    const remote = remoteFor(servers, 'azure', prefix)
+    const config = JSON.stringify({ remote: { url: remote.url, commitImages: false } })
+    const a = suite.keep(await makeProject({ ...SPECS, 'ai-image.config.json': config }))
+    expect((await cli(a, ['generate'], { ...suite.openaiEnv(), ...remote.env })).code).toBe(0)
+    expect((await a.read('.ai-image/.gitignore')).toString()).toMatch(/^# unplugin-ai-image: remote\.commitImages is false/)
+
+    // Another clone: the sidecars (and the folder's .gitignore) only, as git has them.
+    const b = suite.keep(await makeProject({ ...SPECS, 'ai-image.config.json': config }))
+    const sidecars = (await a.list('.ai-image')).filter((f) => /^[0-9a-f]{2}\/[0-9a-f]{64}\.json$/.test(f))
+    expect(sidecars).toHaveLength(2)
+    for (const file of [...sidecars, '.gitignore']) await b.write(`.ai-image/${file}`, await a.read(`.ai-image/${file}`))
+    // The images are in the remote: check says so (a build would fetch them).
+    const before = await cli(b, ['check'], remote.env)
+    expect(before.code, before.stdout).toBe(0)
+    expect(before.stdout).toMatch(/✓ src\/a\.imgprompt\.json {2}remote\n/)
+
+    const pulled = await cli(b, ['pull'], remote.env)
+    expect(pulled.code, pulled.stdout + pulled.stderr).toBe(0)
+    expect(pulled.stdout).toContain(`✓ 2 entries pulled from ${remote.url}, 0 already here`)
+    for (const file of (await a.list('.ai-image')).filter((f) => /^[0-9a-f]{2}\/.*\.(png|json)$/.test(f))) {
+      expect((await b.read(`.ai-image/${file}`)).equals(await a.read(`.ai-image/${file}`)), file).toBe(true)
+    }
+    expect((await cli(b, ['check'], remote.env)).code).toBe(0)
+    expect(suite.emulator.billedImages).toBe(3)
+  })
+
   it('bad set-up exits 2 (no remote; push in mode read); a store that refuses the credentials exits 1 with its AUTH error, once, no secret shown', async () => {
     const project = suite.keep(await makeProject(SPECS))
     const none = await cli(project, ['push'])
