@@ -7,5 +7,7 @@ process.on('exit', () => {
   const usage = process.resourceUsage()
   process.stdout.write(`${JSON.stringify({ cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000 })}\n`)
 })
-const builder = await createBuilder({ root: process.cwd(), logLevel: 'warn' }, null)
+// BENCH_VITE_CONFIG: another config file of the same app (bench/remote-build.ts builds one app two ways).
+const configFile = process.env.BENCH_VITE_CONFIG
+const builder = await createBuilder({ root: process.cwd(), logLevel: 'warn', ...(configFile ? { configFile } : {}) }, null)
 await builder.buildApp()

@@ -18,7 +18,7 @@ Exit codes: 0 success, 1 problems found (missing or corrupt images, invalid spec
 2 bad usage or configuration. Colour is off when NO_COLOR is set or output is not a terminal.`
 
 export const HELP: Readonly<Record<string, string>> = {
-  main: `ai-image: generate, check and tidy the committed cache of unplugin-ai-image
+  main: `ai-image: generate, check, share and tidy the cache of unplugin-ai-image
 
 Usage: ai-image <command> [options]
 
@@ -29,6 +29,8 @@ Commands:
   prune                 remove cache entries that no spec uses (--dry-run: only list them)
   ls                    list every spec with its key, model, size, status and cost (--json)
   gallery --out <dir>   write a static contact sheet of every spec's images (--since <git-ref>: only changed ones)
+  push                  upload every cache entry the remote cache lacks (remote.url / AI_IMAGE_REMOTE)
+  pull                  download from the remote cache the entries the project uses that are not here (--all: every one)
 
 Run ai-image <command> --help for a command's options.
   -v, --version  print the version
@@ -69,7 +71,10 @@ ${COMMON}`,
 Exits 1 listing each spec whose cache entry is missing or fails verification (its image bytes do not match
 the SHA-256 in the sidecar), each spec pending in a batch (with its batch and age), and each invalid spec;
 exits 0 when every spec is cached and verified.
-Needs no API key and sends no request: for CI and pre-commit hooks.
+Needs no API key and sends no request to the Images API: for CI and pre-commit hooks.
+With a remote cache, every spec says where its entry is: local (the cache folder, verified), remote (only
+in the remote cache, its sidecar verified and, with remote.signingKey, its signature: a build fetches it)
+or missing; an entry the remote refuses (unsigned, mis-signed, tampered) is listed as corrupt.
 
 ${COMMON}`,
   prune: `Usage: ai-image prune [--dry-run]
@@ -93,6 +98,30 @@ or upload it as a CI artifact.
                      (added and removed specs too): the view a reviewer of a pull request needs
 
 Exits 0 once the sheet is written (whatever the specs' statuses), 2 for a bad --out or --since.
+
+${COMMON}`,
+  push: `Usage: ai-image push
+
+Uploads every entry of the cache folder that the remote cache (remote.url / AI_IMAGE_REMOTE) lacks, each
+verified first: its images (content-addressed by SHA-256), then its sidecar, signed with remote.signingKey
+when one is set. Nothing the remote has is overwritten (the first writer of a key wins). Needs
+remote.mode 'read-write' (AI_IMAGE_REMOTE_MODE; 'read' is the default where CI is set) and a credential
+that may write. Progress on stderr.
+
+Exits 0 when every entry is in the remote, 1 when some could not be pushed (listed: corrupt, or without
+their images here) or the store failed, 2 without a remote cache or in mode 'read'.
+
+${COMMON}`,
+  pull: `Usage: ai-image pull [--all]
+
+Downloads from the remote cache the entries the project's specs use (and those its builds recorded) that
+the cache folder lacks, or holds without their images (remote.commitImages: false). Each is verified before
+it is written (signature with remote.signingKey, sidecar, every image's SHA-256 and header). Progress on stderr.
+
+  --all          every entry of the remote, whether a spec uses it or not
+
+Exits 0 when every entry asked for is in the cache folder, 1 when some are missing from the remote or
+refused (listed), or the store failed, 2 without a remote cache.
 
 ${COMMON}`,
   ls: `Usage: ai-image ls [--json]

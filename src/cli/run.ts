@@ -11,6 +11,8 @@ import { generateBatch, type BatchCommandOptions } from './commands/batch.js'
 import { generate } from './commands/generate.js'
 import { list } from './commands/ls.js'
 import { prune } from './commands/prune.js'
+import { pull } from './commands/pull.js'
+import { push } from './commands/push.js'
 import { describeError } from './describe.js'
 import { EXIT, HELP } from './help.js'
 import { createOutput, type Streams } from './output.js'
@@ -35,6 +37,8 @@ const COMMANDS = {
   prune: { options: { ...COMMON_OPTIONS, 'dry-run': { type: 'boolean' } }, positionals: false },
   ls: { options: { ...COMMON_OPTIONS, json: { type: 'boolean' } }, positionals: false },
   gallery: { options: { ...COMMON_OPTIONS, out: { type: 'string' }, since: { type: 'string' } }, positionals: false },
+  push: { options: COMMON_OPTIONS, positionals: false },
+  pull: { options: { ...COMMON_OPTIONS, all: { type: 'boolean' } }, positionals: false },
 } as const
 
 type Command = keyof typeof COMMANDS
@@ -99,6 +103,10 @@ export async function run(argv: readonly string[], context: RunContext): Promise
         return await list(project, output, { json: parsed.values.json === true })
       case 'gallery':
         return await gallery(project, output, { out: parsed.values.out as string | undefined, since: parsed.values.since as string | undefined, cwd: context.cwd, env: context.env })
+      case 'push':
+        return await push(project, output)
+      case 'pull':
+        return await pull(project, output, { all: parsed.values.all === true })
     }
   } catch (error) {
     output.err(output.style('red', describeError(error)))

@@ -20,6 +20,9 @@ export const MIME_OF: Readonly<Record<ImageFormat, string>> = {
 
 const EXTENSION_OF: Readonly<Record<ImageFormat, string>> = { png: 'png', jpeg: 'jpg', webp: 'webp', avif: 'avif' }
 
+/** The extension of every image file the cache writes (for a `.gitignore` that keeps them out of commits). */
+export const IMAGE_EXTENSIONS: readonly string[] = IMAGE_FORMATS.map((format) => EXTENSION_OF[format])
+
 const FORMAT_OF_MIME: Readonly<Record<string, ImageFormat>> = Object.fromEntries(
   IMAGE_FORMATS.map((format) => [MIME_OF[format], format]),
 )

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import type picomatch from 'picomatch'
 import { checkCacheDirPlacement } from './cache/cache-folder.js'
+import { resolveRemote, type RemoteConfig } from './cache/remote/config.js'
 import { optionError, optional, type Env } from './option-values.js'
 import { providerSecrets, resolveProvider, type ProviderConfig } from './providers/registry.js'
 import { addSecrets } from './secrets.js'
@@ -52,6 +53,8 @@ export interface ResolvedOptions {
   /** Price overrides per model (the built-in table is in engine/cost.ts). */
   prices: Readonly<Record<string, ModelPrice>>
   provider: ProviderConfig
+  /** The remote cache tier (`remote`, `AI_IMAGE_REMOTE*`), checked; undefined when none is configured. */
+  remote: RemoteConfig | undefined
   /** Values that must never appear in an error, a log line, the cache or the bundle. */
   secrets: string[]
   /** Notices for the logger (e.g. the placeholder fallback), emitted once by the caller. */
@@ -76,6 +79,7 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
   }
 
   const { config: provider, notices } = resolveProvider(user, env)
+  const remote = resolveRemote(user.remote, env)
 
   const images = user.images ?? {}
   if (typeof images !== 'object' || Array.isArray(images)) throw optionError('images', 'must be an object of named specs')
@@ -109,8 +113,10 @@ export function resolveOptions(user: AiImageOptions = {}, context: { root?: stri
     publicPath: publicPathOption(user.publicPath),
     prices: checkPrices(user.prices),
     provider,
-    // Known to the redactor from here on: errors, log lines and stored fields never carry them.
-    secrets: addSecrets(providerSecrets(user, env)),
+    remote,
+    // Known to the redactor from here on: errors, log lines and stored fields never carry them (a SAS
+    // token, a storage account key, an AWS secret, the signing key as much as an API key).
+    secrets: addSecrets([...providerSecrets(user, env), ...(remote?.secrets ?? [])]),
     notices,
   }
 }

@@ -26,7 +26,7 @@ import type { DiscoveredSpec } from './discover.js'
 import { MIME_OF, sniffFormat } from './image-format.js'
 import { esbuildPublicPath, resolveOptions, type Env, type ResolvedOptions } from './options.js'
 import { isSpecPath } from './spec-path.js'
-import type { EntryLook, Inspection, SidecarLook } from './cache/backend.js'
+import type { EntryLook, Inspection, Location, SidecarLook } from './cache/backend.js'
 import { openCache, type TierDefinition } from './cache/backends.js'
 import { BUILDS_DIR, outputLabel, readBuildRecords, recordFileName, writeBuildRecord, type BuildRecord } from './cache/build-record.js'
 import { DerivedCache } from './cache/derived.js'
@@ -50,6 +50,7 @@ import type { GenerateAllOptions, GenerateAllReport, PendingBatch, PlanDeps, Pla
 import type { BatchRunOptions, BatchRunReport } from './service/batch.js'
 import type { PendingIndex } from './batch/pending.js'
 import type { GenerationState, Generations } from './service/generations.js'
+import type { PullReport, PushReport, RemoteSummary, TransferOptions } from './service/remote.js'
 import { warmImageModule } from './service/warm.js'
 import type { AiImageOptions } from '../types.js'
 
@@ -61,7 +62,7 @@ export { formatAge } from './clock.js'
 export type { PendingPreview, PreviewImage, PreviewTarget } from './service/dev-preview.js'
 export type { AssetSink, EmittedAsset } from './emit/image-module.js'
 export type { BuildRecord } from './cache/build-record.js'
-export type { Inspection, EntryLook, ImageLook, SidecarLook } from './cache/backend.js'
+export type { Inspection, EntryLook, ImageLook, Location, SidecarLook } from './cache/backend.js'
 export type { Sidecar, SidecarImage } from './cache/entry.js'
 export { isEntryFilePath } from './cache/store.js'
 export type { GenerationState } from './service/generations.js'
@@ -74,6 +75,7 @@ export type { ResolvedImage, PreparedSpec } from './engine/prepare.js'
 export type { GenerateAllOptions, GenerateAllReport, PendingBatch, PlanEntry, SpecOutcome, SpecStatus } from './service/plan.js'
 export type { BatchEvent, BatchRunOptions, BatchRunReport } from './service/batch.js'
 export type { ValidatedSpec } from './spec/validate.js'
+export type { PullReport, PushReport, RemoteSummary, TransferOptions, TransferProgress } from './service/remote.js'
 
 export interface ResolveOptions {
   /** Spec files being resolved above this one (chains), to report a cycle. */
@@ -315,7 +317,7 @@ export class ImageService {
       })
       const frozen = misses.filter(([file]) => !pending.some((p) => p.file === file)).map(([file]) => file)
       const { missingImagesError } = await import('./service/pending.js')
-      return missingImagesError(frozen.sort(), pending.sort((a, b) => a.file.localeCompare(b.file)))
+      return missingImagesError(frozen.sort(), pending.sort((a, b) => a.file.localeCompare(b.file)), this.options.remote?.display)
     }
     const error = this.#budget.buildError() ?? (await missingError())
     return { summary, ...(error ? { error } : {}) }
@@ -509,6 +511,32 @@ export class ImageService {
     return this.#budget.refusal({ label: spec.label, images: estimate.images, usd: estimate.usd })
   }
 
+  // — remote cache (#14) —
+
+  /** The remote cache of this project (`remote`, `AI_IMAGE_REMOTE`) as messages show it; undefined without one. */
+  remoteCache(): RemoteSummary | undefined {
+    const remote = this.options.remote
+    return remote && { display: remote.display, mode: remote.mode, commitImages: remote.commitImages, signed: remote.signingKey !== undefined }
+  }
+
+  /**
+   * Where the entry of a key is, fetching no image: the committed folder (read and verified whole), else the
+   * remote's checked sidecar (`check`, `ls`). A remote that cannot be asked throws its own error.
+   */
+  locateEntry(key: string): Promise<Location> {
+    return this.#cache.locate(key)
+  }
+
+  /** Push every committed entry the remote lacks, verified first (`ai-image push`; mode 'read-write' only). */
+  async pushToRemote(options: TransferOptions = {}): Promise<PushReport> {
+    return (await import('./service/remote.js')).pushToRemote(this.#cache, this.options.remote, options)
+  }
+
+  /** Pull `keys` (or every entry of the remote) that the committed folder lacks or holds without images (`ai-image pull`). */
+  async pullFromRemote(keys: readonly string[] | 'all', options: TransferOptions = {}): Promise<PullReport> {
+    return (await import('./service/remote.js')).pullFromRemote(this.#cache, this.options.remote, keys, options)
+  }
+
   activity(): Activity {
     return { emit: { ...this.#emitter.stats }, cache: { ...this.#cache.counts } }
   }
@@ -526,6 +554,7 @@ export class ImageService {
       resolve: (spec) => this.resolve(spec),
       prepare: (spec, chain, upstream) => this.prepare(spec, chain, upstream),
       inspect: (key) => this.#cache.inspect(key),
+      locate: (key) => this.#cache.locate(key),
       keptCandidates: (key) => this.#cache.keptCandidates(key),
       estimate: (spec, images) => this.estimate(spec, images),
       pendingOf: async (key): Promise<PendingBatch | undefined> => (await import('./service/pending.js')).pendingBatchOf(await this.#pending(), key),

@@ -7,14 +7,22 @@ import { createServer, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import { closeServer, forward, listen } from './s3-server.js'
 
+/** Which requests a fault hits (default: every one), and how many pass untouched before it starts. */
+export interface FaultScope {
+  /** Requests that pass through unharmed first (the store "goes down" mid-way). @default 0 */
+  after?: number
+  /** Only requests this matches are faulted (and counted); others pass. */
+  match?: (request: { method: string; url: string }) => boolean
+}
+
 export type Fault =
   | { kind: 'none' }
   /** The next `count` requests (default: all) get `status` with the store's error `code`. */
-  | { kind: 'status'; status: number; code: string; count?: number }
+  | ({ kind: 'status'; status: number; code: string; count?: number } & FaultScope)
   /** The next `count` requests (default: all) have their connection destroyed before any answer. */
-  | { kind: 'drop'; count?: number }
+  | ({ kind: 'drop'; count?: number } & FaultScope)
   /** The next `count` requests (default: all) are held and never answered (until the proxy closes). */
-  | { kind: 'hang'; count?: number }
+  | ({ kind: 'hang'; count?: number } & FaultScope)
 
 export interface FaultProxy {
   /** `http://127.0.0.1:<port>` */
@@ -33,13 +41,16 @@ export async function startFaultProxy(upstream: string, flavor: 'azure' | 's3'):
   const target = new URL(upstream)
   let current: Fault = { kind: 'none' }
   let remaining = Infinity
+  let spared = 0
   let requests = 0
   const sockets = new Set<Socket>()
   const make = (): Server => {
     const server = createServer((req, res) => {
       requests++
       const fault = current
-      if (fault.kind !== 'none' && remaining > 0) {
+      const hit = fault.kind !== 'none' && (fault.match?.({ method: req.method ?? 'GET', url: req.url ?? '/' }) ?? true)
+      if (hit && spared > 0) spared--
+      else if (hit && remaining > 0) {
         remaining--
         if (remaining === 0) current = { kind: 'none' }
         if (fault.kind === 'drop') return void req.socket.destroy()
@@ -71,6 +82,7 @@ export async function startFaultProxy(upstream: string, flavor: 'azure' | 's3'):
     fault(fault) {
       current = fault
       remaining = fault.kind === 'none' ? 0 : (fault.count ?? Infinity)
+      spared = fault.kind === 'none' ? 0 : (fault.after ?? 0)
     },
     async down() {
       if (!up) return

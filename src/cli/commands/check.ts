@@ -10,11 +10,25 @@ import { describeError } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
 import type { Project } from '../project.js'
+import { remoteFailure } from './remote-progress.js'
 
 export async function check(project: Project, output: Output): Promise<number> {
   const plan = await project.service.plan(project.specs.map((s) => s.ref))
+  const remote = project.service.remoteCache()
+  const unreachable = remoteFailure(plan)
+  if (unreachable) {
+    // Every spec the folder misses needed the remote: one line says why none of them could be checked.
+    output.err(output.style('red', describeError(unreachable)))
+    return EXIT.problems
+  }
   const problems = plan.filter((entry) => entry.status !== 'hit')
-  for (const entry of problems) {
+  // With a remote cache, every spec says where its entry is: here (local), only in the remote (a build fetches
+  // it from there), or nowhere (missing); without one, only the problems are listed.
+  for (const entry of remote ? plan : problems) {
+    if (entry.status === 'hit') {
+      output.out(`${output.style('green', '✓')} ${entry.label}  ${entry.where ?? 'local'}`)
+      continue
+    }
     const what =
       entry.status === 'invalid'
         ? `invalid: ${describeError(entry.error)}`
@@ -28,7 +42,9 @@ export async function check(project: Project, output: Output): Promise<number> {
   const recorded = await recordedProblems(project, new Set(plan.flatMap((p) => (p.key ? [p.key] : []))))
   for (const line of recorded) output.out(`${output.style('red', '✗')} ${line}`)
   if (problems.length + recorded.length === 0) {
-    output.out(`${output.style('green', '✓')} all ${plan.length} spec${plan.length === 1 ? ' is' : 's are'} cached and verified`)
+    const inRemote = plan.filter((entry) => entry.where === 'remote').length
+    const where = remote && inRemote > 0 ? ` (${inRemote} only in remote cache ${remote.display}, which builds fetch them from${remote.signed ? ', signed' : ''})` : ''
+    output.out(`${output.style('green', '✓')} all ${plan.length} spec${plan.length === 1 ? ' is' : 's are'} cached and verified${where}`)
     return EXIT.ok
   }
   const fixable = problems.some((p) => p.status !== 'invalid' && p.status !== 'pending') || recorded.length > 0
@@ -57,7 +73,7 @@ async function recordedProblems(project: Project, discovered: ReadonlySet<string
     for (const key of record.keys) {
       if (seen.has(key)) continue
       seen.add(key)
-      const found = await service.inspectEntry(key).catch((error: unknown) => ({ status: 'corrupt' as const, reason: describeError(error) }))
+      const found = await service.locateEntry(key).catch((error: unknown) => ({ status: 'corrupt' as const, reason: describeError(error) }))
       if (found.status === 'corrupt') lines.push(`${label}  entry ${key.slice(0, 12)} of this build is corrupt: ${found.reason}`)
       else if (found.status === 'miss') lines.push(`${label}  entry ${key.slice(0, 12)} of this build is missing`)
     }

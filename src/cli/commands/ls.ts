@@ -35,8 +35,9 @@ export async function list(project: Project, output: Output, options: { json: bo
       continue
     }
     const spec = await service.loadSpec(project.specs[i]!.ref)
-    const found = entry.status === 'hit' && entry.key ? await service.inspectEntry(entry.key) : undefined
-    const sidecar = found?.status === 'hit' ? found.entry.sidecar : undefined
+    // A hit only in the remote cache is described by its sidecar there: listing fetches no image.
+    const found = entry.status === 'hit' && entry.key ? await service.locateEntry(entry.key) : undefined
+    const sidecar = found?.status === 'hit' ? found.sidecar : undefined
     const tokens = sidecar?.usage?.output_tokens
     rows.push({
       file: entry.label,

@@ -68,9 +68,29 @@ export interface LockAttempt {
   holder?: string
 }
 
+/** Where an entry is (`CacheTiers.locate`): the committed folder, or a later tier (by its name), or nowhere. */
+export type Location =
+  | { status: 'hit'; where: 'local'; sidecar: Sidecar }
+  | { status: 'hit'; where: 'remote'; tier: string; sidecar: Sidecar }
+  | { status: 'miss' }
+  | { status: 'corrupt'; reason: string }
+
 export interface CacheBackend {
   /** Where it keeps entries, for messages (a folder; a URL without secrets). */
   readonly name: string
+  /**
+   * False for a tier this machine only reads (a remote cache in mode 'read'): no entry is offered to it and
+   * no key is locked in it. @default true
+   */
+  readonly writable?: boolean
+  /** True when the backend warns of each entry it refuses itself (the tiers then do not warn again). */
+  readonly reportsRefusals?: boolean
+  /**
+   * A content-addressed backend: the images a checked sidecar records, found by their SHA-256 and verified
+   * (bytes, SHA-256, header), for an entry whose sidecar is committed without its images; undefined when one
+   * of them is missing or refused (warned by the backend).
+   */
+  imagesOf?(sidecar: Sidecar): Promise<Buffer[] | undefined>
   /**
    * Read and verify an entry: every sidecar field, the request against the key, and each image's bytes.
    * Anything wrong is `corrupt` with a reason naming the file at fault, never a crash or a raw error.
@@ -83,7 +103,8 @@ export interface CacheBackend {
   completeSidecar?(key: string): Promise<WarmEntry | undefined>
   /**
    * The checked sidecar of an entry, no image read: what a listing of many entries reads (the gallery's
-   * earlier generations). Backends without a cheap one leave it out, and listings pass over their entries.
+   * earlier generations, `check`, `ls`, a dry run; a remote: one small read instead of the images). Backends
+   * without a cheap one leave it out, and listings pass over their entries.
    */
   readSidecar?(key: string): Promise<SidecarLook>
   /** Store a complete entry; `exists` when the backend already has a valid one (it is not replaced). */

@@ -4,8 +4,10 @@
  * processes leave behind, and prune. Everything about folders, stamps, journals and lock files stays here.
  */
 import { readdir } from 'node:fs/promises'
+import path from 'node:path'
 import type { Clock } from '../clock.js'
-import type { CacheBackend, LockAttempt, NewEntry } from './backend.js'
+import type { CacheBackend, CacheEntry, CachedImage, LockAttempt, NewEntry } from './backend.js'
+import type { Sidecar } from './entry.js'
 import type { EntryDraft } from './draft.js'
 import type { SkipReporter } from './housekeeping.js'
 import type { Journal } from './journal.js'
@@ -18,14 +20,25 @@ import { tidyWorkDir } from './workdir.js'
  * The folder's locks, journals, housekeeping and prune load on first use: a warm build reads entries and
  * never generates, so it loads none of them.
  */
+export interface LocalCacheOptions {
+  clock?: Clock
+  /**
+   * False when the project commits only sidecars (`remote.commitImages: false`): the folder then keeps a
+   * `.gitignore` of its image files (`image-ignore.ts`). @default true
+   */
+  commitImages?: boolean
+  warn?: (message: string) => void
+}
+
 export class LocalCache implements CacheBackend {
   readonly store: CacheStore
   private locks: Promise<KeyLocks> | undefined
   private journal: Promise<Journal> | undefined
+  private ignoreChecked: Promise<void> | undefined
 
   constructor(
     dir: string,
-    private readonly options: { clock?: Clock } = {},
+    private readonly options: LocalCacheOptions = {},
   ) {
     this.store = new CacheStore(dir)
   }
@@ -54,6 +67,7 @@ export class LocalCache implements CacheBackend {
   async write({ sidecar, images }: NewEntry): Promise<'written' | 'exists'> {
     const { key } = sidecar
     if ((await this.store.inspect(key)).status === 'hit') return 'exists'
+    await this.beforeWrite()
     for (const [index, image] of sidecar.images.entries()) {
       const data = images[index]
       if (!data) throw new Error(`write: no bytes for image ${index} of ${key}`)
@@ -63,6 +77,40 @@ export class LocalCache implements CacheBackend {
     }
     await this.store.commit(sidecar)
     return 'written'
+  }
+
+  /**
+   * Store an entry another tier read and verified (each image's bytes against its record's SHA-256, size and
+   * header), as a generation stores one: the images, atomically, then the sidecar. Nothing is hashed again.
+   * Returns the entry with the token of each image file as written (the warm path of the next build uses them).
+   */
+  async adopt(sidecar: Sidecar, images: readonly Buffer[]): Promise<CacheEntry> {
+    const entry = await this.adoptImages(sidecar, images)
+    await this.store.commit(sidecar)
+    return entry
+  }
+
+  /**
+   * The images of a committed sidecar, verified by another tier, written beside it (`commitImages: false`:
+   * the sidecar is in git, the images come from the remote); the sidecar file is left as it is. `only`: the
+   * indices to write (the others are here already; their token in the answer is then unknown).
+   */
+  async adoptImages(sidecar: Sidecar, images: readonly Buffer[], only?: readonly number[]): Promise<CacheEntry> {
+    const { key } = sidecar
+    if (images.length !== sidecar.images.length) throw new Error(`write: ${images.length} images for the ${sidecar.images.length} of entry ${key}`)
+    await this.beforeWrite()
+    const written: CachedImage[] = []
+    for (const [index, record] of sidecar.images.entries()) {
+      const data = images[index]!
+      const token = !only || only.includes(index) ? await this.store.writeVerifiedImage(key, record, data) : undefined
+      written.push({ ...record, data, ...(token ? { token } : {}) })
+    }
+    return { key, sidecar, images: written }
+  }
+
+  /** The checked sidecar of an entry committed without (some of) its images, and which are absent. */
+  sidecarWithoutImages(key: string) {
+    return this.store.sidecarWithoutImages(key)
   }
 
   async remove(key: string): Promise<boolean> {
@@ -93,6 +141,7 @@ export class LocalCache implements CacheBackend {
    * go. `afterCommit` runs once the sidecar is written (the tiers offer the entry to the others).
    */
   async draft(key: string, afterCommit?: () => Promise<void>): Promise<EntryDraft> {
+    await this.beforeWrite()
     const [{ EntryDraft }, journal] = await Promise.all([import('./draft.js'), this.journalOf()])
     return EntryDraft.open(this.store, journal, key, afterCommit)
   }
@@ -117,6 +166,26 @@ export class LocalCache implements CacheBackend {
   async prune(used: ReadonlySet<string>, dryRun: boolean, report?: PruneReport): Promise<number> {
     const [{ pruneEntries }, locks, journal] = await Promise.all([import('./prune.js'), this.locksOf(), this.journalOf()])
     return pruneEntries({ store: this.store, locks, journal }, used, dryRun, report)
+  }
+
+  /**
+   * Once per run, before the first entry is written: the folder's `.gitignore` of image files follows
+   * `commitImages` (a warm build writes nothing, so it never looks). A problem with it only warns.
+   */
+  private beforeWrite(): Promise<void> {
+    return (this.ignoreChecked ??= (async () => {
+      const commitImages = this.options.commitImages ?? true
+      try {
+        const { maintainImageIgnore, IMAGE_IGNORE_FILE } = await import('./image-ignore.js')
+        if ((await maintainImageIgnore(this.store.dir, commitImages)) === 'foreign') {
+          this.options.warn?.(
+            `remote.commitImages is false, but ${path.join(this.store.dir, IMAGE_IGNORE_FILE)} is not the plugin's: make sure it keeps the image files (*.png, *.jpg, *.webp, *.avif) out of git`,
+          )
+        }
+      } catch (error) {
+        this.options.warn?.(`could not update ${path.join(this.store.dir, '.gitignore')} (${(error as Error).message})`)
+      }
+    })())
   }
 
   private locksOf(): Promise<KeyLocks> {

@@ -13,7 +13,7 @@
  * The files of the committed folder; `local.ts` makes it a cache backend (with its locks and journals).
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { IMAGE_LIMITS, extensionOf } from '../image-format.js'
 import { assertCacheRootIsFolder, assertWritable, ensureCacheFolder, unreadableError, writeFailure } from './cache-folder.js'
@@ -21,8 +21,8 @@ import { SIDECAR_MAX_BYTES, SIDECAR_VERSION, checkImageBytes, parseSidecar, side
 import { sha256 } from '../hash.js'
 import type { KeyMaterial } from './key.js'
 import { describeFileProblem, folderState, readRegularFile } from './safe-fs.js'
-import type { CacheEntry, CachedImage, EntryLook, ImageLook, Inspection, SidecarLook, WarmEntry } from './backend.js'
-import { stampFile, stampOf, tokenOf } from './stamp.js'
+import type { CacheEntry, CachedImage, EntryLook, FreshnessToken, ImageLook, Inspection, SidecarLook, WarmEntry } from './backend.js'
+import { fileToken, stampFile, stampOf, tokenOf } from './stamp.js'
 
 export { SIDECAR_VERSION, type Sidecar, type SidecarImage } from './entry.js'
 export type { CacheEntry, CachedImage, Inspection } from './backend.js'
@@ -177,11 +177,7 @@ export class CacheStore {
     meta: { mime: string; width: number; height: number; revised_prompt?: string },
   ): Promise<SidecarImage> {
     const file = this.imageFileName(key, index, meta.mime)
-    this.counts.imagesWritten++
-    await this.prepareFolder(key)
-    await atomicWrite(path.join(this.folderOf(key), file), data).catch((error: unknown) => {
-      throw writeFailure(error, this.folderOf(key))
-    })
+    await this.writeImageFile(key, file, data)
     return {
       file,
       sha256: sha256(data),
@@ -191,6 +187,44 @@ export class CacheStore {
       mime: meta.mime,
       ...(meta.revised_prompt ? { revised_prompt: meta.revised_prompt } : {}),
     }
+  }
+
+  /**
+   * Write the bytes of a checked image record that were verified against it already (another tier checked
+   * their SHA-256 and header on the way in), without hashing them a second time; returns the token of the
+   * file as written. The record's file name is the checked `<key>-<index>.<ext>`.
+   */
+  async writeVerifiedImage(key: string, record: SidecarImage, data: Buffer): Promise<FreshnessToken | undefined> {
+    if (data.length !== record.bytes) throw new Error(`write: ${record.file} is ${data.length} bytes, its record says ${record.bytes}`)
+    await this.writeImageFile(key, record.file, data)
+    return fileToken(this.imagePath(key, record.file))
+  }
+
+  private async writeImageFile(key: string, file: string, data: Buffer): Promise<void> {
+    this.counts.imagesWritten++
+    await this.prepareFolder(key)
+    await atomicWrite(path.join(this.folderOf(key), file), data).catch((error: unknown) => {
+      throw writeFailure(error, this.folderOf(key))
+    })
+  }
+
+  /**
+   * The checked sidecar of an entry committed without (some of) its images, and which of them have no file
+   * at all (`commitImages: false` keeps only sidecars in git); undefined when the sidecar is missing or
+   * refused, or every image has a file (right or wrong: `inspect` judges those).
+   */
+  async sidecarWithoutImages(key: string): Promise<{ sidecar: Sidecar; absent: number[] } | undefined> {
+    const read = await this.readSidecar(key).catch(() => undefined)
+    if (read?.status !== 'ok') return undefined
+    const absent: number[] = []
+    for (const [index, image] of read.sidecar.images.entries()) {
+      const missing = await lstat(this.imagePath(key, image.file)).then(
+        () => false,
+        (error: NodeJS.ErrnoException) => error.code === 'ENOENT',
+      )
+      if (missing) absent.push(index)
+    }
+    return absent.length > 0 ? { sidecar: read.sidecar, absent } : undefined
   }
 
   /** Write the sidecar last: from this moment the entry exists. */

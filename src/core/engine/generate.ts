@@ -211,7 +211,7 @@ export class ImageEngine {
     if (this.toldAboutWaiting) return
     this.toldAboutWaiting = true
     this.deps.log.info(
-      `another process${holder ? ` (${holder})` : ''} is generating images for this cache folder; its keys are left to it instead of paid twice`,
+      `another process${holder ? ` (${holder})` : ''} is generating images this build needs; its keys are left to it instead of paid twice`,
     )
   }
 

@@ -42,7 +42,7 @@ export async function pendingPlaceholder(prepared: PreparedSpec, request: Provid
  * The error a build ends with when specs have no image: those a batch is making (with their batch and age),
  * and those generation is frozen for. CACHE_MISS_FROZEN either way; `data.missing` lists every such spec.
  */
-export function missingImagesError(frozen: readonly string[], pending: ReadonlyArray<{ file: string; pending: PendingBatch }>): AiImageError {
+export function missingImagesError(frozen: readonly string[], pending: ReadonlyArray<{ file: string; pending: PendingBatch }>, remote?: string): AiImageError {
   const parts: string[] = []
   if (pending.length > 0) {
     parts.push(
@@ -53,14 +53,24 @@ export function missingImagesError(frozen: readonly string[], pending: ReadonlyA
     )
   }
   if (frozen.length > 0) {
+    const subject = `${frozen.length} spec${frozen.length > 1 ? 's have' : ' has'} no cached image`
+    const list = frozen.map((f) => `  - ${f}`).join('\n')
     parts.push(
-      `${frozen.length} spec${frozen.length > 1 ? 's have' : ' has'} no cached image and generation is frozen (CI is set):\n` +
-        frozen.map((f) => `  - ${f}`).join('\n') +
-        '\nGenerate them where an API key is available with `npx ai-image generate` (or a build without CI), ' +
-        'commit the cache folder, or set `frozen: false` to allow paid generation here.',
+      remote === undefined
+        ? `${subject} and generation is frozen (CI is set):\n${list}\n` +
+            'Generate them where an API key is available with `npx ai-image generate` (or a build without CI), ' +
+            'commit the cache folder, or set `frozen: false` to allow paid generation here.'
+        : // With a remote cache (#14), the specs are in neither cache: say so, and how entries get into the remote.
+          `${subject}, neither in the cache folder nor in remote cache ${remote}, and generation is frozen (CI is set):\n${list}\n` +
+            'Generate them where an API key is available and the remote is writable (`npx ai-image generate` pushes what it generates), ' +
+            'upload entries generated earlier with `npx ai-image push`, or set `frozen: false` to allow paid generation here.',
     )
   }
   return new AiImageError('CACHE_MISS_FROZEN', parts.join('\n'), {
-    data: { missing: [...pending.map((p) => p.file), ...frozen].sort(), ...(pending.length > 0 ? { pending: pending.map(({ file, pending: p }) => ({ file, ...p })) } : {}) },
+    data: {
+      missing: [...pending.map((p) => p.file), ...frozen].sort(),
+      ...(pending.length > 0 ? { pending: pending.map(({ file, pending: p }) => ({ file, ...p })) } : {}),
+      ...(remote === undefined ? {} : { remote }),
+    },
   })
 }

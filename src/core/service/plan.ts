@@ -4,7 +4,7 @@
  * a dry run that says what would be generated and what it would cost, without a single request.
  */
 import { isAiImageError, type AiImageError } from '../errors.js'
-import type { Inspection } from '../cache/backend.js'
+import type { Inspection, Location } from '../cache/backend.js'
 import type { CostEstimate } from '../engine/cost.js'
 import { checkInputs } from '../engine/inputs.js'
 import type { PreparedSpec } from '../engine/prepare.js'
@@ -61,6 +61,8 @@ export interface PlanDeps {
     upstream: (spec: ValidatedSpec, chain: readonly string[]) => Promise<{ data: Buffer; mime: string; sha256: string }>,
   ): Promise<PreparedSpec>
   inspect(key: string): Promise<Inspection>
+  /** Where the entry of a key is (the committed folder, verified; else a remote's checked sidecar), fetching no image. */
+  locate(key: string): Promise<Location>
   /** Candidates an interrupted generation of `key` already wrote (and that pass every check). */
   keptCandidates(key: string): Promise<number[]>
   estimate(spec: ValidatedSpec, images?: number): CostEstimate
@@ -114,6 +116,8 @@ export interface PlanEntry {
    * a miss that a batch is making (#16), which nothing generates meanwhile.
    */
   status: 'hit' | 'miss' | 'corrupt' | 'invalid' | 'pending'
+  /** Where a hit is: the committed folder, or only the remote cache (a build fetches it from there). */
+  where?: 'local' | 'remote'
   /** Images a generation would request now: `n`, less candidates kept from an interrupted run. */
   images: number
   /** Estimated cost of those images (a miss). */
@@ -162,8 +166,8 @@ function planEach(deps: PlanDeps, refs: readonly SpecRef[]): Promise<PlanEntry[]
       try {
         const prepared = await cachedKey(deps, spec, [])
         const key = prepared.key
-        const found = await deps.inspect(key)
-        if (found.status === 'hit') return { label: spec.label, key, status: 'hit', images: 0 }
+        const found = await deps.locate(key)
+        if (found.status === 'hit') return { label: spec.label, key, status: 'hit', where: found.where, images: 0 }
         const pending = await deps.pendingOf(key)
         if (pending) return { label: spec.label, key, status: 'pending', images: 0, pending }
         // What a generation would refuse before spending, a dry run reports too.

@@ -151,11 +151,23 @@ export class RemoteCache {
     const found = await this.getSidecar(key)
     if (found.status !== 'hit') return found
     const sidecar = found.value
+    const images = await this.getImages(sidecar)
+    if (images.status !== 'hit') return images
+    return { status: 'hit', value: { key, sidecar, images: images.value } }
+  }
+
+  /**
+   * The images of a sidecar checked elsewhere (a sidecar committed without its images, `commitImages:
+   * false`), fetched by their SHA-256 (content-addressed: any entry's push of the same bytes serves) and
+   * verified like `getEntry`'s. One missing or wrong image makes the whole answer a miss, warned.
+   */
+  async getImages(sidecar: Sidecar): Promise<RemoteLookup<RemoteImage[]>> {
+    checkKey(sidecar.key)
     const limit = pLimit(TRANSFER_CONCURRENCY)
     const fetched = await Promise.all(sidecar.images.map((image, index) => limit(() => this.fetchImage(image, index))))
     const problem = fetched.find((result): result is { reason: string } => 'reason' in result)
-    if (problem) return this.refuse(key, problem.reason)
-    return { status: 'hit', value: { key, sidecar, images: fetched as RemoteImage[] } }
+    if (problem) return this.refuse(sidecar.key, problem.reason)
+    return { status: 'hit', value: fetched as RemoteImage[] }
   }
 
   private async fetchImage(image: Sidecar['images'][number], index: number): Promise<RemoteImage | { reason: string }> {
@@ -217,9 +229,9 @@ export class RemoteCache {
       if (found.status === 'hit') return { status: 'hit', entry: found.value }
       // Nothing can replace an invalid entry, so nobody's lease would bring a valid one: generate, keep locally.
       if (found.status === 'invalid') return { status: 'generate' }
-      const attempt = await this.store.tryAcquireLease(leaseName(key), { holder: this.holder, ttlMs: this.ttlMs })
-      if (attempt.acquired) {
-        const lease = new KeyLease(key, attempt.lease)
+      const attempt = await this.tryLease(key)
+      if ('lease' in attempt) {
+        const lease = attempt.lease
         // The last holder may have pushed and released between our look and our lease.
         const again = await this.getEntry(key).catch(async (error: unknown) => {
           await lease.release()
@@ -240,6 +252,18 @@ export class RemoteCache {
       await this.clock.sleep(poll + Math.random() * poll, options.signal)
       poll = Math.min(this.pollMs.max, poll * 2)
     }
+  }
+
+  /**
+   * One try at the lease on `key`, without waiting: held (renewed until released), or refused because
+   * `holder` (as the store knows it) holds it. For callers with their own waiting loop (the build's engine).
+   */
+  async tryLease(key: string): Promise<{ lease: KeyLease } | { holder: string | undefined }> {
+    this.requireWritable('take a lease')
+    checkKey(key)
+    await this.ensureConditionalWrites()
+    const attempt = await this.store.tryAcquireLease(leaseName(key), { holder: this.holder, ttlMs: this.ttlMs })
+    return attempt.acquired ? { lease: new KeyLease(key, attempt.lease) } : { holder: attempt.holder }
   }
 
   /** Keys of the entries in the remote (names that are not entries are skipped). */
