@@ -10,6 +10,7 @@ import { gallery } from './commands/gallery.js'
 import { generate } from './commands/generate.js'
 import { list } from './commands/ls.js'
 import { prune } from './commands/prune.js'
+import { types } from './commands/types.js'
 import { describeError } from './describe.js'
 import { EXIT, HELP } from './help.js'
 import { createOutput, type Streams } from './output.js'
@@ -31,6 +32,7 @@ const COMMANDS = {
   prune: { options: { ...COMMON_OPTIONS, 'dry-run': { type: 'boolean' } }, positionals: false },
   ls: { options: { ...COMMON_OPTIONS, json: { type: 'boolean' } }, positionals: false },
   gallery: { options: { ...COMMON_OPTIONS, out: { type: 'string' }, since: { type: 'string' } }, positionals: false },
+  types: { options: { ...COMMON_OPTIONS, check: { type: 'boolean' } }, positionals: false },
 } as const
 
 type Command = keyof typeof COMMANDS
@@ -85,6 +87,8 @@ export async function run(argv: readonly string[], context: RunContext): Promise
         return await prune(project, output, { dryRun: parsed.values['dry-run'] === true })
       case 'ls':
         return await list(project, output, { json: parsed.values.json === true })
+      case 'types':
+        return await types(project, output, { check: parsed.values.check === true })
       case 'gallery':
         return await gallery(project, output, { out: parsed.values.out as string | undefined, since: parsed.values.since as string | undefined, cwd: context.cwd, env: context.env })
     }

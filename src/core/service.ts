@@ -25,7 +25,7 @@ import { loadConfigFile, mergeOptions } from './config-file.js'
 import type { DiscoveredSpec } from './discover.js'
 import { MIME_OF, sniffFormat } from './image-format.js'
 import { esbuildPublicPath, resolveOptions, type Env, type ResolvedOptions } from './options.js'
-import { isSpecPath } from './spec-path.js'
+import { isSpecPath, specDeclarationPath } from './spec-path.js'
 import type { Inspection } from './cache/backend.js'
 import { openCache } from './cache/backends.js'
 import { BUILDS_DIR, outputLabel, readBuildRecords, recordFileName, writeBuildRecord, type BuildRecord } from './cache/build-record.js'
@@ -47,11 +47,15 @@ import { namedSpec, parseQuerySpec, readSpecFile, refLabel, relativeLabel, type 
 import { validateSpec, type ValidatedSpec } from './spec/validate.js'
 import type { DevPreviews, PendingPreview, PreviewTarget } from './service/dev-preview.js'
 import type { GenerateAllOptions, GenerateAllReport, PlanDeps, PlanEntry } from './service/plan.js'
+import { checkBeforePaying, checkProject, type ProjectCheck, type ProjectCheckDeps } from './service/project-check.js'
+import { findProjectFiles } from './service/spec-files.js'
+import { syncDeclarations, wantsDeclarations, type DeclarationReport } from './service/spec-types.js'
+import { placeholderNotice } from './service/placeholder-notice.js'
 import { warmImageModule } from './service/warm.js'
 import type { AiImageOptions } from '../types.js'
 
 // The vocabulary front ends share with the core, so they import nothing else of it.
-export { SPEC_SUFFIX, SPEC_SUFFIX_SOURCE, isSpecPath } from './spec-path.js'
+export { SPEC_DECLARATION_SUFFIX, SPEC_SUFFIX, SPEC_SUFFIX_SOURCE, isSpecPath } from './spec-path.js'
 export { VIRTUAL_PREFIX, type SpecRef } from './spec/source.js'
 export { formatUSD, type CostEstimate } from './engine/cost.js'
 export type { PendingPreview, PreviewImage, PreviewTarget } from './service/dev-preview.js'
@@ -66,6 +70,8 @@ export type { RunSummary } from './engine/report.js'
 export type { ResolvedImage, PreparedSpec } from './engine/prepare.js'
 export type { GenerateAllOptions, GenerateAllReport, PlanEntry, SpecOutcome, SpecStatus } from './service/plan.js'
 export type { ValidatedSpec } from './spec/validate.js'
+export type { InvalidSpec, ProjectCheck } from './service/project-check.js'
+export type { DeclarationReport } from './service/spec-types.js'
 
 export interface ResolveOptions {
   /** Spec files being resolved above this one (chains), to report a cycle. */
@@ -136,6 +142,15 @@ export interface BuildEnd {
   error?: AiImageError
 }
 
+export interface EndBuildOptions {
+  failed?: boolean
+  /**
+   * A build that writes output (not the dev server, not the command): its closing lines name every spec
+   * rendered as a placeholder and say that `dir` (the output folder, when the bundler told it) holds them.
+   */
+  output?: { dir?: string }
+}
+
 /** A build whose cache keys are recorded for `ai-image prune` (`cache/build-record.ts`). */
 export interface BuildOutput {
   /** unplugin's framework name: vite, rollup, rolldown, webpack, rspack, esbuild. */
@@ -190,6 +205,14 @@ export class ImageService {
   readonly #recorded = new Set<string>()
   #engine: ImageEngine | undefined
   #engineLoading: Promise<ImageEngine> | undefined
+  // — a newcomer's first hour (#13) —
+  /** Spec files this build judged at its start (`checkProject('build')`): its loads do not read them again. */
+  #judged = new Map<string, ValidatedSpec>()
+  /** The check at this build's start; its first paid request waits for it, then for every other spec to be judged. */
+  #startCheck: Promise<ProjectCheck> | undefined
+  #checkBeforePaying: Promise<void> | undefined
+  /** Specs this build rendered with the placeholder provider, for its closing lines. */
+  readonly #placeholders = new Set<string>()
 
   /** The service of a project: `ai-image.config.*` in its root under the inline options (which win). */
   static forProject(inline: AiImageOptions | undefined, context: ServiceContext & { root: string }): ImageService {
@@ -225,6 +248,10 @@ export class ImageService {
     this.#budget.reset()
     this.#progress.reset()
     this.#engine?.scheduler.reopen()
+    this.#judged = new Map()
+    this.#startCheck = undefined
+    this.#checkBeforePaying = undefined
+    this.#placeholders.clear()
   }
 
   /**
@@ -271,13 +298,20 @@ export class ImageService {
    * A build ends: paid requests still in flight land in the cache first (after a failure, requests not yet
    * sent are cancelled instead), then one summary line if anything was asked of the API, and the build's error.
    */
-  async endBuild(options: { failed?: boolean } = {}): Promise<BuildEnd> {
+  async endBuild(options: EndBuildOptions = {}): Promise<BuildEnd> {
     if (options.failed) this.#engine?.scheduler.cancelQueued('the build failed')
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight.values()])
     this.#progress.reset()
     if (this.#stats.startedAt !== undefined) this.#stats.finishedAt = this.#clock.now()
     const summary = this.#stats.snapshot()
     if (this.#stats.hadMisses) this.log.info(formatSummary(summary))
+    if (options.output && this.#placeholders.size > 0) {
+      const notice = placeholderNotice([...this.#placeholders].sort(), { root: this.options.root, dir: options.output.dir, explicit: this.#isPlaceholderExplicit() })
+      if (this.#isPlaceholderExplicit()) this.log.info(notice)
+      else this.log.warn(notice)
+    }
+    this.#placeholders.clear()
+    this.#judged = new Map()
     await this.#cache.endRun()
     const frozen = [...this.#missing].filter(([, error]) => error.code === 'CACHE_MISS_FROZEN').map(([file]) => file).sort()
     this.#missing.clear()
@@ -325,6 +359,12 @@ export class ImageService {
   }
 
   async loadSpec(ref: SpecRef): Promise<ValidatedSpec> {
+    // Judged by this build's check at its start: the build reads each spec file once.
+    const judged = ref.kind === 'file' ? this.#judged.get(ref.file) : undefined
+    return judged ?? this.#validate(ref)
+  }
+
+  async #validate(ref: SpecRef): Promise<ValidatedSpec> {
     return validateSpec(await this.readSpec(ref), {
       root: this.options.root,
       defaults: this.options.defaults,
@@ -353,7 +393,10 @@ export class ImageService {
     onKey?.(prepared.key)
     try {
       const image = await this.#obtain(prepared)
-      if (image.placeholder && !this.#isPlaceholderExplicit()) for (const notice of this.options.notices) this.log.warnOnce(notice)
+      if (image.placeholder) {
+        this.#placeholders.add(spec.label)
+        if (!this.#isPlaceholderExplicit()) for (const notice of this.options.notices) this.log.warnOnce(notice)
+      }
       return image
     } catch (error) {
       // Errors of an upstream spec in a chain keep naming that spec's file.
@@ -446,6 +489,53 @@ export class ImageService {
     await this.#engine?.close()
   }
 
+  // — a newcomer's first hour (#13) —
+
+  /**
+   * The check at the start of a build or of the dev server: every spec file (found as `ai-image` finds them)
+   * and named spec of the project, read and validated; the TypeScript declaration files beside spec files
+   * brought up to date. A build (`'build'`) then reuses the specs it judged, and its first paid request waits
+   * until every other spec of the project (`virtual:ai-image?…` imports in sources too) is judged valid: a
+   * build that would fail on an invalid spec pays for nothing. The caller decides what an invalid spec means
+   * (a build fails with `error`; the dev server logs `invalid` and goes on).
+   */
+  async checkProject(mode: 'build' | 'dev'): Promise<ProjectCheck> {
+    const running = checkProject(this.#projectCheckDeps())
+    // Set before it ends: webpack loads modules while its `make` hook (the build's start) still runs.
+    if (mode === 'build') this.#startCheck = running
+    const check = await running
+    if (mode === 'build') this.#judged = check.valid
+    return check
+  }
+
+  /** Before a build's first paid request: the check at its start passed, and so does every other spec of the project. */
+  async #judgeEverySpec(start: Promise<ProjectCheck>): Promise<void> {
+    const check = await start
+    if (check.error) throw check.error
+    await checkBeforePaying(this.#projectCheckDeps(), check.valid)
+  }
+
+  /** Declaration files of these spec files (new specs in the dev server), and removal of those of `gone` specs. */
+  async updateDeclarations(specs: readonly string[], gone: readonly string[] = []): Promise<DeclarationReport | undefined> {
+    if (!wantsDeclarations(this.options.root)) return undefined
+    return syncDeclarations(specs.filter((file) => this.options.isSpecFile(file)), gone.map(specDeclarationPath))
+  }
+
+  /** Every declaration file of the project up to date (`ai-image types`); `dryRun`: only say what would change. */
+  async syncAllDeclarations(options: { dryRun?: boolean } = {}): Promise<DeclarationReport> {
+    const files = await findProjectFiles(this.options)
+    return syncDeclarations(files.specs, files.declarations, options)
+  }
+
+  #projectCheckDeps(): ProjectCheckDeps {
+    return { options: this.options, log: this.log, validate: (ref) => this.#validate(ref) }
+  }
+
+  /** Whether a miss would be paid for: a provider other than the placeholder, and generation not frozen. */
+  #mayPay(): boolean {
+    return this.options.provider.kind !== 'placeholder' && !this.options.frozen
+  }
+
   #planDeps(): PlanDeps {
     return {
       root: this.options.root,
@@ -489,6 +579,7 @@ export class ImageService {
       return { key, spec, hit: true, placeholder: false, sidecar: found.entry.sidecar, images: found.entry.images }
     }
     if (found.status === 'corrupt') this.log.warn(`${spec.label}: cache entry ${key.slice(0, 12)} is corrupt (${found.reason}); treating it as a miss`)
+    if (this.#startCheck && this.#mayPay()) await (this.#checkBeforePaying ??= this.#judgeEverySpec(this.#startCheck))
     return (await this.#loadEngine()).obtainMiss(prepared)
   }
 

@@ -8,6 +8,7 @@
 import path from 'node:path'
 import { existsSync } from 'node:fs'
 import type { UnpluginContextMeta, UnpluginOptions } from 'unplugin'
+import { isAiImageError } from '../core/errors.js'
 import { isSpecPath, type PendingPreview } from '../core/service.js'
 import type { AiImageOptions } from '../types.js'
 import { rollupAssetSink, type RollupLikeContext } from './assets.js'
@@ -29,9 +30,20 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
     name: PLUGIN_NAME,
     enforce: 'pre',
 
-    buildStart() {
+    // Every spec of the project is judged before anything is paid for: a build fails at once, listing each
+    // invalid spec; the dev server says which are invalid and goes on (an import of one shows its error).
+    async buildStart() {
       state.buildFailed = false
-      state.service().beginBuild()
+      const service = state.service()
+      service.beginBuild()
+      const check = await service.checkProject(state.dev ? 'dev' : 'build')
+      if (!state.dev) {
+        if (check.error) throw check.error
+        return
+      }
+      for (const { label, error } of check.invalid) {
+        service.log.warn(`${label} is invalid: ${describeInvalid(error)} (the dev server goes on; an import of it fails until it is fixed)`)
+      }
     },
 
     resolveId: {
@@ -96,7 +108,10 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
       const service = state.service()
       // Paid requests in flight land in the cache before the build ends; then the summary of what it cost,
       // and the build's error: every frozen miss at once, or what the budget kept from being generated.
-      const { error } = await service.endBuild({ failed })
+      // A build names at its end every spec it rendered as a placeholder, and the folder that holds them.
+      const outDir = (this as { environment?: { config?: { root?: string; build?: { outDir?: string } } } } | undefined)?.environment?.config
+      const dir = outDir?.build?.outDir !== undefined ? path.resolve(outDir.root ?? service.options.root, outDir.build.outDir) : state.outputDir
+      const { error } = await service.endBuild({ failed, ...(state.dev ? {} : { output: { ...(dir === undefined ? {} : { dir }) } }) })
       // Close the connection pool so the process can exit; it is recreated on the next miss (watch mode).
       await service.close()
       // A failed build saw part of its modules only: it records no keys (build-record.ts).
@@ -120,6 +135,12 @@ function withRecorder<C>(hooks: (compiler: C) => void, record: (compiler: Emitti
     hooks(compiler)
     record(compiler as unknown as EmittingCompiler)
   }
+}
+
+/** An invalid spec's problem for a log line that names the spec already. */
+function describeInvalid(error: unknown): string {
+  if (isAiImageError(error)) return `${error.code}: ${error.bareMessage}`
+  return error instanceof Error ? error.message : String(error)
 }
 
 /** `moduleType` tells Rolldown (Vite 8) this is JavaScript whatever the id looks like. */

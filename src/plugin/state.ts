@@ -24,6 +24,8 @@ export interface PluginState {
    * records no keys. (A failed load stops the record too: see build-record.ts.)
    */
   buildFailed: boolean
+  /** The build's output folder, where the bundler tells it before the build ends (webpack, Rspack, esbuild). */
+  outputDir?: string
 }
 
 export function createPluginState(userOptions: AiImageOptions | undefined): PluginState {

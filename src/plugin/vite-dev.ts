@@ -17,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import path from 'node:path'
 import type { ViteDevServer } from 'vite'
 import { AiImageError } from '../core/errors.js'
-import type { ImageService, PendingPreview, PreviewTarget, SpecRef } from '../core/service.js'
+import { isSpecPath, type ImageService, type PendingPreview, type PreviewTarget, type SpecRef } from '../core/service.js'
 import { Preview, sendImage, sendPreview, type PreviewFrame } from './dev-preview.js'
 import { ASSET_NAME, DEV_URL_SEGMENT, PREVIEW_SEGMENT, isPluginUrl, parseImageUrl } from './dev-urls.js'
 import { ProjectQueries } from './project-queries.js'
@@ -104,6 +104,24 @@ export class DevServer {
 
   attach(server: ViteDevServer): void {
     this.server = server
+    // A spec created while the server runs gets its TypeScript declaration at once (the editor types its
+    // import as soon as it is saved); a deleted spec's declaration goes with it.
+    const declarations = (specs: string[], gone: string[]) => {
+      this.service()
+        .updateDeclarations(specs, gone)
+        .then(
+          (report) => {
+            for (const { file, reason } of report?.refused ?? []) this.service().log.warnOnce(`${file} ${reason}: the TypeScript declaration of its spec was not written there`)
+          },
+          (error: unknown) => this.service().log.warn(`could not update the TypeScript declaration of a spec (${(error as Error).message})`),
+        )
+    }
+    server.watcher.on('add', (file) => {
+      if (isSpecPath(file)) declarations([file], [])
+    })
+    server.watcher.on('unlink', (file) => {
+      if (isSpecPath(file)) declarations([], [file])
+    })
   }
 
   /** The files module `id` depends on: a change to any of them reloads it (`dependentsOf`). */

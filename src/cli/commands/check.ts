@@ -4,7 +4,7 @@
  * such as named specs given inline to a plugin) are verified too, so what `prune` keeps is what `check` checks.
  */
 import path from 'node:path'
-import { describeError } from '../describe.js'
+import { describeError, describeErrorOf } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
 import type { Project } from '../project.js'
@@ -15,7 +15,7 @@ export async function check(project: Project, output: Output): Promise<number> {
   for (const entry of problems) {
     const what =
       entry.status === 'invalid'
-        ? `invalid: ${describeError(entry.error)}`
+        ? `invalid: ${describeErrorOf(entry.label, entry.error)}`
         : entry.status === 'corrupt'
           ? `corrupt: ${entry.note} (key ${entry.key!.slice(0, 12)})`
           : `missing${entry.key ? ` (key ${entry.key.slice(0, 12)})` : ''}${entry.note ? `: ${entry.note}` : ''}`

@@ -2,7 +2,7 @@
  * `ai-image generate [globs...] [--dry-run]`: generate every miss ahead of a build through the same engine
  * the plugins use, or, with --dry-run, list the misses with their estimated cost and send nothing.
  */
-import { describeError } from '../describe.js'
+import { describeError, describeErrorOf } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
 import type { Project } from '../project.js'
@@ -35,7 +35,7 @@ export async function generate(project: Project, output: Output, options: { dryR
         onResult(outcome) {
           if (outcome.status === 'generated') output.out(`${output.style('green', '✓')} ${outcome.label}  generated`)
           else if (outcome.status === 'failed' || outcome.status === 'invalid') {
-            output.out(`${output.style('red', '✗')} ${outcome.label}  ${describeError(outcome.error)}`)
+            output.out(`${output.style('red', '✗')} ${outcome.label}  ${describeErrorOf(outcome.label, outcome.error)}`)
           }
         },
       },
@@ -68,7 +68,7 @@ export async function generate(project: Project, output: Output, options: { dryR
       const note = entry.note ? output.style('dim', ` (${entry.note})`) : ''
       output.out(`  ${entry.label}  ${entry.images} image${entry.images === 1 ? '' : 's'}  ${cost}  ${output.style('dim', estimate.basis)}${note}`)
     }
-    for (const entry of invalid) output.out(`${output.style('red', '✗')} ${entry.label}  ${describeError(entry.error)}`)
+    for (const entry of invalid) output.out(`${output.style('red', '✗')} ${entry.label}  ${describeErrorOf(entry.label, entry.error)}`)
     const images = misses.reduce((sum, m) => sum + m.images, 0)
     output.out(
       `${misses.length} of ${plan.length} spec${plan.length === 1 ? '' : 's'} to generate, ${images} image${images === 1 ? '' : 's'}, ` +
