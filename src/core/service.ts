@@ -140,15 +140,8 @@ export interface BuildEnd {
    * generated), or specs had no cached image while generation is frozen (CACHE_MISS_FROZEN, listing them all).
    */
   error?: AiImageError
-}
-
-export interface EndBuildOptions {
-  failed?: boolean
-  /**
-   * A build that writes output (not the dev server, not the command): its closing lines name every spec
-   * rendered as a placeholder and say that `dir` (the output folder, when the bundler told it) holds them.
-   */
-  output?: { dir?: string }
+  /** Specs rendered by the placeholder provider (labels, sorted): `reportPlaceholders` says so once the output is written. */
+  placeholders: string[]
 }
 
 /** A build whose cache keys are recorded for `ai-image prune` (`cache/build-record.ts`). */
@@ -298,25 +291,21 @@ export class ImageService {
    * A build ends: paid requests still in flight land in the cache first (after a failure, requests not yet
    * sent are cancelled instead), then one summary line if anything was asked of the API, and the build's error.
    */
-  async endBuild(options: EndBuildOptions = {}): Promise<BuildEnd> {
+  async endBuild(options: { failed?: boolean } = {}): Promise<BuildEnd> {
     if (options.failed) this.#engine?.scheduler.cancelQueued('the build failed')
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight.values()])
     this.#progress.reset()
     if (this.#stats.startedAt !== undefined) this.#stats.finishedAt = this.#clock.now()
     const summary = this.#stats.snapshot()
     if (this.#stats.hadMisses) this.log.info(formatSummary(summary))
-    if (options.output && this.#placeholders.size > 0) {
-      const notice = placeholderNotice([...this.#placeholders].sort(), { root: this.options.root, dir: options.output.dir, explicit: this.#isPlaceholderExplicit() })
-      if (this.#isPlaceholderExplicit()) this.log.info(notice)
-      else this.log.warn(notice)
-    }
+    const placeholders = [...this.#placeholders].sort()
     this.#placeholders.clear()
     this.#judged = new Map()
     await this.#cache.endRun()
     const frozen = [...this.#missing].filter(([, error]) => error.code === 'CACHE_MISS_FROZEN').map(([file]) => file).sort()
     this.#missing.clear()
     const error = this.#budget.buildError() ?? (frozen.length > 0 ? frozenMissesError(frozen) : undefined)
-    return { summary, ...(error ? { error } : {}) }
+    return { summary, placeholders, ...(error ? { error } : {}) }
   }
 
   /** What this build did so far: hits, generated images, retries, tokens, estimated cost. */
@@ -525,6 +514,18 @@ export class ImageService {
   async syncAllDeclarations(options: { dryRun?: boolean } = {}): Promise<DeclarationReport> {
     const files = await findProjectFiles(this.options)
     return syncDeclarations(files.specs, files.declarations, options)
+  }
+
+  /**
+   * The closing lines of a build that shipped placeholders: every such spec, and that `dir` (its output folder,
+   * when the bundler told it) holds placeholder images. A warning when they stand in for missing keys.
+   */
+  reportPlaceholders(labels: readonly string[], dir?: string): void {
+    if (labels.length === 0) return
+    const explicit = this.#isPlaceholderExplicit()
+    const notice = placeholderNotice(labels, { root: this.options.root, dir, explicit })
+    if (explicit) this.log.info(notice)
+    else this.log.warn(notice)
   }
 
   #projectCheckDeps(): ProjectCheckDeps {

@@ -20,11 +20,19 @@ import { buildRecorder, type EmittingCompiler } from './build-record.js'
 import { webpackHooks } from './webpack-hooks.js'
 
 export const PLUGIN_NAME = 'unplugin-ai-image'
+const ROLLUP_FAMILY = new Set(['vite', 'rollup', 'rolldown'])
 
 export function createPlugin(userOptions: AiImageOptions | undefined, meta: UnpluginContextMeta): UnpluginOptions {
   const state = createPluginState(userOptions)
   const recorder = buildRecorder(state, meta.framework, PLUGIN_NAME)
   const esbuild = esbuildHooks(state)
+
+  /** After the output is written (and Vite listed its files): the placeholders this build shipped. */
+  function closeBundle(): void {
+    const labels = state.placeholders
+    state.placeholders = []
+    if (labels.length > 0) state.service().reportPlaceholders(labels, state.outputDir)
+  }
 
   return {
     name: PLUGIN_NAME,
@@ -108,10 +116,13 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
       const service = state.service()
       // Paid requests in flight land in the cache before the build ends; then the summary of what it cost,
       // and the build's error: every frozen miss at once, or what the budget kept from being generated.
-      // A build names at its end every spec it rendered as a placeholder, and the folder that holds them.
-      const outDir = (this as { environment?: { config?: { root?: string; build?: { outDir?: string } } } } | undefined)?.environment?.config
-      const dir = outDir?.build?.outDir !== undefined ? path.resolve(outDir.root ?? service.options.root, outDir.build.outDir) : state.outputDir
-      const { error } = await service.endBuild({ failed, ...(state.dev ? {} : { output: { ...(dir === undefined ? {} : { dir }) } }) })
+      const { error, placeholders } = await service.endBuild({ failed })
+      // A build names every spec it rendered as a placeholder, and the folder that holds them: once the output is
+      // written where the bundler says where (the Rollup family: `closeBundle`), else now.
+      if (!state.dev) {
+        if (ROLLUP_FAMILY.has(meta.framework)) state.placeholders = placeholders
+        else service.reportPlaceholders(placeholders, state.outputDir)
+      }
       // Close the connection pool so the process can exit; it is recreated on the next miss (watch mode).
       await service.close()
       // A failed build saw part of its modules only: it records no keys (build-record.ts).
@@ -120,9 +131,9 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
     },
 
     // Each build that succeeded records the cache keys it used, for `ai-image prune` (build-record.ts).
-    rollup: { writeBundle: recorder.writeBundle },
-    rolldown: { writeBundle: recorder.writeBundle },
-    vite: { ...viteHooks(state), writeBundle: recorder.writeBundle },
+    rollup: { writeBundle: recorder.writeBundle, closeBundle },
+    rolldown: { writeBundle: recorder.writeBundle, closeBundle },
+    vite: { ...viteHooks(state), writeBundle: recorder.writeBundle, closeBundle },
     webpack: withRecorder(webpackHooks(state, PLUGIN_NAME), recorder.webpack),
     rspack: withRecorder(webpackHooks(state, PLUGIN_NAME), recorder.webpack),
     esbuild: { ...esbuild, setup: (build) => (esbuild.setup(build), recorder.esbuild(build)) },

@@ -14,7 +14,7 @@ export function placeholderNotice(labels: readonly string[], context: { root: st
     return `${count} rendered by the placeholder provider (provider: 'placeholder'): ${output} holds placeholder images for\n${list}`
   }
   return (
-    `${count} rendered as placeholders, not generated (no OPENAI_API_KEY or AZURE_OPENAI_ENDPOINT): ${output} holds placeholder images for\n${list}\n` +
+    `${count} rendered as ${labels.length === 1 ? 'a placeholder' : 'placeholders'}, not generated (no OPENAI_API_KEY or AZURE_OPENAI_ENDPOINT): ${output} holds placeholder images for\n${list}\n` +
     'Set OPENAI_API_KEY (or AZURE_OPENAI_ENDPOINT and a key) and build again, or run `npx ai-image generate`, to generate them'
   )
 }
