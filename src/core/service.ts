@@ -78,6 +78,8 @@ export interface ResolveOptions {
   chain?: readonly string[]
   /** Called with the cache key once the inputs are resolved, before any generation. */
   onKey?: (key: string) => void
+  /** Called when the image is a miss that goes to the engine (a generation, however long it takes). */
+  onMiss?: () => void
 }
 
 export interface ServiceContext {
@@ -98,8 +100,12 @@ export interface PartialImage extends PartialFrame {
 export interface ServiceEvents {
   /** A streamed preview of a key being generated (never cached). */
   partial: [key: string, frame: PartialImage]
-  /** The image behind a preview module is ready, or failed: the dev server reloads module `id`. */
-  reload: [id: string, label: string]
+  /**
+   * The image behind a preview module is ready, or failed: the dev server refreshes module `id`, through HMR
+   * when `hmr` (its exports changed, or it failed), else only invalidating it (the page keeps the preview URL,
+   * which now serves the final image; the next page load gets the final module).
+   */
+  reload: [id: string, label: string, hmr: boolean]
 }
 
 export interface LoadTarget {
@@ -206,6 +212,9 @@ export class ImageService {
   #checkBeforePaying: Promise<void> | undefined
   /** Specs this build rendered with the placeholder provider, for its closing lines. */
   readonly #placeholders = new Set<string>()
+  /** Keys at the engine now, and who waits to hear that a key is one (the dev server answers those at once). */
+  readonly #misses = new Set<string>()
+  readonly #missListeners = new Map<string, Array<() => void>>()
 
   /** The service of a project: `ai-image.config.*` in its root under the inline options (which win). */
   static forProject(inline: AiImageOptions | undefined, context: ServiceContext & { root: string }): ImageService {
@@ -268,8 +277,8 @@ export class ImageService {
     let image: ResolvedImage
     try {
       if (target.preview) {
-        const previews = (this.#previews ??= new (await import('./service/dev-preview.js')).DevPreviews((id, label) => this.events.emit('reload', id, label)))
-        const answer = await previews.load(spec, target.preview, (onKey) => this.resolve(spec, { onKey }))
+        const previews = (this.#previews ??= new (await import('./service/dev-preview.js')).DevPreviews((id, label, hmr) => this.events.emit('reload', id, label, hmr)))
+        const answer = await previews.load(spec, target.preview, (onKey, onMiss) => this.resolve(spec, { onKey, onMiss }))
         if ('code' in answer) return { code: answer.code, watchFiles, path: 'preview', preview: answer.preview }
         image = answer.image
       } else {
@@ -371,7 +380,7 @@ export class ImageService {
    * resolved above this one, to report a cycle between specs instead of waiting forever. `onKey` learns
    * the cache key as soon as it is known (the dev server follows that key's streamed previews).
    */
-  async resolve(spec: ValidatedSpec, { chain = [], onKey }: ResolveOptions = {}): Promise<ResolvedImage> {
+  async resolve(spec: ValidatedSpec, { chain = [], onKey, onMiss }: ResolveOptions = {}): Promise<ResolvedImage> {
     // A chained edit the provider cannot make must fail before its upstream specs are generated (and paid
     // for); other specs are checked on a miss only, so a cache hit needs no provider at all.
     if (spec.inputs.some(isSpecPath) && this.options.provider.kind !== 'placeholder') await (await this.#loadEngine()).checkSpec(spec)
@@ -380,6 +389,7 @@ export class ImageService {
       return image.images[image.spec.pick]!
     })
     onKey?.(prepared.key)
+    const stopListening = onMiss && this.#onMiss(prepared.key, onMiss)
     try {
       const image = await this.#obtain(prepared)
       if (image.placeholder) {
@@ -390,6 +400,8 @@ export class ImageService {
     } catch (error) {
       // Errors of an upstream spec in a chain keep naming that spec's file.
       throw error instanceof AiImageError && !error.file ? error.withFile(spec.label) : error
+    } finally {
+      stopListening?.()
     }
   }
 
@@ -504,6 +516,14 @@ export class ImageService {
     await checkBeforePaying(this.#projectCheckDeps(), check.valid)
   }
 
+  /**
+   * The dev server started: get its first frames ready in the background (the renderer of the placeholder
+   * marked `generating…` takes about half a second to load), so an uncached image shows at once.
+   */
+  prepareDevPreviews(): void {
+    void import('./service/dev-preview.js').then(({ warmFirstFrames }) => warmFirstFrames())
+  }
+
   /** Declaration files of these spec files (new specs in the dev server), and removal of those of `gone` specs. */
   async updateDeclarations(specs: readonly string[], gone: readonly string[] = []): Promise<DeclarationReport | undefined> {
     if (!wantsDeclarations(this.options.root)) return undefined
@@ -526,6 +546,28 @@ export class ImageService {
     const notice = placeholderNotice(labels, { root: this.options.root, dir, explicit })
     if (explicit) this.log.info(notice)
     else this.log.warn(notice)
+  }
+
+  /** Tell `listener` when `key` goes to the engine (now, if it already has); returns how to stop listening. */
+  #onMiss(key: string, listener: () => void): () => void {
+    if (this.#misses.has(key)) {
+      listener()
+      return () => {}
+    }
+    const listeners = this.#missListeners.get(key) ?? []
+    listeners.push(listener)
+    this.#missListeners.set(key, listeners)
+    return () => {
+      const left = (this.#missListeners.get(key) ?? []).filter((other) => other !== listener)
+      if (left.length > 0) this.#missListeners.set(key, left)
+      else this.#missListeners.delete(key)
+    }
+  }
+
+  #missed(key: string): void {
+    this.#misses.add(key)
+    for (const listener of this.#missListeners.get(key) ?? []) listener()
+    this.#missListeners.delete(key)
   }
 
   #projectCheckDeps(): ProjectCheckDeps {
@@ -581,7 +623,13 @@ export class ImageService {
     }
     if (found.status === 'corrupt') this.log.warn(`${spec.label}: cache entry ${key.slice(0, 12)} is corrupt (${found.reason}); treating it as a miss`)
     if (this.#startCheck && this.#mayPay()) await (this.#checkBeforePaying ??= this.#judgeEverySpec(this.#startCheck))
-    return (await this.#loadEngine()).obtainMiss(prepared)
+    // Only a paid generation takes seconds: the dev server answers its module with a preview at once.
+    if (this.#mayPay()) this.#missed(key)
+    try {
+      return await (await this.#loadEngine()).obtainMiss(prepared)
+    } finally {
+      this.#misses.delete(key)
+    }
   }
 
   /** The generation machinery, imported and made on the first miss of this service. */

@@ -142,7 +142,7 @@ function modelCorpus(): Case[] {
   for (const [model, caps] of Object.entries(MODELS)) {
     const named = model === DEFAULT_MODEL ? [{ model }, {}] : [{ model }]
     for (const which of named) {
-      const base = { ...ENDPOINT_FIELDS[caps.endpoints[0]!], ...which }
+      const base: Record<string, unknown> = { ...ENDPOINT_FIELDS[caps.endpoints[0]!], ...which }
       for (const endpoint of ['generations', 'edits', 'variations'] as const) {
         const fields = { ...ENDPOINT_FIELDS[endpoint], ...which }
         if (!caps.endpoints.includes(endpoint)) {
