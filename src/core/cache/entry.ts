@@ -52,6 +52,8 @@ export interface Sidecar {
   usage: Record<string, unknown> | null
   request_id: string | null
   images: SidecarImage[]
+  /** What the entry cost (DESIGN.md, cache layout): from the answer's usage, or the table's estimate. Absent in older entries. */
+  cost?: { usd: number; basis: 'usage' | 'estimate' }
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string }
@@ -136,6 +138,10 @@ export function checkSidecar(value: unknown, key: string): Checked<Sidecar> {
   if (value.request_id !== null && typeof value.request_id !== 'string') {
     return refuse(key, `"request_id" must be null or a string, got ${showValue(value.request_id)}`)
   }
+  const cost = value.cost
+  if (cost !== undefined && !(isPlainObject(cost) && typeof cost.usd === 'number' && Number.isFinite(cost.usd) && cost.usd >= 0 && (cost.basis === 'usage' || cost.basis === 'estimate'))) {
+    return refuse(key, `"cost" must be { usd: a number >= 0, basis: "usage" | "estimate" }, got ${showValue(cost)}`)
+  }
   if (value.images.length !== n) {
     return refuse(key, `"images" lists ${value.images.length} image${value.images.length === 1 ? '' : 's'}, but request.n is ${n}`)
   }
@@ -159,6 +165,7 @@ export function checkSidecar(value: unknown, key: string): Checked<Sidecar> {
     usage: value.usage === null ? null : structuredClone(value.usage),
     request_id: value.request_id as string | null,
     images,
+    ...(isPlainObject(cost) ? { cost: { usd: cost.usd as number, basis: cost.basis as 'usage' | 'estimate' } } : {}),
   }
   const { endpoint, inputs, mask, seed } = sidecar
   if (computeKey({ endpoint, request: sidecar.request, inputs, mask, seed }) !== key) {

@@ -59,6 +59,13 @@ export interface EngineDeps {
   clock?: Clock
   /** A streamed preview of a key being generated. */
   onPartial?: (key: string, frame: PartialFrame) => void
+  /**
+   * Asked under the key's lock, once the cache still misses, right before paying: throws to refuse (a key a
+   * batch is making, #16: a batch submitted while this process waited for the lock).
+   */
+  beforeGenerate?: (prepared: PreparedSpec) => Promise<void>
+  /** Candidates of a key being generated that are finished (made or failed) so far, of its `total`. */
+  onProgress?: (key: string, done: number, total: number) => void
 }
 
 /** One request of a generation: which candidates (indices of `n`) it asks for. */
@@ -164,6 +171,7 @@ export class ImageEngine {
     const finish = (images: number, ok: boolean) => {
       tally.accounted += images
       this.deps.progress?.finish(images, ok)
+      this.deps.onProgress?.(key, tally.accounted, total)
     }
     this.deps.progress?.add(total)
     try {
@@ -180,6 +188,7 @@ export class ImageEngine {
               this.stats.hits++
               return { key, spec, hit: true, placeholder: false, sidecar: found.entry.sidecar, images: found.entry.images }
             }
+            await this.deps.beforeGenerate?.(prepared)
             return await this.generate(prepared, provider, finish)
           } finally {
             await held.lock.release()
@@ -347,7 +356,8 @@ export class ImageEngine {
     }
   }
 
-  private providerRequest(prepared: PreparedSpec, n: number): ProviderRequest {
+  /** The request of one call for `n` candidates of a prepared spec (the Batch API layer sends the same). */
+  providerRequest(prepared: PreparedSpec, n: number): ProviderRequest {
     const { spec, key } = prepared
     return {
       label: spec.label,

@@ -175,7 +175,7 @@ function sameExports(spec: ValidatedSpec, shown: ShownExports, resolved: Resolve
 export async function warmFirstFrames(): Promise<void> {
   try {
     const { renderPlaceholders } = await import('../providers/placeholder/provider.js')
-    await renderPlaceholders({ label: 'warm-up', key: '0'.repeat(64), endpoint: 'generations', params: { prompt: 'warm-up', size: '64x64', n: 1 }, inputs: [] }, { mark: 'generating…' })
+    await renderPlaceholders({ label: 'warm-up', key: '0'.repeat(64), endpoint: 'generations', params: { prompt: 'warm-up', size: '64x64', n: 1 }, inputs: [] }, 'placeholder', { mark: 'generating…' })
   } catch {
     // the first frame will say nothing either; the image still comes
   }
@@ -194,6 +194,7 @@ async function generatingFrames(spec: ValidatedSpec, key: string | undefined, sh
         params: { ...spec.request, size: `${width}x${height}`, n: shown.count },
         inputs: [],
       },
+      'placeholder',
       { mark: 'generating…' },
     )
     return rendered.images.map((image) => ({ data: image.data, mime: MIME_OF[spec.responseFormat] }))
