@@ -86,7 +86,7 @@ export interface ResolveOptions {
   chain?: readonly string[]
   /** Called with the cache key once the inputs are resolved, before any generation. */
   onKey?: (key: string) => void
-  /** Called when the image is a miss that goes to the engine (a generation, however long it takes). */
+  /** Called when a paid request for the image is sent (a generation: seconds, however fast the answer may come). */
   onMiss?: () => void
 }
 
@@ -230,9 +230,11 @@ export class ImageService {
   /** The check at this build's start; its first paid request waits for it, then for every other spec to be judged. */
   #startCheck: Promise<ProjectCheck> | undefined
   #checkBeforePaying: Promise<void> | undefined
+  /** This build's start check failed (its error is the build's): its loads read and pay for nothing. */
+  #startFailed = false
   /** Specs this build rendered with the placeholder provider, for its closing lines. */
   readonly #placeholders = new Set<string>()
-  /** Keys at the engine now, and who waits to hear that a key is one (the dev server answers those at once). */
+  /** Keys whose paid request was sent, and who waits to hear that a key is one (the dev server answers those soon). */
   readonly #misses = new Set<string>()
   readonly #missListeners = new Map<string, Array<() => void>>()
 
@@ -272,6 +274,7 @@ export class ImageService {
     this.#engine?.scheduler.reopen()
     this.#judged = new Map()
     this.#startCheck = undefined
+    this.#startFailed = false
     this.#checkBeforePaying = undefined
     this.#placeholders.clear()
   }
@@ -281,6 +284,9 @@ export class ImageService {
    * its bytes nor sharp. Otherwise the full path (or, in the dev server, the preview path) gives the same module.
    */
   async load(ref: SpecRef, target: LoadTarget): Promise<LoadResult> {
+    // The build already failed with every invalid spec of the project (a bundler that goes on loading after a
+    // failed start, esbuild, would otherwise list each again): nothing is read, nothing is paid for.
+    if (this.#startFailed && !target.preview) return { code: renderMissingModule(), watchFiles: ref.kind === 'file' ? [ref.file] : [], path: 'missing' }
     const spec = await this.loadSpec(ref)
     const dependencies = await specDependencies(spec, (file) => this.loadSpec({ kind: 'file', file }))
     const watchFiles = ref.kind === 'file' ? [ref.file, ...dependencies] : dependencies
@@ -576,7 +582,10 @@ export class ImageService {
     // Set before it ends: webpack loads modules while its `make` hook (the build's start) still runs.
     if (mode === 'build') this.#startCheck = running
     const check = await running
-    if (mode === 'build') this.#judged = check.valid
+    if (mode === 'build') {
+      this.#judged = check.valid
+      this.#startFailed = check.error !== undefined
+    }
     return check
   }
 
@@ -593,6 +602,8 @@ export class ImageService {
    */
   prepareDevPreviews(): void {
     void import('./service/dev-preview.js').then(({ warmFirstFrames }) => warmFirstFrames())
+    // The first miss of the session then sends its request without loading the engine first.
+    if (this.#mayPay()) void this.#loadEngine().catch(() => {})
   }
 
   /** Declaration files of these spec files (new specs in the dev server), and removal of those of `gone` specs. */
@@ -619,7 +630,7 @@ export class ImageService {
     else this.log.warn(notice)
   }
 
-  /** Tell `listener` when `key` goes to the engine (now, if it already has); returns how to stop listening. */
+  /** Tell `listener` when a paid request for `key` is sent (now, if one was); returns how to stop listening. */
   #onMiss(key: string, listener: () => void): () => void {
     if (this.#misses.has(key)) {
       listener()
@@ -697,8 +708,6 @@ export class ImageService {
     const pending = await this.#pendingRefusal(prepared)
     if (pending) return pending
     if (this.#startCheck && this.#mayPay()) await (this.#checkBeforePaying ??= this.#judgeEverySpec(this.#startCheck))
-    // Only a paid generation takes seconds: the dev server answers its module with a preview at once.
-    if (this.#mayPay()) this.#missed(key)
     try {
       const engine = await this.#loadEngine()
       return await this.#generations!.track(key, spec.label, Number(spec.request.n), () => engine.obtainMiss(prepared))
@@ -776,6 +785,7 @@ export class ImageService {
           this.events.emit('partial', key, { ...frame, mime: format ? MIME_OF[format] : undefined })
         },
         onProgress: (key, done, total) => generations.progress(key, done, total),
+        onDispatch: (key) => this.#missed(key),
       })
       return this.#engine
     }))

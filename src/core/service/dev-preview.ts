@@ -19,6 +19,12 @@ import type { ValidatedSpec } from '../spec/validate.js'
 
 /** How long a load waits for an image before answering with a preview module: cache hits and placeholders fit. */
 export const DEV_PREVIEW_AFTER_MS = 300
+/**
+ * How long a load waits for an image once its paid request is sent, before answering with a preview module: a
+ * real generation takes seconds, so the page gets its first frame at once; an answer within this (a local
+ * server, a test) still gives the final module directly.
+ */
+export const DEV_PREVIEW_AFTER_SENT_MS = 100
 /** Width and height a preview module exports for `size: "auto"` until the image exists. */
 const AUTO_PREVIEW_SIZE = { width: 1024, height: 1024 }
 
@@ -84,7 +90,7 @@ export class DevPreviews {
     }
     let key: string | undefined
     let missKnown!: () => void
-    const miss = new Promise<boolean>((resolve) => (missKnown = () => resolve(false)))
+    const miss = new Promise<boolean>((resolve) => (missKnown = () => void delay(DEV_PREVIEW_AFTER_SENT_MS).then(() => resolve(false))))
     const image = resolve(
       (known) => {
         key = known
@@ -92,8 +98,8 @@ export class DevPreviews {
       },
       () => missKnown(),
     )
-    // A generation takes seconds: a known miss is answered with a preview at once; anything else (a cache hit,
-    // a placeholder, an upstream spec of a chain) gets the delay to be ready.
+    // A generation takes seconds: once its request is sent, the module is answered with a preview almost at once;
+    // anything else (a cache hit, a placeholder, an upstream spec of a chain) gets the delay to be ready.
     const ready = await Promise.race([image.then(() => true, () => true), miss, delay(target.afterMs ?? DEV_PREVIEW_AFTER_MS).then(() => false)])
     if (ready) return { image: await image }
 

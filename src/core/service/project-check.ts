@@ -8,7 +8,8 @@
  *
  * The same check brings the declaration files of spec files up to date (`spec-types.ts`).
  */
-import { AiImageError, isAiImageError } from '../errors.js'
+import { AiImageError, isAiImageError, specInvalid } from '../errors.js'
+import { isSpecPath } from '../spec-path.js'
 import type { Logger } from '../log.js'
 import type { ResolvedOptions } from '../options.js'
 import { relativeLabel, refLabel, type SpecRef } from '../spec/source.js'
@@ -81,13 +82,32 @@ async function judge(deps: ProjectCheckDeps, refs: readonly SpecRef[]): Promise<
       ),
     ),
   )
+  const editors = editorsOf(results.flatMap((result) => ('spec' in result ? [result.spec] : [])))
   for (const result of results) {
     if ('spec' in result) {
       if (result.ref.kind === 'file') valid.set(result.ref.file, result.spec)
-    } else invalid.push({ label: refLabel(deps.options.root, result.ref, result.error), error: result.error })
+      continue
+    }
+    const label = refLabel(deps.options.root, result.ref, result.error)
+    const editor = result.ref.kind === 'file' ? editors.get(result.ref.file) : undefined
+    // An invalid spec that another spec edits (a chain) is reported as that edit's input, as a load of the edit
+    // would: the edit and its field are where the user looks.
+    const error = editor ? specInvalid(editor.label, editor.field, `is ${label}, which is invalid: ${problemOf(label, result.error)}`) : result.error
+    invalid.push({ label: editor ? editor.label : label, error })
   }
   const error = invalidSpecsError(invalid)
   return { checked: refs.length, invalid, valid, ...(error ? { error } : {}) }
+}
+
+/** Spec files that valid specs edit (chained inputs): the first edit of each, with its field. */
+function editorsOf(specs: readonly ValidatedSpec[]): Map<string, { label: string; field: string }> {
+  const editors = new Map<string, { label: string; field: string }>()
+  for (const spec of specs) {
+    spec.inputs.forEach((input, i) => {
+      if (isSpecPath(input) && !editors.has(input)) editors.set(input, { label: spec.label, field: spec.inputs.length > 1 ? `image[${i}]` : 'image' })
+    })
+  }
+  return editors
 }
 
 /**
