@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { makeProject, spec, type TempProject } from '../helpers/project.js'
+import { startDevServer } from '../helpers/dev-server.js'
+import { withEnv } from '../helpers/env.js'
 import { viteBuild } from '../helpers/vite.js'
 
 const run = promisify(execFile)
@@ -171,6 +173,21 @@ describe('typed spec imports in a vanilla-ts Vite project (resolveJsonModule on)
     const project = await template()
     await viteBuild(project.root, { provider: 'placeholder' })
     for (const file of DECLARATIONS) expect(existsSync(path.join(project.root, file)), file).toBe(true)
+    expect(await tsc(project.root)).toEqual({ ok: true, output: '' })
+  })
+
+  it('the dev server writes them when it starts, and at once for a spec created while it runs', async () => {
+    const project = await template()
+    await withEnv({ OPENAI_API_KEY: undefined, AZURE_OPENAI_ENDPOINT: undefined, CI: undefined }, async () => {
+      const dev = await startDevServer(project.root)
+      try {
+        await expect.poll(() => DECLARATIONS.every((file) => existsSync(path.join(project.root, file)))).toBe(true)
+        await project.write('src/later/banner.imgprompt.json', spec({ prompt: 'a banner', size: '1536x1024' }))
+        await expect.poll(() => existsSync(path.join(project.root, 'src/later/banner.imgprompt.d.json.ts')), { timeout: 10_000 }).toBe(true)
+      } finally {
+        await dev.close()
+      }
+    })
     expect(await tsc(project.root)).toEqual({ ok: true, output: '' })
   })
 })
