@@ -176,9 +176,17 @@ export class DevServer {
     )
     void preview.settled().then(() => {
       this.keepWithin(MAX_KEPT_PREVIEWS)
-      // A failure is shown by the reload that follows; a finished image stays servable from the cache.
-      setTimeout(() => (preview.state === 'done' ? preview.release() : this.previews.delete(preview.token)), PREVIEW_TTL_MS).unref()
+      // A failure is shown by the reload that follows; a finished image stays servable from the cache (a
+      // placeholder, never cached, is dropped: its page gets it again on its next load).
+      setTimeout(() => void this.releaseFinished(preview), PREVIEW_TTL_MS).unref()
     })
+  }
+
+  /** A preview finished a while ago: its images are read from the cache from now on, or it goes. */
+  private async releaseFinished(preview: Preview): Promise<void> {
+    const cached = preview.state === 'done' && preview.key !== undefined && (await this.service().cachedImage(preview.key, 0).catch(() => undefined))
+    if (cached) preview.release()
+    else this.previews.delete(preview.token)
   }
 
   /** At most `max` previews: the oldest finished ones go (their pages get the image on their next load). */
