@@ -2,9 +2,9 @@
  * Types of image imports. Add to tsconfig: `"types": ["unplugin-ai-image/client"]`,
  * or `/// <reference types="unplugin-ai-image/client" />`.
  *
- * TypeScript types an import of a real `.json` file as its content when `resolveJsonModule` is on (the
- * default with `"moduleResolution": "bundler"`), before it looks at these declarations: set
- * `"resolveJsonModule": false` for `*.imgprompt.json` imports to get these types (see the README).
+ * An import of a spec file (`./hero.imgprompt.json`) is typed by the declaration file the plugin writes beside
+ * it (`hero.imgprompt.d.json.ts`, read with `"allowArbitraryExtensions": true`), `resolveJsonModule` left on;
+ * the `*.imgprompt.json` module below types it in projects whose `resolveJsonModule` is off (see the README).
  */
 declare module '*.imgprompt.json' {
   /** URL of the emitted (picked) image. */

@@ -113,7 +113,8 @@ describe('ai-image check / generate / ls', () => {
     await cli(project, ['generate', 'src/a.imgprompt.json'], suite.openaiEnv())
     await project.write('src/bad.imgprompt.json', spec({ prompt: 'bad', size: '999x999' }))
     const result = await cli(project, ['ls', '--json'], noKey)
-    expect(result.code).toBe(0)
+    // An invalid spec makes the listing exit 1 (#13), the rows are listed all the same.
+    expect(result.code).toBe(1)
     const rows = JSON.parse(result.stdout) as Array<Record<string, unknown>>
     expect(rows.map((r) => [r.file, r.status])).toEqual([
       ['src/a.imgprompt.json', 'hit'],
@@ -125,7 +126,8 @@ describe('ai-image check / generate / ls', () => {
     expect(rows[0]).toMatchObject({ model: 'gpt-image-1.5', size: '1024x1024', n: 2, estimatedUSD: 0.018, recordedTokens: 544 })
     expect(rows[0]!.key).toMatch(/^[0-9a-f]{64}$/)
     expect(rows[1]).toMatchObject({ model: 'dall-e-3', size: '1792x1024', estimatedUSD: 0.12, recordedTokens: null })
-    expect(rows[2]!.note).toMatch(/SPEC_INVALID src\/bad\.imgprompt\.json: field "size"/)
+    // The row names the file: its note does not repeat it (#13).
+    expect(rows[2]!.note).toMatch(/^SPEC_INVALID: field "size"/)
     const table = await cli(project, ['ls'], noKey)
     expect(table.stdout).toMatch(/^SPEC +KEY +MODEL +SIZE +STATUS +COST +RECORDED$/m)
     expect(table.stdout).toMatch(/src\/a\.imgprompt\.json +[0-9a-f]{12} +gpt-image-1\.5 +1024x1024 +hit +\$0\.018 est\. +544 tokens/)
@@ -136,7 +138,8 @@ describe('ai-image check / generate / ls', () => {
     await project.write('src/bad.imgprompt.json', spec({ prompt: 'bad', qualty: 'high' }))
     const result = await cli(project, ['check'], noKey)
     expect(result.code).toBe(1)
-    expect(result.stdout).toContain('✗ src/bad.imgprompt.json  invalid: SPEC_INVALID src/bad.imgprompt.json: field "qualty" is not a known field. Did you mean "quality"?')
+    // The line names the file once (#13).
+    expect(result.stdout).toContain('✗ src/bad.imgprompt.json  invalid: SPEC_INVALID: field "qualty" is not a known field. Did you mean "quality"?')
   })
 
   it('generate without a key says so and sends nothing', async () => {

@@ -1,7 +1,7 @@
 /**
  * The dev server's live preview in a real browser: headless Chromium (Debian's `chromium`, driven by
- * playwright-core) opens a page whose image is still generating, and the `<img>` shows each streamed
- * partial frame, then the final image, then (after the HMR update) the final asset URL with its size.
+ * playwright-core) opens a page whose image is still generating, and the `<img>` shows a first frame at
+ * once (the placeholder marked `generating…`), then each streamed partial frame, then the final image, then (after the HMR update) the final asset URL with its size.
  * Fails when no Chromium is installed (`apt-get install chromium`, or set CHROMIUM_PATH).
  */
 import sharp from 'sharp'
@@ -79,6 +79,8 @@ describe('vite dev server in Chromium', () => {
         // The page is up while the image is still generating.
         expect(suite.emulator.requests[0]?.returned).toBeUndefined()
         await previewSubscribed
+        // The first frame is on the screen before the generation sends anything.
+        await page.waitForFunction(() => (globalThis as unknown as Sampled).samples.length > 0, null, { timeout: 15_000 })
         begin()
         await page.waitForFunction(() => (globalThis as unknown as Sampled).samples.some((s) => /@ai-image\/[0-9a-f]{64}-0-/.test(s.src)), null, { timeout: 15_000 })
         const samples = await page.evaluate(() => (globalThis as unknown as Sampled).samples)
@@ -88,14 +90,14 @@ describe('vite dev server in Chromium', () => {
         const finalColour = await centreColour(await project.read(`.ai-image/${(await project.list('.ai-image')).find((f) => f.endsWith('.png'))}`))
         const preview = samples.filter((s) => s.src.includes('/@ai-image/preview/'))
         const final = samples.filter((s) => !s.src.includes('/@ai-image/preview/'))
-        // Through the preview URL: two partial frames (distinct colours), then the final image.
-        expect(preview.map((s) => s.color)).toHaveLength(3)
-        expect(new Set(preview.map((s) => s.color)).size).toBe(3)
-        expect(preview[2]!.color).toBe(finalColour)
+        // Through the preview URL: the first frame, two partial frames (distinct colours), then the final image.
+        expect(preview.map((s) => s.color)).toHaveLength(4)
+        expect(new Set(preview.map((s) => s.color)).size).toBe(4)
+        expect(preview[3]!.color).toBe(finalColour)
         expect(preview.every((s) => s.width === 320 && s.naturalWidth === 320)).toBe(true)
         // Each frame is shown as it arrives (the emulator sends one every 700 ms), not all at the end.
-        expect(preview[1]!.t - preview[0]!.t).toBeGreaterThan(400)
         expect(preview[2]!.t - preview[1]!.t).toBeGreaterThan(400)
+        expect(preview[3]!.t - preview[2]!.t).toBeGreaterThan(400)
         // After the HMR update: the final asset URL, same pixels.
         expect(final[0]).toMatchObject({ color: finalColour, width: 320, naturalWidth: 320 })
         expect(request!.partials).toHaveLength(2)

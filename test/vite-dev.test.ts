@@ -1,11 +1,12 @@
 /**
  * The Vite dev server, over HTTP and Vite's HMR WebSocket, against the emulator: a slow streamed
- * generation does not block the page, its preview URL streams each partial frame and then the final image
- * (`multipart/x-mixed-replace`, as an `<img>` renders it), and the module is hot-updated with the final
- * URL and size; editing a spec's prompt or an input image regenerates it and updates the importer.
+ * generation does not block the page, its preview URL streams a first frame at once (the placeholder marked
+ * `generating…`), each partial frame and then the final image (`multipart/x-mixed-replace`, as an `<img>`
+ * renders it), and a module whose importer accepts HMR updates is hot-updated with the final URL and size; editing a spec's prompt or an input image regenerates it and updates the importer.
  */
 import { createHash } from 'node:crypto'
 import path from 'node:path'
+import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
 import { answers } from './emulator/index.js'
 import { readMixedReplace, startDevServer, type DevServerHandle, type HmrPayload } from './helpers/dev-server.js'
@@ -84,16 +85,22 @@ describe('vite dev server', () => {
         expect(pending.code).toContain('export const height = 256;')
 
         const reloaded = dev.nextMessage(updatesMain)
-        const reading = readMixedReplace(`${dev.origin}${previewUrl}`)
+        // The first frame comes before the stream begins: the placeholder rendering, marked `generating…`.
+        let firstFrame!: () => void
+        const first = new Promise<void>((resolve) => (firstFrame = resolve))
+        const reading = readMixedReplace(`${dev.origin}${previewUrl}`, () => firstFrame())
+        await first
         begin()
         const live = await reading
         const [request] = suite.emulator.requests
         expect(live.contentType).toMatch(/^multipart\/x-mixed-replace; boundary=/)
-        expect(live.parts.map((p) => p.type)).toEqual(['image/png', 'image/png', 'image/png'])
-        // Each partial frame, in order, then the completed image.
-        expect(live.parts.map((p) => sha256(p.data))).toEqual([...request!.partials!, ...request!.returned!])
+        expect(live.parts.map((p) => p.type)).toEqual(['image/png', 'image/png', 'image/png', 'image/png'])
+        expect(await sharp(live.parts[0]!.data).metadata()).toMatchObject({ format: 'png', width: 320, height: 256 })
+        expect([...request!.partials!, ...request!.returned!]).not.toContain(sha256(live.parts[0]!.data))
+        // Then each partial frame, in order, then the completed image.
+        expect(live.parts.slice(1).map((p) => sha256(p.data))).toEqual([...request!.partials!, ...request!.returned!])
         // Frames arrive as they are generated, not all at the end.
-        expect(live.parts[2]!.at - live.parts[0]!.at).toBeGreaterThan(700)
+        expect(live.parts[3]!.at - live.parts[1]!.at).toBeGreaterThan(700)
 
         // Ready: the module is reloaded and the importer hot-updated with the final URL and size.
         await reloaded

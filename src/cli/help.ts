@@ -1,5 +1,5 @@
 /** Help texts of the `ai-image` command, one per command. */
-import { SPEC_SUFFIX } from '../core/service.js'
+import { SPEC_DECLARATION_SUFFIX, SPEC_SUFFIX } from '../core/service.js'
 
 export const EXIT = {
   /** Success: everything cached (check), generated (generate), listed or pruned. */
@@ -31,6 +31,7 @@ Commands:
   gallery --out <dir>   write a static contact sheet of every spec's images (--since <git-ref>: only changed ones)
   push                  upload every cache entry the remote cache lacks (remote.url / AI_IMAGE_REMOTE)
   pull                  download from the remote cache the entries the project uses that are not here (--all: every one)
+  types                 write the TypeScript declaration beside every spec file (--check: only verify them)
 
 Run ai-image <command> --help for a command's options.
   -v, --version  print the version
@@ -124,12 +125,24 @@ Exits 0 when every entry asked for is in the cache folder, 1 when some are missi
 refused (listed), or the store failed, 2 without a remote cache.
 
 ${COMMON}`,
+  types: `Usage: ai-image types [--check]
+
+Writes the TypeScript declaration file beside every spec file (hero${SPEC_DECLARATION_SUFFIX} beside
+hero${SPEC_SUFFIX}, the same text for every spec), so that importing a spec type-checks in a project with
+"allowArbitraryExtensions": true, before any build has run (\`tsc && vite build\`). Removes the declarations
+of specs that are gone. The plugins do the same at every build and dev server start; commit the files.
+
+  --check        write nothing; exit 1 listing each declaration that is missing or out of date
+
+${COMMON}`,
   ls: `Usage: ai-image ls [--json]
 
 Lists every spec: file (or virtual id), cache key, model, size, status (hit, miss, corrupt, invalid,
-pending: a batch is making it, with its batch and age) and cost (the estimate from the price table; tokens recorded in the sidecar for hits).
+pending: a batch is making it, with its batch and age) and cost (the estimate from the price table,
+streamed previews included; tokens recorded in the sidecar for hits). Exits 1 when a spec is invalid or
+an entry corrupt, 0 otherwise (misses and pending keys included).
 
-  --json         print a JSON array instead of a table
+  --json         print a JSON array instead of a table (estimatedUSD rounded to 6 decimals)
 
 ${COMMON}`,
 }

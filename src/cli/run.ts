@@ -13,6 +13,7 @@ import { list } from './commands/ls.js'
 import { prune } from './commands/prune.js'
 import { pull } from './commands/pull.js'
 import { push } from './commands/push.js'
+import { types } from './commands/types.js'
 import { describeError } from './describe.js'
 import { EXIT, HELP } from './help.js'
 import { createOutput, type Streams } from './output.js'
@@ -39,6 +40,7 @@ const COMMANDS = {
   gallery: { options: { ...COMMON_OPTIONS, out: { type: 'string' }, since: { type: 'string' } }, positionals: false },
   push: { options: COMMON_OPTIONS, positionals: false },
   pull: { options: { ...COMMON_OPTIONS, all: { type: 'boolean' } }, positionals: false },
+  types: { options: { ...COMMON_OPTIONS, check: { type: 'boolean' } }, positionals: false },
 } as const
 
 type Command = keyof typeof COMMANDS
@@ -101,6 +103,8 @@ export async function run(argv: readonly string[], context: RunContext): Promise
         return await prune(project, output, { dryRun: parsed.values['dry-run'] === true })
       case 'ls':
         return await list(project, output, { json: parsed.values.json === true })
+      case 'types':
+        return await types(project, output, { check: parsed.values.check === true })
       case 'gallery':
         return await gallery(project, output, { out: parsed.values.out as string | undefined, since: parsed.values.since as string | undefined, cwd: context.cwd, env: context.env })
       case 'push':

@@ -1,18 +1,17 @@
 /**
- * Every spec of a project, found without a bundler: spec files matched by `include`/`exclude`, the named
- * specs of the `images` option, and `virtual:ai-image?…` imports written in source files. The CLI uses it
- * to generate ahead of a build, check a commit, and prune the cache; the service imports it on first use
- * (a build never needs it).
+ * Every spec of a project, found without a bundler: spec files matched by `include`/`exclude` (found as the
+ * build's check at its start finds them: `service/spec-files.ts`), the named specs of the `images` option, and
+ * `virtual:ai-image?…` imports written in source files. The CLI uses it to generate ahead of a build, check a
+ * commit, and prune the cache; a build uses it before its first paid request (a warm build never loads it).
  *
- * Skipped: `node_modules`, `.git`, the cache folder, and the output of builds: `dist` (the default output
- * folder of Vite, webpack and Rspack) and every output folder a build of the project recorded
- * (`cache/build-record.ts`). Nothing else is: a folder named `build/` or `coverage/` may hold sources.
+ * Skipped: `node_modules`, `.git`, `dist`, the cache folder, and the output folders a build of the project
+ * recorded (`cache/build-record.ts`). Nothing else is: a folder named `build/` or `coverage/` may hold sources.
  */
 import path from 'node:path'
 import fg from 'fast-glob'
-import { readBuildRecords } from './cache/build-record.js'
 import { globMatcher, type ResolvedOptions } from './options.js'
 import { readFileInsideRoot } from './read-inside-root.js'
+import { ALWAYS_SKIPPED, findSpecFiles, skippedFolders } from './service/spec-files.js'
 import { VIRTUAL_PREFIX, relativeLabel, type SpecRef } from './spec/source.js'
 
 export interface DiscoveredSpec {
@@ -23,7 +22,6 @@ export interface DiscoveredSpec {
 
 /** Source files that may import `virtual:ai-image?…` (and spec files: the gallery lists their importers). */
 export const SOURCE_GLOB = '**/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx,html}'
-const ALWAYS_IGNORED = ['**/node_modules/**', '**/.git/**', '**/dist/**']
 /**
  * How discovery walks a project: a link to a folder is never followed (a pull request can add `l -> .`, which
  * would list every spec forty times, or two, which make the walk exponential; or a link out of the project).
@@ -37,11 +35,8 @@ export const SOURCE_MAX_BYTES = 16 * 1024 * 1024
 export async function discoverSpecs(options: ResolvedOptions, filter: readonly string[] = []): Promise<DiscoveredSpec[]> {
   const { root } = options
   const ignore = await discoveryIgnores(options)
-  const files = await fg([...options.includeGlobs], { ...WALK, cwd: root, ignore: [...ignore, ...options.excludeGlobs], absolute: true, dot: true })
-  const specs: DiscoveredSpec[] = files
-    .filter((file) => options.isSpecFile(file))
-    .sort()
-    .map((file) => ({ ref: { kind: 'file', file }, label: relativeLabel(root, file) }))
+  const files = await findSpecFiles(options)
+  const specs: DiscoveredSpec[] = files.map((file) => ({ ref: { kind: 'file', file }, label: relativeLabel(root, file) }))
 
   // Globs on the command line narrow the run to those spec files.
   if (filter.length > 0) {
@@ -75,17 +70,6 @@ export async function discoverSpecs(options: ResolvedOptions, filter: readonly s
 
 /** Globs (relative to the root) of what discovery never searches: dependencies, git, the cache, build outputs. */
 export async function discoveryIgnores(options: ResolvedOptions): Promise<string[]> {
-  return [...ALWAYS_IGNORED, `${relativeLabel(options.root, options.cacheDir)}/**`, ...(await recordedOutputs(options))]
-}
-
-/** Globs of the output folders the project's builds recorded, those inside the root (never the root itself). */
-async function recordedOutputs(options: ResolvedOptions): Promise<string[]> {
-  const { records } = await readBuildRecords(options.cacheDir).catch(() => ({ records: [] }))
-  const globs = new Set<string>()
-  for (const { output } of records) {
-    const normalized = path.posix.normalize(output)
-    if (normalized === '.' || normalized.startsWith('../') || normalized === '..' || path.posix.isAbsolute(normalized)) continue
-    globs.add(`${fg.escapePath(normalized)}/**`)
-  }
-  return [...globs]
+  const folders = await skippedFolders(options)
+  return [...ALWAYS_SKIPPED.map((name) => `**/${name}/**`), ...folders.map((folder) => `${fg.escapePath(relativeLabel(options.root, folder))}/**`)]
 }

@@ -19,6 +19,21 @@ export const ERROR_CODES = [
 
 export type AiImageErrorCode = (typeof ERROR_CODES)[number]
 
+/**
+ * Errors about what the user wrote or set up (a spec, a missing cache entry, a key, a budget, a quota, a
+ * content filter), not about the plugin: their message says everything, so they carry no stack frames. Vite's
+ * overlay, its build output and Rolldown's error summary print the stack under the message; frames of the
+ * plugin's internals there only bury the fix.
+ */
+export const USER_ERROR_CODES: ReadonlySet<AiImageErrorCode> = new Set([
+  'SPEC_INVALID',
+  'CACHE_MISS_FROZEN',
+  'CONTENT_FILTERED',
+  'AUTH',
+  'BUDGET_EXCEEDED',
+  'QUOTA_EXCEEDED',
+])
+
 export interface AiImageErrorDetails {
   /** Spec file (or `virtual:ai-image…` id) the error concerns, relative to the project root. */
   file?: string
@@ -64,13 +79,14 @@ export class AiImageError extends Error {
     this.retryAfterMs = details.retryAfterMs
     this.possiblyBilled = details.possiblyBilled ?? false
     this.data = details.data === undefined ? undefined : redactDeep(details.data)
+    if (USER_ERROR_CODES.has(code)) this.stack = `${this.name}: ${this.message}`
   }
 
   /** The same error for another spec file (an API failure is found before the engine knows the file). */
   withFile(file: string): AiImageError {
     if (this.file === file) return this
     const copy = new AiImageError(this.code, this.bareMessage, { ...this.details(), file })
-    copy.stack = this.stack
+    if (!USER_ERROR_CODES.has(this.code)) copy.stack = this.stack
     return copy
   }
 
@@ -107,6 +123,11 @@ export function isAiImageError(error: unknown): error is AiImageError {
 export function specInvalid(file: string, field: string, problem: string, fix?: string): AiImageError {
   const where = field ? `field "${field}" ` : ''
   return new AiImageError('SPEC_INVALID', `${where}${problem}${fix ? `. ${fix}` : ''}`, { file, field })
+}
+
+/** Server or library text ending a clause of ours: without its own closing period, so `${text}. Next` reads once. */
+export function clause(text: string): string {
+  return text.replace(/[\s.]+$/, '')
 }
 
 /** Short, quoted rendering of a bad value for error messages (never the whole of a long prompt). */

@@ -25,7 +25,7 @@ import { loadConfigFile, mergeOptions } from './config-file.js'
 import type { DiscoveredSpec } from './discover.js'
 import { MIME_OF, sniffFormat } from './image-format.js'
 import { esbuildPublicPath, resolveOptions, type Env, type ResolvedOptions } from './options.js'
-import { isSpecPath } from './spec-path.js'
+import { isSpecPath, specDeclarationPath } from './spec-path.js'
 import type { EntryLook, Inspection, Location, SidecarLook } from './cache/backend.js'
 import { openCache, type TierDefinition } from './cache/backends.js'
 import { BUILDS_DIR, outputLabel, readBuildRecords, recordFileName, writeBuildRecord, type BuildRecord } from './cache/build-record.js'
@@ -47,6 +47,10 @@ import { namedSpec, parseQuerySpec, readSpecFile, refLabel, relativeLabel, type 
 import { validateSpec, type ValidatedSpec } from './spec/validate.js'
 import type { DevPreviews, PendingPreview, PreviewTarget } from './service/dev-preview.js'
 import type { GenerateAllOptions, GenerateAllReport, PendingBatch, PlanDeps, PlanEntry } from './service/plan.js'
+import { checkBeforePaying, checkProject, type ProjectCheck, type ProjectCheckDeps } from './service/project-check.js'
+import { findProjectFiles } from './service/spec-files.js'
+import { syncDeclarations, wantsDeclarations, type DeclarationReport } from './service/spec-types.js'
+import { placeholderNotice } from './service/placeholder-notice.js'
 import type { BatchRunOptions, BatchRunReport } from './service/batch.js'
 import type { PendingIndex } from './batch/pending.js'
 import type { GenerationState, Generations } from './service/generations.js'
@@ -55,7 +59,7 @@ import { warmImageModule } from './service/warm.js'
 import type { AiImageOptions } from '../types.js'
 
 // The vocabulary front ends share with the core, so they import nothing else of it.
-export { SPEC_SUFFIX, SPEC_SUFFIX_SOURCE, isSpecPath } from './spec-path.js'
+export { SPEC_DECLARATION_SUFFIX, SPEC_SUFFIX, SPEC_SUFFIX_SOURCE, isSpecPath } from './spec-path.js'
 export { VIRTUAL_PREFIX, type SpecRef } from './spec/source.js'
 export { BATCH_PRICE_FACTOR, formatUSD, type CostEstimate } from './engine/cost.js'
 export { formatAge } from './clock.js'
@@ -76,12 +80,16 @@ export type { GenerateAllOptions, GenerateAllReport, PendingBatch, PlanEntry, Sp
 export type { BatchEvent, BatchRunOptions, BatchRunReport } from './service/batch.js'
 export type { ValidatedSpec } from './spec/validate.js'
 export type { PullReport, PushReport, RemoteSummary, TransferOptions, TransferProgress } from './service/remote.js'
+export type { InvalidSpec, ProjectCheck } from './service/project-check.js'
+export type { DeclarationReport } from './service/spec-types.js'
 
 export interface ResolveOptions {
   /** Spec files being resolved above this one (chains), to report a cycle. */
   chain?: readonly string[]
   /** Called with the cache key once the inputs are resolved, before any generation. */
   onKey?: (key: string) => void
+  /** Called when a paid request for the image is sent (a generation: seconds, however fast the answer may come). */
+  onMiss?: () => void
 }
 
 export interface ServiceContext {
@@ -104,8 +112,12 @@ export interface PartialImage extends PartialFrame {
 export interface ServiceEvents {
   /** A streamed preview of a key being generated (never cached). */
   partial: [key: string, frame: PartialImage]
-  /** The image behind a preview module is ready, or failed: the dev server reloads module `id`. */
-  reload: [id: string, label: string]
+  /**
+   * The image behind a preview module is ready, or failed: the dev server refreshes module `id`, through HMR
+   * when `hmr` (its exports changed, or it failed), else only invalidating it (the page keeps the preview URL,
+   * which now serves the final image; the next page load gets the final module).
+   */
+  reload: [id: string, label: string, hmr: boolean]
   /** A generation of a key started, made progress, ended or failed (`generations()` lists those running). */
   generation: [state: GenerationState]
 }
@@ -148,6 +160,8 @@ export interface BuildEnd {
    * generated), or specs had no cached image while generation is frozen (CACHE_MISS_FROZEN, listing them all).
    */
   error?: AiImageError
+  /** Specs rendered by the placeholder provider (labels, sorted): `reportPlaceholders` says so once the output is written. */
+  placeholders: string[]
 }
 
 /** A build whose cache keys are recorded for `ai-image prune` (`cache/build-record.ts`). */
@@ -212,6 +226,19 @@ export class ImageService {
   readonly #pendingRecords = new Map<string, string>()
   /** Generations running and failed lately, by key (made with the engine). */
   #generations: Generations | undefined
+  // — a newcomer's first hour (#13) —
+  /** Spec files this build judged at its start (`checkProject('build')`): its loads do not read them again. */
+  #judged = new Map<string, ValidatedSpec>()
+  /** The check at this build's start; its first paid request waits for it, then for every other spec to be judged. */
+  #startCheck: Promise<ProjectCheck> | undefined
+  #checkBeforePaying: Promise<void> | undefined
+  /** This build's start check failed (its error is the build's): its loads read and pay for nothing. */
+  #startFailed = false
+  /** Specs this build rendered with the placeholder provider, for its closing lines. */
+  readonly #placeholders = new Set<string>()
+  /** Keys whose paid request was sent, and who waits to hear that a key is one (the dev server answers those soon). */
+  readonly #misses = new Set<string>()
+  readonly #missListeners = new Map<string, Array<() => void>>()
 
   /** The service of a project: `ai-image.config.*` in its root under the inline options (which win). */
   static forProject(inline: AiImageOptions | undefined, context: ServiceContext & { root: string }): ImageService {
@@ -247,6 +274,11 @@ export class ImageService {
     this.#budget.reset()
     this.#progress.reset()
     this.#engine?.scheduler.reopen()
+    this.#judged = new Map()
+    this.#startCheck = undefined
+    this.#startFailed = false
+    this.#checkBeforePaying = undefined
+    this.#placeholders.clear()
   }
 
   /**
@@ -254,6 +286,9 @@ export class ImageService {
    * its bytes nor sharp. Otherwise the full path (or, in the dev server, the preview path) gives the same module.
    */
   async load(ref: SpecRef, target: LoadTarget): Promise<LoadResult> {
+    // The build already failed with every invalid spec of the project (a bundler that goes on loading after a
+    // failed start, esbuild, would otherwise list each again): nothing is read, nothing is paid for.
+    if (this.#startFailed && !target.preview) return { code: renderMissingModule(), watchFiles: ref.kind === 'file' ? [ref.file] : [], path: 'missing' }
     const spec = await this.loadSpec(ref)
     const dependencies = await specDependencies(spec, (file) => this.loadSpec({ kind: 'file', file }))
     const watchFiles = ref.kind === 'file' ? [ref.file, ...dependencies] : dependencies
@@ -271,8 +306,8 @@ export class ImageService {
     try {
       if (target.preview) {
         this.#devServer = true
-        const previews = (this.#previews ??= new (await import('./service/dev-preview.js')).DevPreviews((id, label) => this.events.emit('reload', id, label)))
-        const answer = await previews.load(spec, target.preview, (onKey) => this.resolve(spec, { onKey }))
+        const previews = (this.#previews ??= new (await import('./service/dev-preview.js')).DevPreviews((id, label, hmr) => this.events.emit('reload', id, label, hmr)))
+        const answer = await previews.load(spec, target.preview, (onKey, onMiss) => this.resolve(spec, { onKey, onMiss }))
         if ('code' in answer) return { code: answer.code, watchFiles, path: 'preview', preview: answer.preview }
         image = answer.image
       } else {
@@ -305,6 +340,9 @@ export class ImageService {
     if (this.#stats.startedAt !== undefined) this.#stats.finishedAt = this.#clock.now()
     const summary = this.#stats.snapshot()
     if (this.#stats.hadMisses) this.log.info(formatSummary(summary))
+    const placeholders = [...this.#placeholders].sort()
+    this.#placeholders.clear()
+    this.#judged = new Map()
     await this.#cache.endRun()
     const misses = [...this.#missing].filter(([, error]) => error.code === 'CACHE_MISS_FROZEN')
     this.#missing.clear()
@@ -320,7 +358,7 @@ export class ImageService {
       return missingImagesError(frozen.sort(), pending.sort((a, b) => a.file.localeCompare(b.file)), this.options.remote?.display)
     }
     const error = this.#budget.buildError() ?? (await missingError())
-    return { summary, ...(error ? { error } : {}) }
+    return { summary, placeholders, ...(error ? { error } : {}) }
   }
 
   /** What this build did so far: hits, generated images, retries, tokens, estimated cost. */
@@ -363,6 +401,12 @@ export class ImageService {
   }
 
   async loadSpec(ref: SpecRef): Promise<ValidatedSpec> {
+    // Judged by this build's check at its start: the build reads each spec file once.
+    const judged = ref.kind === 'file' ? this.#judged.get(ref.file) : undefined
+    return judged ?? this.#validate(ref)
+  }
+
+  async #validate(ref: SpecRef): Promise<ValidatedSpec> {
     return validateSpec(await this.readSpec(ref), {
       root: this.options.root,
       defaults: this.options.defaults,
@@ -380,7 +424,7 @@ export class ImageService {
    * resolved above this one, to report a cycle between specs instead of waiting forever. `onKey` learns
    * the cache key as soon as it is known (the dev server follows that key's streamed previews).
    */
-  async resolve(spec: ValidatedSpec, { chain = [], onKey }: ResolveOptions = {}): Promise<ResolvedImage> {
+  async resolve(spec: ValidatedSpec, { chain = [], onKey, onMiss }: ResolveOptions = {}): Promise<ResolvedImage> {
     // A chained edit the provider cannot make must fail before its upstream specs are generated (and paid
     // for); other specs are checked on a miss only, so a cache hit needs no provider at all.
     if (spec.inputs.some(isSpecPath) && this.options.provider.kind !== 'placeholder') await (await this.#loadEngine()).checkSpec(spec)
@@ -389,13 +433,19 @@ export class ImageService {
       return image.images[image.spec.pick]!
     })
     onKey?.(prepared.key)
+    const stopListening = onMiss && this.#onMiss(prepared.key, onMiss)
     try {
       const image = await this.#obtain(prepared)
-      if (image.placeholder && !this.#isPlaceholderExplicit()) for (const notice of this.options.notices) this.log.warnOnce(notice)
+      if (image.placeholder) {
+        this.#placeholders.add(spec.label)
+        if (!this.#isPlaceholderExplicit()) for (const notice of this.options.notices) this.log.warnOnce(notice)
+      }
       return image
     } catch (error) {
       // Errors of an upstream spec in a chain keep naming that spec's file.
       throw error instanceof AiImageError && !error.file ? error.withFile(spec.label) : error
+    } finally {
+      stopListening?.()
     }
   }
 
@@ -545,6 +595,100 @@ export class ImageService {
     await this.#engine?.close()
   }
 
+  // — a newcomer's first hour (#13) —
+
+  /**
+   * The check at the start of a build or of the dev server: every spec file (found as `ai-image` finds them)
+   * and named spec of the project, read and validated; the TypeScript declaration files beside spec files
+   * brought up to date. A build (`'build'`) then reuses the specs it judged, and its first paid request waits
+   * until every other spec of the project (`virtual:ai-image?…` imports in sources too) is judged valid: a
+   * build that would fail on an invalid spec pays for nothing. The caller decides what an invalid spec means
+   * (a build fails with `error`; the dev server logs `invalid` and goes on).
+   */
+  async checkProject(mode: 'build' | 'dev'): Promise<ProjectCheck> {
+    const running = checkProject(this.#projectCheckDeps())
+    // Set before it ends: webpack loads modules while its `make` hook (the build's start) still runs.
+    if (mode === 'build') this.#startCheck = running
+    const check = await running
+    if (mode === 'build') {
+      this.#judged = check.valid
+      this.#startFailed = check.error !== undefined
+    }
+    return check
+  }
+
+  /** Before a build's first paid request: the check at its start passed, and so does every other spec of the project. */
+  async #judgeEverySpec(start: Promise<ProjectCheck>): Promise<void> {
+    const check = await start
+    if (check.error) throw check.error
+    await checkBeforePaying(this.#projectCheckDeps(), check.valid)
+  }
+
+  /**
+   * The dev server started: get its first frames ready in the background (the renderer of the placeholder
+   * marked `generating…` takes about half a second to load), so an uncached image shows at once.
+   */
+  prepareDevPreviews(): void {
+    void import('./service/dev-preview.js').then(({ warmFirstFrames }) => warmFirstFrames())
+    // The first miss of the session then sends its request without loading the engine first.
+    if (this.#mayPay()) void this.#loadEngine().catch(() => {})
+  }
+
+  /** Declaration files of these spec files (new specs in the dev server), and removal of those of `gone` specs. */
+  async updateDeclarations(specs: readonly string[], gone: readonly string[] = []): Promise<DeclarationReport | undefined> {
+    if (!wantsDeclarations(this.options.root)) return undefined
+    return syncDeclarations(specs.filter((file) => this.options.isSpecFile(file)), gone.map(specDeclarationPath))
+  }
+
+  /** Every declaration file of the project up to date (`ai-image types`); `dryRun`: only say what would change. */
+  async syncAllDeclarations(options: { dryRun?: boolean } = {}): Promise<DeclarationReport> {
+    const files = await findProjectFiles(this.options)
+    return syncDeclarations(files.specs, files.declarations, options)
+  }
+
+  /**
+   * The closing lines of a build that shipped placeholders: every such spec, and that `dir` (its output folder,
+   * when the bundler told it) holds placeholder images. A warning when they stand in for missing keys.
+   */
+  reportPlaceholders(labels: readonly string[], dir?: string): void {
+    if (labels.length === 0) return
+    const explicit = this.#isPlaceholderExplicit()
+    const notice = placeholderNotice(labels, { root: this.options.root, dir, explicit })
+    if (explicit) this.log.info(notice)
+    else this.log.warn(notice)
+  }
+
+  /** Tell `listener` when a paid request for `key` is sent (now, if one was); returns how to stop listening. */
+  #onMiss(key: string, listener: () => void): () => void {
+    if (this.#misses.has(key)) {
+      listener()
+      return () => {}
+    }
+    const listeners = this.#missListeners.get(key) ?? []
+    listeners.push(listener)
+    this.#missListeners.set(key, listeners)
+    return () => {
+      const left = (this.#missListeners.get(key) ?? []).filter((other) => other !== listener)
+      if (left.length > 0) this.#missListeners.set(key, left)
+      else this.#missListeners.delete(key)
+    }
+  }
+
+  #missed(key: string): void {
+    this.#misses.add(key)
+    for (const listener of this.#missListeners.get(key) ?? []) listener()
+    this.#missListeners.delete(key)
+  }
+
+  #projectCheckDeps(): ProjectCheckDeps {
+    return { options: this.options, log: this.log, validate: (ref) => this.#validate(ref) }
+  }
+
+  /** Whether a miss would be paid for: a provider other than the placeholder, and generation not frozen. */
+  #mayPay(): boolean {
+    return this.options.provider.kind !== 'placeholder' && !this.options.frozen
+  }
+
   #planDeps(): PlanDeps {
     return {
       root: this.options.root,
@@ -592,8 +736,13 @@ export class ImageService {
     if (found.status === 'corrupt') this.log.warn(`${spec.label}: cache entry ${key.slice(0, 12)} is corrupt (${found.reason}); treating it as a miss`)
     const pending = await this.#pendingRefusal(prepared)
     if (pending) return pending
-    const engine = await this.#loadEngine()
-    return this.#generations!.track(key, spec.label, Number(spec.request.n), () => engine.obtainMiss(prepared))
+    if (this.#startCheck && this.#mayPay()) await (this.#checkBeforePaying ??= this.#judgeEverySpec(this.#startCheck))
+    try {
+      const engine = await this.#loadEngine()
+      return await this.#generations!.track(key, spec.label, Number(spec.request.n), () => engine.obtainMiss(prepared))
+    } finally {
+      this.#misses.delete(key)
+    }
   }
 
   // — batch generation (#16) —
@@ -665,6 +814,7 @@ export class ImageService {
           this.events.emit('partial', key, { ...frame, mime: format ? MIME_OF[format] : undefined })
         },
         onProgress: (key, done, total) => generations.progress(key, done, total),
+        onDispatch: (key) => this.#missed(key),
       })
       return this.#engine
     }))

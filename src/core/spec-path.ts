@@ -22,3 +22,19 @@ export function specStem(file: string): string {
   const base = path.basename(file)
   return isSpecPath(base) ? base.slice(0, -SPEC_SUFFIX.length) : base
 }
+
+/**
+ * The TypeScript declaration file beside a spec (`hero` + this suffix, next to the spec file): with
+ * `allowArbitraryExtensions`, TypeScript types an import of the spec by it, before the JSON content.
+ */
+export const SPEC_DECLARATION_SUFFIX = SPEC_SUFFIX.replace(/\.json$/, '.d.json.ts')
+
+/** The declaration file of a spec file (same folder, same stem). */
+export function specDeclarationPath(specFile: string): string {
+  return `${specFile.slice(0, -SPEC_SUFFIX.length)}${SPEC_DECLARATION_SUFFIX}`
+}
+
+/** The spec file a declaration file belongs to; undefined for any other file. */
+export function specOfDeclaration(file: string): string | undefined {
+  return file.endsWith(SPEC_DECLARATION_SUFFIX) ? `${file.slice(0, -SPEC_DECLARATION_SUFFIX.length)}${SPEC_SUFFIX}` : undefined
+}

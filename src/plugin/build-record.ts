@@ -31,6 +31,7 @@ export function buildRecorder(state: PluginState, bundler: string, pluginName: s
     /** Rollup, Rolldown and Vite (`this.environment`: Vite's client, ssr, …). */
     writeBundle(this: unknown, output: RollupOutputLike): Promise<void> {
       const dir = output.dir ?? (output.file ? path.dirname(output.file) : undefined)
+      if (dir !== undefined) state.outputDir = path.resolve(dir)
       const environment = (this as { environment?: { name?: unknown } } | undefined)?.environment?.name
       return record(dir === undefined ? undefined : path.resolve(dir), typeof environment === 'string' ? environment : undefined)
     },

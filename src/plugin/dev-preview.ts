@@ -1,9 +1,11 @@
 /**
- * Live previews of images still being generated, for the Vite dev server. A `Preview` collects the
- * streamed partial frames of one pending image module and, at the end, its final images (or its error).
- * `sendPreview` answers an `<img>` request with `multipart/x-mixed-replace`: browsers render each part of
- * such a response in place as it arrives (the MJPEG mechanism), so the page shows every partial frame and
- * then the final image without any client code.
+ * Live previews of images still being generated, for the Vite dev server. A `Preview` collects the first
+ * frame of one pending image module (the placeholder rendering marked `generating…`), its streamed partial
+ * frames and, at the end, its final images (or its error). `sendPreview` answers an `<img>` request with
+ * `multipart/x-mixed-replace`: browsers render each part of such a response in place as it arrives (the MJPEG
+ * mechanism), so the page shows the first frame at once, every partial frame, and then the final image,
+ * without any client code. A finished preview goes on serving its final image: the page's module may keep
+ * its URL (when the image changed no export, the page is not reloaded).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { PreviewImage } from '../core/service.js'
@@ -42,6 +44,26 @@ export class Preview {
     const frame = { data, mime }
     this.latest.set(index, frame)
     for (const listener of this.listeners) listener({ kind: 'frame', index, frame })
+  }
+
+  /** The first frame of candidate `index` (shown until a partial frame or the image arrives); ignored once either has. */
+  first(index: number, frame: PreviewFrame): void {
+    if (this.latest.has(index)) return
+    this.partial(index, frame.data, frame.mime)
+  }
+
+  /**
+   * Drop the final images from memory (they stay in the cache, under `key`); `final()` then has none and the
+   * server reads them from the cache. Previews kept for long cost no memory.
+   */
+  release(): void {
+    if (this.state !== 'done' || this.key === undefined) return
+    this.finalImages = []
+    this.latest.clear()
+  }
+
+  get released(): boolean {
+    return this.state === 'done' && this.finalImages!.length === 0
   }
 
   finish(images: readonly PreviewFrame[]): void {

@@ -30,6 +30,8 @@ export function esbuildHooks(state: PluginState) {
       const options = build.initialOptions
       const workingDir = options.absWorkingDir ?? process.cwd()
       state.setRoot(workingDir)
+      const outdir = options.outdir ?? (options.outfile ? path.dirname(options.outfile) : undefined)
+      if (outdir !== undefined) state.outputDir = path.resolve(workingDir, outdir)
       /** Images of the current build: output path relative to the outdir → bytes. */
       const pending = new Map<string, Buffer>()
 

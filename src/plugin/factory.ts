@@ -8,6 +8,7 @@
 import path from 'node:path'
 import { existsSync } from 'node:fs'
 import type { UnpluginContextMeta, UnpluginOptions } from 'unplugin'
+import { isAiImageError } from '../core/errors.js'
 import { isSpecPath, type PendingPreview } from '../core/service.js'
 import type { AiImageOptions } from '../types.js'
 import { rollupAssetSink, type RollupLikeContext } from './assets.js'
@@ -19,19 +20,38 @@ import { buildRecorder, type EmittingCompiler } from './build-record.js'
 import { webpackHooks } from './webpack-hooks.js'
 
 export const PLUGIN_NAME = 'unplugin-ai-image'
+const ROLLUP_FAMILY = new Set(['vite', 'rollup', 'rolldown'])
 
 export function createPlugin(userOptions: AiImageOptions | undefined, meta: UnpluginContextMeta): UnpluginOptions {
   const state = createPluginState(userOptions)
   const recorder = buildRecorder(state, meta.framework, PLUGIN_NAME)
   const esbuild = esbuildHooks(state)
 
+  /** After the output is written (and Vite listed its files): the placeholders this build shipped. */
+  function closeBundle(): void {
+    const labels = state.placeholders
+    state.placeholders = []
+    if (labels.length > 0) state.service().reportPlaceholders(labels, state.outputDir)
+  }
+
   return {
     name: PLUGIN_NAME,
     enforce: 'pre',
 
-    buildStart() {
+    // Every spec of the project is judged before anything is paid for: a build fails at once, listing each
+    // invalid spec; the dev server says which are invalid and goes on (an import of one shows its error).
+    async buildStart() {
       state.buildFailed = false
-      state.service().beginBuild()
+      const service = state.service()
+      service.beginBuild()
+      const check = await service.checkProject(state.dev ? 'dev' : 'build')
+      if (!state.dev) {
+        if (check.error) throw check.error
+        return
+      }
+      for (const { label, error } of check.invalid) {
+        service.log.warn(`${label} is invalid: ${describeInvalid(error)} (the dev server goes on; an import of it fails until it is fixed)`)
+      }
     },
 
     resolveId: {
@@ -96,7 +116,13 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
       const service = state.service()
       // Paid requests in flight land in the cache before the build ends; then the summary of what it cost,
       // and the build's error: every frozen miss at once, or what the budget kept from being generated.
-      const { error } = await service.endBuild({ failed })
+      const { error, placeholders } = await service.endBuild({ failed })
+      // A build names every spec it rendered as a placeholder, and the folder that holds them: once the output is
+      // written where the bundler says where (the Rollup family: `closeBundle`), else now.
+      if (!state.dev) {
+        if (ROLLUP_FAMILY.has(meta.framework)) state.placeholders = placeholders
+        else service.reportPlaceholders(placeholders, state.outputDir)
+      }
       // Close the connection pool so the process can exit; it is recreated on the next miss (watch mode).
       await service.close()
       // A failed build saw part of its modules only: it records no keys (build-record.ts).
@@ -105,9 +131,9 @@ export function createPlugin(userOptions: AiImageOptions | undefined, meta: Unpl
     },
 
     // Each build that succeeded records the cache keys it used, for `ai-image prune` (build-record.ts).
-    rollup: { writeBundle: recorder.writeBundle },
-    rolldown: { writeBundle: recorder.writeBundle },
-    vite: { ...viteHooks(state), writeBundle: recorder.writeBundle },
+    rollup: { writeBundle: recorder.writeBundle, closeBundle },
+    rolldown: { writeBundle: recorder.writeBundle, closeBundle },
+    vite: { ...viteHooks(state), writeBundle: recorder.writeBundle, closeBundle },
     webpack: withRecorder(webpackHooks(state, PLUGIN_NAME), recorder.webpack),
     rspack: withRecorder(webpackHooks(state, PLUGIN_NAME), recorder.webpack),
     esbuild: { ...esbuild, setup: (build) => (esbuild.setup(build), recorder.esbuild(build)) },
@@ -120,6 +146,12 @@ function withRecorder<C>(hooks: (compiler: C) => void, record: (compiler: Emitti
     hooks(compiler)
     record(compiler as unknown as EmittingCompiler)
   }
+}
+
+/** An invalid spec's problem for a log line that names the spec already. */
+function describeInvalid(error: unknown): string {
+  if (isAiImageError(error)) return `${error.code}: ${error.bareMessage}`
+  return error instanceof Error ? error.message : String(error)
 }
 
 /** `moduleType` tells Rolldown (Vite 8) this is JavaScript whatever the id looks like. */

@@ -24,6 +24,10 @@ export interface PluginState {
    * records no keys. (A failed load stops the record too: see build-record.ts.)
    */
   buildFailed: boolean
+  /** The build's output folder: webpack's and Rspack's `output.path`, esbuild's `outdir`, the Rollup family's `dir` as written. */
+  outputDir?: string
+  /** Specs the current build rendered as placeholders, said once its output is written (the Rollup family). */
+  placeholders: string[]
 }
 
 export function createPluginState(userOptions: AiImageOptions | undefined): PluginState {
@@ -47,5 +51,6 @@ export function createPluginState(userOptions: AiImageOptions | undefined): Plug
     },
     assetSinkOverride: (context) => override?.(context),
     buildFailed: false,
+    placeholders: [],
   }
 }

@@ -17,15 +17,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import path from 'node:path'
 import type { ViteDevServer } from 'vite'
 import { AiImageError } from '../core/errors.js'
-import type { ImageService, PendingPreview, PreviewTarget, SpecRef } from '../core/service.js'
+import { isSpecPath, type ImageService, type PendingPreview, type PreviewTarget, type SpecRef } from '../core/service.js'
 import { Preview, sendImage, sendPreview, type PreviewFrame } from './dev-preview.js'
 import { ASSET_NAME, DEV_URL_SEGMENT, PREVIEW_SEGMENT, isPluginUrl, parseImageUrl } from './dev-urls.js'
+import { hmrUpdateReloadsPage } from './hmr-reach.js'
 import { ProjectQueries } from './project-queries.js'
 import { RequestGuard, sendForbidden, type GuardConfig } from './request-guard.js'
 
 export { DEV_URL_SEGMENT } from './dev-urls.js'
-/** Finished previews stay servable this long, for an `<img>` that asks just after the module reloaded. */
+/** Finished previews keep their final images in memory this long; after that they are read from the cache. */
 const PREVIEW_TTL_MS = 5 * 60_000
+/** Finished previews kept servable (a page whose image changed no export keeps their URLs); the oldest go first. */
+const MAX_KEPT_PREVIEWS = 2048
+/** Modules to reload through HMR are sent together once none has come for this long (at most `RELOAD_MAX_WAIT_MS`). */
+const RELOAD_QUIET_MS = 250
+const RELOAD_MAX_WAIT_MS = 1_000
 /** Images kept in memory; older ones are read back from the cache when asked for. */
 const MAX_DEV_ASSETS = 256
 
@@ -68,6 +74,10 @@ export class DevServer {
   private followed: ImageService | undefined
   /** Files each module's image depends on (the spec file, inputs, masks, upstream specs of chains). */
   private readonly dependencies = new Map<string, readonly string[]>()
+  /** Modules whose image is in and whose exports changed, reloaded together (one page reload for a vanilla app). */
+  private readonly dueReloads = new Set<string>()
+  private reloadTimer: NodeJS.Timeout | undefined
+  private firstDueAt = 0
 
   constructor(
     private readonly service: () => ImageService,
@@ -104,6 +114,25 @@ export class DevServer {
 
   attach(server: ViteDevServer): void {
     this.server = server
+    this.service().prepareDevPreviews()
+    // A spec created while the server runs gets its TypeScript declaration at once (the editor types its
+    // import as soon as it is saved); a deleted spec's declaration goes with it.
+    const declarations = (specs: string[], gone: string[]) => {
+      this.service()
+        .updateDeclarations(specs, gone)
+        .then(
+          (report) => {
+            for (const { file, reason } of report?.refused ?? []) this.service().log.warnOnce(`${file} ${reason}: the TypeScript declaration of its spec was not written there`)
+          },
+          (error: unknown) => this.service().log.warn(`could not update the TypeScript declaration of a spec (${(error as Error).message})`),
+        )
+    }
+    server.watcher.on('add', (file) => {
+      if (isSpecPath(file)) declarations([file], [])
+    })
+    server.watcher.on('unlink', (file) => {
+      if (isSpecPath(file)) declarations([], [file])
+    })
   }
 
   /** The files module `id` depends on: a change to any of them reloads it (`dependentsOf`). */
@@ -136,11 +165,36 @@ export class DevServer {
       this.previews.delete(target.token)
       return
     }
+    // The first frame comes at once: the page never shows an empty box while the image is generated.
+    pending.firstFrames.then(
+      (frames) => frames.forEach((frame, index) => preview.first(index, frame)),
+      () => {},
+    )
     pending.outcome.then(
       (images) => preview.finish(images),
       (error: unknown) => preview.fail(error),
     )
-    void preview.settled().then(() => setTimeout(() => this.previews.delete(preview.token), PREVIEW_TTL_MS).unref())
+    void preview.settled().then(() => {
+      this.keepWithin(MAX_KEPT_PREVIEWS)
+      // A failure is shown by the reload that follows; a finished image stays servable from the cache (a
+      // placeholder, never cached, is dropped: its page gets it again on its next load).
+      setTimeout(() => void this.releaseFinished(preview), PREVIEW_TTL_MS).unref()
+    })
+  }
+
+  /** A preview finished a while ago: its images are read from the cache from now on, or it goes. */
+  private async releaseFinished(preview: Preview): Promise<void> {
+    const cached = preview.state === 'done' && preview.key !== undefined && (await this.service().cachedImage(preview.key, 0).catch(() => undefined))
+    if (cached) preview.release()
+    else this.previews.delete(preview.token)
+  }
+
+  /** At most `max` previews: the oldest finished ones go (their pages get the image on their next load). */
+  private keepWithin(max: number): void {
+    for (const [token, preview] of this.previews) {
+      if (this.previews.size <= max) return
+      if (preview.state !== 'pending') this.previews.delete(token)
+    }
   }
 
   /**
@@ -180,7 +234,16 @@ export class DevServer {
       if (image.kind === 'malformed') return sendText(res, 400, `unplugin-ai-image: ${image.reason}`)
       if (image.kind === 'preview') {
         const preview = this.previews.get(image.token)
-        return preview ? sendPreview(req, res, preview, image.index) : sendText(res, 404, 'unplugin-ai-image: no such preview (it ended; reload the page)')
+        if (!preview) return sendText(res, 404, 'unplugin-ai-image: no such preview (it ended; reload the page)')
+        if (!preview.released) return sendPreview(req, res, preview, image.index)
+        // A preview finished long ago: its image is the cache entry of its key.
+        this.service()
+          .cachedImage(preview.key!, image.index)
+          .then(
+            (cached) => (cached ? sendImage(req, res, cached) : sendText(res, 404, 'unplugin-ai-image: no such image (reload the page)')),
+            (error: unknown) => next(error),
+          )
+        return
       }
       this.assets.get(image.name).then(
         (asset) => (asset ? sendImage(req, res, asset) : sendText(res, 404, 'unplugin-ai-image: no such image (reload the page)')),
@@ -196,17 +259,50 @@ export class DevServer {
     service.events.on('partial', (key, frame) => {
       for (const preview of this.previews.values()) if (preview.key === key) preview.partial(frame.index, frame.data, frame.mime)
     })
-    service.events.on('reload', (id, label) => {
-      // The server may have closed meanwhile; the next page load gets the image from the cache.
-      this.reload(id).catch((error: unknown) => service.log.warn(`${label}: could not reload the module after generating it (${(error as Error).message})`))
+    service.events.on('reload', (id, _label, hmr) => {
+      if (hmr) this.scheduleReload(id)
+      else this.refreshQuietly(id)
     })
   }
 
-  /** Invalidate the module in every environment that holds it and send the HMR update to its importers. */
-  private async reload(id: string): Promise<void> {
+  /**
+   * Reload module `id` through HMR, together with the others that become due meanwhile: two images finishing
+   * close together reload a vanilla page once (Vite's client folds full reloads that arrive together).
+   */
+  private scheduleReload(id: string): void {
+    const now = Date.now()
+    if (this.dueReloads.size === 0) this.firstDueAt = now
+    this.dueReloads.add(id)
+    clearTimeout(this.reloadTimer)
+    const wait = Math.max(0, Math.min(RELOAD_QUIET_MS, this.firstDueAt + RELOAD_MAX_WAIT_MS - now))
+    this.reloadTimer = setTimeout(() => void this.reloadDue(), wait)
+    this.reloadTimer.unref()
+  }
+
+  /** Invalidate each due module in every environment that holds it and send the HMR updates, back to back. */
+  private async reloadDue(): Promise<void> {
+    const ids = [...this.dueReloads]
+    this.dueReloads.clear()
+    for (const id of ids) {
+      for (const environment of Object.values(this.server?.environments ?? {})) {
+        const module = environment.moduleGraph.getModuleById(id)
+        // The server may have closed meanwhile; the next page load gets the image from the cache.
+        if (module) await environment.reloadModule(module).catch((error: unknown) => this.service().log.warn(`could not reload ${id} after generating its image (${(error as Error).message})`))
+      }
+    }
+  }
+
+  /**
+   * The image changed no export: a page that accepts the module's HMR update gets it (the final URLs, without
+   * a page reload); any other page keeps its module (the preview URL serves the final image) and the module is
+   * only invalidated, so the next page load gets the final one.
+   */
+  private refreshQuietly(id: string): void {
     for (const environment of Object.values(this.server?.environments ?? {})) {
       const module = environment.moduleGraph.getModuleById(id)
-      if (module) await environment.reloadModule(module)
+      if (!module) continue
+      if (hmrUpdateReloadsPage(module)) environment.moduleGraph.invalidateModule(module)
+      else this.scheduleReload(id)
     }
   }
 }

@@ -27,12 +27,14 @@ interface NormalModuleFactoryLike {
 /** The part of webpack's and Rspack's `Compiler` these hooks use. */
 export interface WebpackLikeCompiler {
   context: string
+  options?: { output?: { path?: string } }
   hooks: { normalModuleFactory: { tap(name: string, fn: (factory: NormalModuleFactoryLike) => void): void } }
 }
 
 export function webpackHooks(state: PluginState, pluginName: string) {
   return (compiler: WebpackLikeCompiler): void => {
     state.setRoot(compiler.context)
+    if (compiler.options?.output?.path) state.outputDir = compiler.options.output.path
     state.setAssetSinkOverride((context) => webpackAssetSink(loaderContextOf(context)))
     compiler.hooks.normalModuleFactory.tap(pluginName, (factory) => {
       factory.hooks.beforeResolve.tap(pluginName, (data) => {

@@ -36,6 +36,9 @@ export const FIXTURE_OPTIONS: AiImageOptions = {
   images: { logo: { prompt: 'a round logo', model: 'gpt-image-2', size: '256x256', alt: 'Logo' } },
 }
 
+/** The invalid spec of the SPEC_INVALID test: 100 is no multiple of 16. */
+export const BAD_SPEC = spec({ prompt: 'a bad size', model: 'gpt-image-2', size: '100x100' })
+
 export function solidPng(background: string): Promise<Buffer> {
   return sharp({ create: { width: 64, height: 64, channels: 4, background } }).png().toBuffer()
 }
@@ -46,8 +49,9 @@ export async function fixtureProject(): Promise<TempProject> {
     'src/hero.imgprompt.json': spec({ $schema: '../node_modules/unplugin-ai-image/dist/schema.json', ...HERO }),
     'src/edited.imgprompt.json': spec({ prompt: 'paint it blue', model: 'gpt-image-2', size: '256x256', image: './input.png' }),
     'src/input.png': await solidPng('#cc3333'),
-    // Built only as the entry `src/broken.js`: 100 is no multiple of 16.
+    // Built only as the entry `src/broken.js`. Valid until the SPEC_INVALID test writes `BAD_SPEC` into it: a
+    // build judges every spec of the project at its start (#13), so an invalid one would fail every build.
     'src/broken.js': "import bad from './bad.imgprompt.json'\nexport const result = { bad }\n",
-    'src/bad.imgprompt.json': spec({ prompt: 'a bad size', model: 'gpt-image-2', size: '100x100' }),
+    'src/bad.imgprompt.json': spec({ prompt: 'a bad size', model: 'gpt-image-2', size: '112x112' }),
   })
 }

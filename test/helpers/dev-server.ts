@@ -107,9 +107,9 @@ export interface MultipartPart {
 
 /**
  * GET a `multipart/x-mixed-replace` answer as a browser's `<img>` would (`Sec-Fetch-Dest: image`) and
- * collect each part with the time it arrived.
+ * collect each part with the time it arrived (`onPart` is told each as it comes).
  */
-export function readMixedReplace(url: string): Promise<{ contentType: string; parts: MultipartPart[] }> {
+export function readMixedReplace(url: string, onPart?: (part: MultipartPart) => void): Promise<{ contentType: string; parts: MultipartPart[] }> {
   const started = performance.now()
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { headers: { 'sec-fetch-dest': 'image', accept: 'image/avif,image/webp,image/png,image/*,*/*;q=0.8' } }, (res) => {
@@ -134,7 +134,9 @@ export function readMixedReplace(url: string): Promise<{ contentType: string; pa
           }
           const end = buffer.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), partStart)
           if (end === -1) return
-          parts.push({ type, data: Buffer.from(buffer.subarray(partStart, end)), at: performance.now() - started })
+          const part = { type, data: Buffer.from(buffer.subarray(partStart, end)), at: performance.now() - started }
+          parts.push(part)
+          onPart?.(part)
           buffer = buffer.subarray(end + 2)
           partStart = undefined
         }

@@ -1,8 +1,15 @@
 /**
- * The published JSON Schema and the validator judge specs alike. The corpus is derived from the field
- * table itself (valid and invalid values for every field and every rule of its type), so a field or rule
- * added later is covered too. Specs name a model the capability table does not know: the validator then
- * applies only the shape rules the schema can express, not per-model rules.
+ * The published JSON Schema and the validator judge specs alike. One corpus, judged by both:
+ *
+ * - from the field table (valid and invalid values for every field and every rule of its type), with a model
+ *   the capability table does not know, so only the shape rules apply: a field or rule added later is covered;
+ * - from the capability table (per model, and without `model` for the default one): every size and quality
+ *   of the model and those of the others, every parameter it takes or refuses on each endpoint, the endpoints
+ *   it serves, its prompt length; and the rules between fields (`pick` and `n`, `partial_images` and `stream`,
+ *   `mask` and edits, transparency and JPEG, compression and PNG). The README's own example
+ *   (`size: "1792x1024"`, `quality: "hd"` with gpt-image-1.5) is in it.
+ *
+ * What a schema cannot see (files on disk, gpt-image-2's size arithmetic) is left out: the validator alone judges it.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -12,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isAiImageError } from '../../src/core/errors.js'
 import { EMIT_FIELDS, SPEC_FIELDS, type FieldDef } from '../../src/core/spec/fields.js'
 import { specJsonSchema } from '../../src/core/spec/json-schema.js'
+import { DEFAULT_MODEL, MODELS, OPTIONAL_PARAMS, acceptedParams, type Endpoint } from '../../src/core/spec/models.js'
 import { validateSpec } from '../../src/core/spec/validate.js'
 
 /** Passed through with generic checks only. */
@@ -107,11 +115,107 @@ function corpus(): Case[] {
   return cases
 }
 
+/** A valid value of each optional parameter, and the companions it needs. */
+const PARAM_VALUES: Record<string, Record<string, unknown>> = {
+  quality: {},
+  background: { background: 'opaque' },
+  output_format: { output_format: 'webp' },
+  output_compression: { output_format: 'jpeg', output_compression: 80 },
+  moderation: { moderation: 'low' },
+  style: { style: 'natural' },
+  input_fidelity: { input_fidelity: 'high' },
+  stream: { stream: true },
+  partial_images: { stream: true, partial_images: 2 },
+}
+const ENDPOINT_FIELDS: Record<Endpoint, Record<string, unknown>> = {
+  generations: { prompt: 'a lighthouse' },
+  edits: { prompt: 'a lighthouse', image: 'a.png' },
+  variations: { image: 'a.png' },
+}
+const ALL_SIZES = [...new Set(Object.values(MODELS).flatMap((caps) => (caps.sizes.kind === 'list' ? caps.sizes.values : [])))]
+const ALL_QUALITIES = [...new Set(Object.values(MODELS).flatMap((caps) => caps.qualities))]
+
+/** Per model of the capability table (`model` absent: the default model), judged by both. */
+function modelCorpus(): Case[] {
+  const cases: Case[] = []
+  const add = (field: string, fields: Record<string, unknown>, valid: boolean) => cases.push({ field, fields, valid })
+  for (const [model, caps] of Object.entries(MODELS)) {
+    const named = model === DEFAULT_MODEL ? [{ model }, {}] : [{ model }]
+    for (const which of named) {
+      const base: Record<string, unknown> = { ...ENDPOINT_FIELDS[caps.endpoints[0]!], ...which }
+      for (const endpoint of ['generations', 'edits', 'variations'] as const) {
+        const fields = { ...ENDPOINT_FIELDS[endpoint], ...which }
+        if (!caps.endpoints.includes(endpoint)) {
+          add(endpoint === 'generations' ? 'model' : 'image', fields, false)
+          continue
+        }
+        add('model', fields, true)
+        const accepted = acceptedParams(caps, endpoint)
+        for (const param of OPTIONAL_PARAMS) {
+          const value = param === 'quality' ? { quality: caps.qualities[0] } : PARAM_VALUES[param]!
+          // A refusal names the first refused field the validator meets (a companion such as `stream` comes first).
+          const named = accepted.has(param) ? param : OPTIONAL_PARAMS.find((p) => p in value && !accepted.has(p))!
+          add(named, { ...fields, ...value }, accepted.has(param))
+        }
+        if (accepted.has('output_format')) {
+          add('background', { ...fields, background: 'transparent', output_format: 'jpeg' }, false)
+          add('background', { ...fields, background: 'transparent', output_format: 'webp' }, true)
+          add('output_compression', { ...fields, output_compression: 50 }, false)
+          add('output_compression', { ...fields, output_format: 'png', output_compression: 100 }, true)
+        }
+      }
+      if (caps.sizes.kind === 'list') {
+        for (const size of ALL_SIZES) add('size', { ...base, size }, caps.sizes.values.includes(size))
+      } else {
+        for (const size of ['auto', '1024x1024', '3840x2160', '1792x1024']) add('size', { ...base, size }, true)
+      }
+      if (acceptedParams(caps, caps.endpoints[0]!).has('quality')) {
+        for (const quality of ALL_QUALITIES) add('quality', { ...base, quality }, caps.qualities.includes(quality))
+      }
+      if (base.prompt !== undefined) {
+        add('prompt', { ...base, prompt: 'x'.repeat(caps.promptMax) }, true)
+        add('prompt', { ...base, prompt: 'x'.repeat(caps.promptMax + 1) }, false)
+      }
+    }
+  }
+  return cases
+}
+
+/** Rules between fields, for a known model and for one the table does not know. */
+function fieldRuleCorpus(): Case[] {
+  const cases: Case[] = []
+  for (const model of [DEFAULT_MODEL, MODEL]) {
+    const base = { prompt: 'a lighthouse', model }
+    cases.push(
+      { field: 'prompt', fields: { ...base, prompt: '   ' }, valid: false },
+      { field: 'pick', fields: { ...base, n: 2, pick: 1 }, valid: true },
+      { field: 'pick', fields: { ...base, n: 2, pick: 2 }, valid: false },
+      { field: 'pick', fields: { ...base, pick: 1 }, valid: false },
+      { field: 'pick', fields: { ...base, n: 1, pick: 1 }, valid: false },
+      { field: 'partial_images', fields: { ...base, partial_images: 2 }, valid: false },
+      { field: 'partial_images', fields: { ...base, partial_images: 0 }, valid: true },
+      { field: 'mask', fields: { ...base, mask: 'b.png' }, valid: false },
+      { field: 'mask', fields: { ...base, image: 'a.png', mask: 'b.png' }, valid: true },
+      { field: 'mask', fields: { ...base, image: 'a.png', mask: 'm.imgprompt.json' }, valid: false },
+    )
+  }
+  // The README's example of an error, and its editor's view: the default model is gpt-image-1.5.
+  cases.push(
+    { field: 'size', fields: { prompt: 'a lighthouse', size: '1792x1024' }, valid: false },
+    { field: 'quality', fields: { prompt: 'a lighthouse', quality: 'hd' }, valid: false },
+    { field: 'size', fields: { prompt: 'a lighthouse', model: 'gpt-image-1.5', size: '1792x1024' }, valid: false },
+    { field: 'quality', fields: { prompt: 'a lighthouse', model: 'gpt-image-1.5', quality: 'hd' }, valid: false },
+    { field: 'size', fields: { prompt: 'a lighthouse', model: 'dall-e-3', size: '1792x1024', quality: 'hd' }, valid: true },
+  )
+  return cases
+}
+
 let dir: string
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'ai-image-schema-'))
   await writeFile(path.join(dir, 'a.png'), 'not read: paths are only checked to exist')
   await writeFile(path.join(dir, 'b.png'), '')
+  await writeFile(path.join(dir, 'm.imgprompt.json'), '{}')
 })
 afterAll(() => rm(dir, { recursive: true, force: true }))
 
@@ -130,7 +234,7 @@ function validatorVerdict(fields: Record<string, unknown>): string | undefined {
 describe('schema.json and the validator', () => {
   const ajv = new Ajv({ allErrors: true })
   const validate = ajv.compile(specJsonSchema())
-  const cases = corpus()
+  const cases = [...corpus(), ...modelCorpus(), ...fieldRuleCorpus()]
 
   it('cover every field of the table', () => {
     const properties = Object.keys((specJsonSchema() as { properties: object }).properties)

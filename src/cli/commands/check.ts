@@ -6,7 +6,7 @@
  */
 import path from 'node:path'
 import { formatAge } from '../../core/service.js'
-import { describeError } from '../describe.js'
+import { describeError, describeErrorOf } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
 import type { Project } from '../project.js'
@@ -31,7 +31,7 @@ export async function check(project: Project, output: Output): Promise<number> {
     }
     const what =
       entry.status === 'invalid'
-        ? `invalid: ${describeError(entry.error)}`
+        ? `invalid: ${describeErrorOf(entry.label, entry.error)}`
         : entry.status === 'corrupt'
           ? `corrupt: ${entry.note} (key ${entry.key!.slice(0, 12)})`
           : entry.status === 'pending'

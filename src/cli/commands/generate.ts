@@ -3,7 +3,7 @@
  * the plugins use, or, with --dry-run, list the misses with their estimated cost and send nothing. A key a
  * batch is making is never generated here (#16): it is reported as pending. `--batch` is `batch.ts`.
  */
-import { describeError } from '../describe.js'
+import { describeError, describeErrorOf } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
 import type { Project } from '../project.js'
@@ -42,7 +42,7 @@ export async function generate(project: Project, output: Output, options: { dryR
                 'collect it with `ai-image generate --batch`, or cancel the batch with `ai-image generate --batch --cancel`',
             )
           } else if (outcome.status === 'failed' || outcome.status === 'invalid') {
-            output.out(`${output.style('red', '✗')} ${outcome.label}  ${describeError(outcome.error)}`)
+            output.out(`${output.style('red', '✗')} ${outcome.label}  ${describeErrorOf(outcome.label, outcome.error)}`)
           }
         },
       },
@@ -80,7 +80,7 @@ export async function generate(project: Project, output: Output, options: { dryR
     for (const entry of pending) {
       output.out(`  ${entry.label}  ${output.style('cyan', `pending in batch ${entry.pending!.batch}, submitted ${formatAge(entry.pending!.ageSeconds)} ago: not generated`)}`)
     }
-    for (const entry of invalid) output.out(`${output.style('red', '✗')} ${entry.label}  ${describeError(entry.error)}`)
+    for (const entry of invalid) output.out(`${output.style('red', '✗')} ${entry.label}  ${describeErrorOf(entry.label, entry.error)}`)
     const images = misses.reduce((sum, m) => sum + m.images, 0)
     output.out(
       `${misses.length} of ${plan.length} spec${plan.length === 1 ? '' : 's'} to generate, ${images} image${images === 1 ? '' : 's'}, ` +

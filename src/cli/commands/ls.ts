@@ -3,7 +3,7 @@
  * shows as `pending`, with its batch and age (#16).
  */
 import { formatAge, formatUSD, type PendingBatch } from '../../core/service.js'
-import { describeError } from '../describe.js'
+import { describeErrorOf } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
 import type { Project } from '../project.js'
@@ -18,7 +18,10 @@ export interface ListedSpec {
   status: 'hit' | 'miss' | 'corrupt' | 'invalid' | 'pending'
   /** The batch making it (status `pending`): its id, when it was submitted (unix seconds) and its age in seconds. */
   batch?: { id: string; submitted: number; ageSeconds: number }
-  /** Estimated USD of the spec's images (for a miss: what generating it would cost); null when unpriced. */
+  /**
+   * Estimated USD of the spec's images and streamed previews (for a miss: what generating it would cost),
+   * rounded to 6 decimals (a millionth of a dollar: no float noise such as 0.026999999999999996); null when unpriced.
+   */
   estimatedUSD: number | null
   /** Output tokens the API reported, from the sidecar (hits). */
   recordedTokens: number | null
@@ -31,7 +34,7 @@ export async function list(project: Project, output: Output, options: { json: bo
   const rows: ListedSpec[] = []
   for (const [i, entry] of plan.entries()) {
     if (entry.status === 'invalid') {
-      rows.push({ file: entry.label, key: null, model: null, size: null, n: null, status: 'invalid', estimatedUSD: null, recordedTokens: null, note: describeError(entry.error) })
+      rows.push({ file: entry.label, key: null, model: null, size: null, n: null, status: 'invalid', estimatedUSD: null, recordedTokens: null, note: describeErrorOf(entry.label, entry.error) })
       continue
     }
     const spec = await service.loadSpec(project.specs[i]!.ref)
@@ -46,16 +49,18 @@ export async function list(project: Project, output: Output, options: { json: bo
       size: String(spec.request.size ?? 'auto'),
       n: Number(spec.request.n),
       status: entry.status,
-      estimatedUSD: service.estimate(spec).usd ?? null,
+      estimatedUSD: roundUSD(service.estimate(spec).usd),
       recordedTokens: typeof tokens === 'number' ? tokens : null,
       ...(entry.pending ? { batch: batchOf(entry.pending) } : {}),
       ...(entry.note || entry.pending ? { note: entry.note ?? `pending in batch ${entry.pending!.batch}, submitted ${formatAge(entry.pending!.ageSeconds)} ago` } : {}),
     })
   }
 
+  // A listing that found an invalid spec or a corrupt entry exits 1, like `check` (a miss is no problem here).
+  const exit = rows.some((r) => r.status === 'invalid' || r.status === 'corrupt') ? EXIT.problems : EXIT.ok
   if (options.json) {
     output.out(JSON.stringify(rows, null, 2))
-    return EXIT.ok
+    return exit
   }
   const colour = { hit: 'green', miss: 'yellow', corrupt: 'red', invalid: 'red', pending: 'cyan' } as const
   const table = rows.map((r) => [
@@ -74,7 +79,12 @@ export async function list(project: Project, output: Output, options: { json: bo
   output.out(output.style('bold', line(header)))
   table.forEach((cells, r) => output.out(line(cells, (cell, c) => (c === 4 ? output.style(colour[rows[r]!.status], cell) : cell))))
   for (const row of rows.filter((r) => r.note)) output.out(output.style('dim', `${row.file}: ${row.note}`))
-  return EXIT.ok
+  return exit
+}
+
+/** Dollars to a millionth: what an estimate can mean, without binary floating-point noise in the JSON. */
+function roundUSD(usd: number | undefined): number | null {
+  return usd === undefined ? null : Math.round(usd * 1e6) / 1e6
 }
 
 function batchOf(pending: PendingBatch): NonNullable<ListedSpec['batch']> {

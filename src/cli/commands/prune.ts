@@ -9,7 +9,7 @@
  * now (its lock is held) is left alone, and so is anything behind a symbolic link inside the cache folder.
  */
 import path from 'node:path'
-import { describeError } from '../describe.js'
+import { describeErrorOf } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
 import type { Project } from '../project.js'
@@ -19,7 +19,7 @@ export async function prune(project: Project, output: Output, options: { dryRun:
   const plan = await service.plan(project.specs.map((s) => s.ref))
   const invalid = plan.filter((p) => p.status === 'invalid')
   if (invalid.length > 0) {
-    for (const entry of invalid) output.out(`${output.style('red', '✗')} ${entry.label}  ${describeError(entry.error)}`)
+    for (const entry of invalid) output.out(`${output.style('red', '✗')} ${entry.label}  ${describeErrorOf(entry.label, entry.error)}`)
     output.out('nothing pruned: fix the invalid specs first (their entries cannot be told apart from unused ones)')
     return EXIT.problems
   }

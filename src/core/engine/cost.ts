@@ -1,8 +1,9 @@
 /**
  * Cost ESTIMATES, before spending: US dollars per image from the one price table below (API-FACTS.md,
- * late 2026), which the `prices` option overrides per model. Estimates count output images only (prompt,
- * input-image and preview tokens are left out) and err high where the request leaves a choice to the server:
- * `quality: auto` is priced as the dearest quality, `size: auto` as the dearest size.
+ * late 2026), which the `prices` option overrides per model, plus the streamed previews a spec asks for
+ * (`partial_images`: 100 output tokens each). Prompt and input-image tokens are left out. Estimates err high
+ * where the request leaves a choice to the server: `quality: auto` is priced as the dearest quality, `size:
+ * auto` as the dearest size.
  */
 import type { ModelPrice } from '../../types.js'
 import { parseSize } from '../spec/models.js'
@@ -46,6 +47,19 @@ export const PRICES: Readonly<Record<string, PriceTable>> = {
   'dall-e-2': { standard: { '256x256': 0.016, '512x512': 0.018, '1024x1024': 0.02 } },
 }
 
+/** Each streamed preview (`partial_images`) costs this many extra output tokens (API-FACTS.md "Streaming"). */
+export const PREVIEW_OUTPUT_TOKENS = 100
+
+/**
+ * USD per image output token, for the previews of streamed specs. gpt-image-1.5 has per-image prices only: its
+ * figure is what they come to per output token ($0.133 for the 4,160 tokens of a high 1024x1024 image).
+ */
+const OUTPUT_TOKEN_USD: Readonly<Record<string, number>> = {
+  'gpt-image-1': 40 / 1e6,
+  'gpt-image-1-mini': 8 / 1e6,
+  'gpt-image-1.5': 32 / 1e6,
+}
+
 export type PriceOverrides = Readonly<Record<string, ModelPrice>>
 
 /** The Batch API bills this share of the synchronous price (API-FACTS.md "Batch API"): applied to the table and to `prices`. */
@@ -62,9 +76,12 @@ export interface CostEstimate {
   basis: string
 }
 
-/** Estimate for `images` images of a spec (default: all of its `n`); `batch`: at Batch API prices. */
+/**
+ * Estimate for `images` images of a spec (default: all of its `n`), with the streamed previews of those images
+ * when the spec streams; `batch`: at Batch API prices (the Batch API does not stream).
+ */
 export function estimateCost(
-  spec: Pick<ValidatedSpec, 'model' | 'request'>,
+  spec: Pick<ValidatedSpec, 'model' | 'request'> & { transport?: Pick<ValidatedSpec['transport'], 'stream' | 'partialImages'> },
   overrides: PriceOverrides = {},
   images = Number(spec.request.n ?? 1),
   options: { batch?: boolean } = {},
@@ -75,7 +92,20 @@ export function estimateCost(
   }
   const usd = options.batch ? price.usd * BATCH_PRICE_FACTOR : price.usd
   const batchNote = options.batch ? `, at batch prices (${BATCH_PRICE_FACTOR * 100}%)` : ''
-  return { images, usdPerImage: usd, usd: usd * images, basis: `${spec.model} ${price.basis}${batchNote}, estimate` }
+  const previews = !options.batch && spec.transport?.stream ? spec.transport.partialImages * images : 0
+  const tokenUSD = Object.prototype.hasOwnProperty.call(OUTPUT_TOKEN_USD, spec.model) ? OUTPUT_TOKEN_USD[spec.model]! : undefined
+  let previewUSD = 0
+  let previewNote = ''
+  if (previews > 0) {
+    const what = `${previews} streamed preview${previews === 1 ? '' : 's'} (${PREVIEW_OUTPUT_TOKENS} output tokens each)`
+    if (tokenUSD === undefined) previewNote = `; ${what} not priced: no output-token price for ${spec.model}`
+    else {
+      previewUSD = previews * PREVIEW_OUTPUT_TOKENS * tokenUSD
+      previewNote = ` + ${what}`
+    }
+  }
+  const total = usd * images + previewUSD
+  return { images, usdPerImage: images > 0 ? total / images : usd, usd: total, basis: `${spec.model} ${price.basis}${batchNote}${previewNote}, estimate` }
 }
 
 function priceOf(model: string, quality: string, size: string, overrides: PriceOverrides): { usd: number; basis: string } | undefined {

@@ -59,6 +59,8 @@ export interface EngineDeps {
   clock?: Clock
   /** A streamed preview of a key being generated. */
   onPartial?: (key: string, frame: PartialFrame) => void
+  /** A paid request for `key` is about to be sent (the dev server answers a module with a preview from then on). */
+  onDispatch?: (key: string) => void
   /**
    * Asked under the key's lock, once the cache still misses, right before paying: throws to refuse (a key a
    * batch is making, #16: a batch submitted while this process waited for the lock).
@@ -297,6 +299,7 @@ export class ImageEngine {
     const request = this.providerRequest(prepared, n)
     const paid = { label: spec.label, images: n, usd: estimateCost(spec, this.deps.options.prices, n).usd }
     const result = await this.scheduler.run(paid, async ({ signal, release }) => {
+      this.deps.onDispatch?.(key)
       const answer = await provider.generate(request, {
         signal,
         onAnswerRead: release,

@@ -3,6 +3,15 @@
  * ETA from the throughput so far. Reported on a timer, only while something is being generated: a build
  * whose specs are all cache hits never starts it and stays silent. In a bundler the total grows as imports
  * are discovered; the CLI plans every spec up front.
+ *
+ * Counts are per round: once everything added is done (or given up), the next image added starts from zero,
+ * so a dev server that generates now and then says `1/1`, not the sum of its session.
+ *
+ * The ETA is the throughput of finished images (done ÷ time from the start to the latest finish) applied to
+ * what is left, counted from that latest finish: between two finishes it falls with the clock instead of
+ * rising (images of one concurrent wave finish together; the time since the last wave is not a slowdown).
+ * It never goes below the floor: a rate-limit pause still to wait, and one progress interval while images
+ * are left (a late wave shows a short ETA, never zero or a negative one).
  */
 import type { Clock } from '../clock.js'
 import { formatMs } from '../clock.js'
@@ -42,6 +51,8 @@ export class Progress {
   private done = 0
   private failed = 0
   private startedAt: number | undefined
+  /** When the latest image of this round finished. */
+  private lastFinishAt: number | undefined
   private timer: NodeJS.Timeout | undefined
 
   constructor(private readonly options: ProgressOptions) {}
@@ -49,6 +60,8 @@ export class Progress {
   /** Images about to be generated. */
   add(images: number): void {
     if (images <= 0) return
+    // Everything of the last round is done: this is a new round (a dev server generating again).
+    if (this.total > 0 && this.done + this.failed >= this.total) this.resetCounts()
     this.startedAt ??= this.options.clock.now()
     this.total += images
     if (!this.timer) {
@@ -60,17 +73,19 @@ export class Progress {
 
   /** Images that landed in the cache (`ok`) or were given up on. */
   finish(images: number, ok: boolean): void {
-    if (ok) this.done += images
-    else this.failed += images
+    if (images <= 0) return
+    if (ok) {
+      this.done += images
+      this.lastFinishAt = this.options.clock.now()
+    } else this.failed += images
     if (this.done + this.failed >= this.total) this.stopTimer()
   }
 
   snapshot(): ProgressSnapshot {
     const now = this.options.clock.now()
     const elapsedMs = this.startedAt === undefined ? 0 : now - this.startedAt
-    const left = this.total - this.done - this.failed
+    const left = Math.max(0, this.total - this.done - this.failed)
     const rateLimitedMs = this.options.probe.pausedFor()
-    const etaMs = this.done > 0 && elapsedMs > 0 ? Math.max(rateLimitedMs, (left * elapsedMs) / this.done) : undefined
     return {
       total: this.total,
       done: this.done,
@@ -78,15 +93,27 @@ export class Progress {
       inFlight: this.options.probe.inFlight(),
       waiting: this.options.probe.waiting(),
       rateLimitedMs,
-      etaMs,
+      etaMs: this.eta(now, left, rateLimitedMs),
       elapsedMs,
     }
   }
 
   reset(): void {
     this.stopTimer()
+    this.resetCounts()
+  }
+
+  private eta(now: number, left: number, rateLimitedMs: number): number | undefined {
+    if (this.done === 0 || this.startedAt === undefined || this.lastFinishAt === undefined) return undefined
+    if (left === 0) return 0
+    const perImageMs = Math.max(1, this.lastFinishAt - this.startedAt) / this.done
+    const fromLastFinish = left * perImageMs - (now - this.lastFinishAt)
+    return Math.max(fromLastFinish, rateLimitedMs, this.options.intervalMs)
+  }
+
+  private resetCounts(): void {
     this.total = this.done = this.failed = 0
-    this.startedAt = undefined
+    this.startedAt = this.lastFinishAt = undefined
   }
 
   private stopTimer(): void {

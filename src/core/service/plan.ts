@@ -51,7 +51,7 @@ export interface GenerateAllReport {
 export interface PlanDeps {
   root: string
   beginBuild(): void
-  endBuild(): Promise<{ summary: RunSummary; error?: AiImageError }>
+  endBuild(): Promise<{ summary: RunSummary; error?: AiImageError; placeholders: string[] }>
   loadSpec(ref: SpecRef): Promise<ValidatedSpec>
   resolve(spec: ValidatedSpec): Promise<ResolvedImage>
   /** Inputs and key; `upstream` gives the picked image of a chained spec. */

@@ -23,6 +23,19 @@ export type OptionalParam =
   | 'stream'
   | 'partial_images'
 
+/** Every optional parameter, in the order the validator judges them. */
+export const OPTIONAL_PARAMS: readonly OptionalParam[] = [
+  'quality',
+  'background',
+  'output_format',
+  'output_compression',
+  'moderation',
+  'style',
+  'input_fidelity',
+  'stream',
+  'partial_images',
+]
+
 export interface ModelCapabilities {
   family: ModelFamily
   endpoints: readonly Endpoint[]
@@ -118,6 +131,19 @@ export function modelCapabilities(model: string): ModelCapabilities | undefined 
 }
 
 export const KNOWN_MODELS = Object.keys(MODELS)
+
+/**
+ * The optional parameters a model takes on an endpoint (CreateImageEditRequest has no moderation or style;
+ * variations take none; `input_fidelity` is for edits of the models that have it). The validator and the
+ * JSON Schema both read it.
+ */
+export function acceptedParams(caps: ModelCapabilities, endpoint: Endpoint): Set<OptionalParam> {
+  const accepted = new Set<OptionalParam>(
+    endpoint === 'variations' ? [] : caps.params.filter((p) => endpoint === 'generations' || (p !== 'moderation' && p !== 'style')),
+  )
+  if (endpoint === 'edits' && caps.inputFidelity) accepted.add('input_fidelity')
+  return accepted
+}
 
 /** Human-readable list of the sizes a rule allows, for error messages and the JSON schema. */
 export function describeSizes(rule: SizeRule): string {

@@ -14,6 +14,8 @@ import { EMIT_FIELDS, KEYED_REQUEST_FIELDS, SPEC_FIELDS, checkFieldType, closest
 import {
   GENERIC_LIMITS,
   MODELS,
+  OPTIONAL_PARAMS,
+  acceptedParams,
   describeSizes,
   modelCapabilities,
   sizeAllowed,
@@ -195,14 +197,8 @@ function normalizeForModel(
   const n = request.n as number
   if (n > caps.maxN) throw fail('n', `${n} is more than ${model} allows`, `Use 1 to ${caps.maxN}`)
 
-  // Parameters each endpoint takes (CreateImageEditRequest has no moderation or style; variations take neither).
-  const accepted = new Set<OptionalParam>(
-    endpoint === 'variations'
-      ? []
-      : caps.params.filter((p) => endpoint === 'generations' || (p !== 'moderation' && p !== 'style')),
-  )
-  if (endpoint === 'edits' && caps.inputFidelity) accepted.add('input_fidelity')
-  for (const param of ['quality', 'background', 'output_format', 'output_compression', 'moderation', 'style', 'input_fidelity', 'stream', 'partial_images'] as const) {
+  const accepted = acceptedParams(caps, endpoint)
+  for (const param of OPTIONAL_PARAMS) {
     if (fields[param] !== undefined && !accepted.has(param)) {
       throw fail(param, `is not accepted by ${model} on /images/${endpoint}`, `Remove "${param}"`)
     }

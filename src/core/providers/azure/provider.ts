@@ -79,6 +79,10 @@ export function createAzureProvider(config: AzureProviderConfig, http: HttpClien
         return new DefaultAzureCredential()
       })
 
+  // A refused key and a refused Entra ID token have different fixes.
+  const authAdvice = config.apiKey
+    ? 'Check AZURE_OPENAI_API_KEY (or the plugin option azure.apiKey): it must be a key of the resource AZURE_OPENAI_ENDPOINT names'
+    : 'The Entra ID token was refused: give the signed-in identity (or azure.credential) the "Cognitive Services OpenAI User" role on the resource, or set AZURE_OPENAI_API_KEY'
   return {
     kind: 'azure',
     describe: (model) => ({ kind: 'azure', deployment: deploymentFor(config, model) }),
@@ -96,7 +100,7 @@ export function createAzureProvider(config: AzureProviderConfig, http: HttpClien
         : { authorization: `Bearer ${await token!(context.signal, request.label)}` }
       // Azure has no `moderation` parameter; its default ('auto') is what Azure does anyway.
       const body = await openaiRequestBody(request, { omit: new Set(['moderation']), ...(isV1(config) ? { model: deploymentFor(config, model) } : {}) })
-      return sendOpenAIImagesRequest(http, request, context, { url: azureUrl(config, model, request.endpoint), headers: auth, body })
+      return sendOpenAIImagesRequest(http, request, context, { url: azureUrl(config, model, request.endpoint), headers: auth, body, advice: { auth: authAdvice } })
     },
     close: () => http.close(),
   }

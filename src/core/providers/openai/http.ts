@@ -9,7 +9,7 @@ import { AiImageError } from '../../errors.js'
 import { badResponse } from '../decode.js'
 import { formatBytes, type AnswerLimits } from '../limits.js'
 import type { ProviderTransport } from '../types.js'
-import { header, openaiErrorFromResponse, requestIdOf, type Headers } from './wire-errors.js'
+import { header, openaiErrorFromResponse, requestIdOf, type ErrorAdvice, type Headers } from './wire-errors.js'
 
 /** Sent with every request, Batch API calls included. */
 export const USER_AGENT = 'unplugin-ai-image'
@@ -25,6 +25,8 @@ export interface ImagesPost {
   limits: Pick<AnswerLimits, 'answerBytes' | 'streamBytes' | 'errorBytes'>
   /** Told the moment the answer's body has been read whole (`AttemptContext.onAnswerRead`). */
   onBodyRead?: () => void
+  /** The provider's advice for errors whose fix depends on it (which key or role to check after a 401). */
+  advice?: ErrorAdvice
 }
 
 export interface ImagesAnswer {
@@ -117,7 +119,7 @@ export function createHttpClient(options: { timeout: number; connections: number
           (data) => data.toString('utf8'),
           () => '',
         )
-        throw openaiErrorFromResponse(response.statusCode, headers, text, post.label)
+        throw openaiErrorFromResponse(response.statusCode, headers, text, post.label, post.advice)
       }
       const body = response.body
       const announced = contentLength(headers)

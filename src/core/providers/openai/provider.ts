@@ -7,6 +7,7 @@ import type { ImageProvider } from '../types.js'
 import type { OpenAIProviderConfig } from './config.js'
 import type { HttpClient } from './http.js'
 import { openaiRequestBody } from './wire-body.js'
+import { OPENAI_AUTH_ADVICE } from './wire-errors.js'
 import { sendOpenAIImagesRequest } from './wire-response.js'
 
 export function createOpenAIProvider(config: OpenAIProviderConfig, http: HttpClient): ImageProvider {
@@ -28,6 +29,7 @@ export function createOpenAIProvider(config: OpenAIProviderConfig, http: HttpCli
           ...(config.project ? { 'openai-project': config.project } : {}),
         },
         body: await openaiRequestBody(request),
+        advice: { auth: OPENAI_AUTH_ADVICE },
       })
     },
     close: () => http.close(),

@@ -2,7 +2,7 @@
  * Maps an Images API failure (status, headers, error body) onto the plugin's error codes, with the
  * server's retry hints. Shapes from API-FACTS.md: OpenAI, DALL-E and Azure bodies.
  */
-import { AiImageError, type AiImageErrorCode } from '../../errors.js'
+import { AiImageError, clause, type AiImageErrorCode } from '../../errors.js'
 import { redactSecrets } from '../../secrets.js'
 
 export type Headers = Readonly<Record<string, string | string[] | undefined>>
@@ -63,13 +63,23 @@ interface ApiErrorBody {
   }
 }
 
+/** What to check after a 401 or 403 from OpenAI (or a compatible server); Azure says its own (`ErrorAdvice`). */
+export const OPENAI_AUTH_ADVICE = 'Check OPENAI_API_KEY (or the plugin option openai.apiKey), and OPENAI_ORG_ID / OPENAI_PROJECT_ID when you set them'
+
+/** Provider-specific advice for errors whose fix depends on who answered. */
+export interface ErrorAdvice {
+  /** After 401 or 403: which key, variable or role to check. */
+  auth?: string
+}
+
 const CONTENT_FILTER_CODES = new Set(['moderation_blocked', 'content_policy_violation', 'contentFilter', 'content_filter'])
 
 /** Build the error for a non-2xx answer. `label` is the spec the request was for. */
-export function openaiErrorFromResponse(status: number, headers: Headers, bodyText: string, label: string): AiImageError {
+export function openaiErrorFromResponse(status: number, headers: Headers, bodyText: string, label: string, advice: ErrorAdvice = {}): AiImageError {
   const body = parseBody(bodyText)
   const apiError = body?.error
-  const message = scrub(typeof apiError?.message === 'string' ? apiError.message : bodyText.slice(0, 200) || `HTTP ${status}`)
+  // Server messages end with a period of their own ("Incorrect API key provided."); ours follow them.
+  const message = clause(scrub(typeof apiError?.message === 'string' ? apiError.message : bodyText.slice(0, 200) || `HTTP ${status}`))
   const requestId = requestIdOf(headers)
   const override = shouldRetryOverride(headers)
   const hint = retryAfterMs(headers)
@@ -105,7 +115,7 @@ export function openaiErrorFromResponse(status: number, headers: Headers, bodyTe
     return make('RATE_LIMITED', `rate limited: ${message}`, true)
   }
   if (status === 401 || status === 403) {
-    return make('AUTH', `the API refused the credentials (HTTP ${status}): ${message}. Check the API key or the Azure role assignment`, false)
+    return make('AUTH', `the API refused the credentials (HTTP ${status}): ${message}. ${advice.auth ?? OPENAI_AUTH_ADVICE}`, false)
   }
   if (status === 404) {
     return make('SPEC_INVALID', `the model or deployment was not found (HTTP 404): ${message}. Check "model", or the Azure deployment name`, false, {

@@ -11,7 +11,7 @@ import type { FormData } from 'undici'
 import type { HttpClient, ImagesAnswer } from './http.js'
 import { contentTypeHeader } from './wire-body.js'
 import { decodeOpenAIBase64 } from './wire-decode.js'
-import { MAX_REVISED_PROMPT, scrub } from './wire-errors.js'
+import { MAX_REVISED_PROMPT, scrub, type ErrorAdvice } from './wire-errors.js'
 import { readOpenAIImageStream } from './wire-stream.js'
 
 interface ImagesResponseJson {
@@ -28,7 +28,7 @@ export async function sendOpenAIImagesRequest(
   http: HttpClient,
   request: ProviderRequest,
   context: AttemptContext,
-  call: { url: string; headers: Record<string, string>; body: string | FormData },
+  call: { url: string; headers: Record<string, string>; body: string | FormData; advice?: ErrorAdvice },
 ): Promise<ProviderResult> {
   const limits = limitsFor(request)
   const answer = await http.post({
@@ -39,6 +39,7 @@ export async function sendOpenAIImagesRequest(
     label: request.label,
     limits,
     ...(context.onAnswerRead ? { onBodyRead: context.onAnswerRead } : {}),
+    ...(call.advice ? { advice: call.advice } : {}),
   })
   return readOpenAIImagesAnswer(answer, request, context, http, limits)
 }

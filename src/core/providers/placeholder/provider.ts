@@ -20,15 +20,23 @@ export function createPlaceholderProvider(): ImageProvider {
   }
 }
 
+export interface PlaceholderLook {
+  /**
+   * A mark across the image (the dev server's first frame of an image still being generated: `generating…`),
+   * so a placeholder shown for a moment is never taken for the result.
+   */
+  mark?: string
+}
+
 /** `note` replaces the word "placeholder" of the caption (the dev server's "pending in a batch"). */
-export async function renderPlaceholders(request: ProviderRequest, note = 'placeholder'): Promise<ProviderResult> {
+export async function renderPlaceholders(request: ProviderRequest, note = 'placeholder', look: PlaceholderLook = {}): Promise<ProviderResult> {
   const n = Number(request.params.n ?? 1)
   const images = []
-  for (let index = 0; index < n; index++) images.push({ data: await renderOne(request, index, note) })
+  for (let index = 0; index < n; index++) images.push({ data: await renderOne(request, index, note, look) })
   return { created: 0, images }
 }
 
-async function renderOne(request: ProviderRequest, index: number, note: string): Promise<Buffer> {
+async function renderOne(request: ProviderRequest, index: number, note: string, look: PlaceholderLook): Promise<Buffer> {
   const { width, height } = parseSize(String(request.params.size ?? 'auto')) ?? AUTO_SIZE
   const hue = (parseInt(request.key.slice(0, 4), 16) + index * 47) % 360
   const transparent = request.params.background === 'transparent'
@@ -46,7 +54,7 @@ async function renderOne(request: ProviderRequest, index: number, note: string):
   <g font-family="DejaVu Sans, Helvetica, Arial, sans-serif" fill="#fff" text-anchor="middle">
     ${lines.map((line, i) => `<text x="${width / 2}" y="${top + i * lineHeight}" font-size="${fontSize}">${escapeXml(line)}</text>`).join('\n    ')}
     <text x="${width / 2}" y="${height - fontSize}" font-size="${Math.round(fontSize * 0.55)}" fill-opacity="0.8">${escapeXml(caption)}</text>
-  </g>
+  </g>${look.mark === undefined ? '' : markSvg(look.mark, width, height, fontSize)}
 </svg>`
   // Loaded here, not at start-up: a build that renders no placeholder never loads sharp.
   const { default: sharp } = await import('sharp')
@@ -55,6 +63,16 @@ async function renderOne(request: ProviderRequest, index: number, note: string):
   if (format === 'jpeg') return image.flatten({ background: '#ffffff' }).jpeg({ quality: 85 }).toBuffer()
   if (format === 'webp') return image.webp({ quality: 85 }).toBuffer()
   return image.png({ compressionLevel: 6 }).toBuffer()
+}
+
+/** A dark band across the top with the mark in it, and a dashed frame: unmistakably not the final image. */
+function markSvg(mark: string, width: number, height: number, fontSize: number): string {
+  const band = Math.round(fontSize * 2)
+  const inset = Math.max(2, Math.round(fontSize / 4))
+  return `
+  <rect x="0" y="0" width="${width}" height="${band}" fill="#000" fill-opacity="0.55"/>
+  <text x="${width / 2}" y="${Math.round(band * 0.68)}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="${fontSize}" fill="#fff" text-anchor="middle">${escapeXml(mark)}</text>
+  <rect x="${inset}" y="${inset}" width="${width - 2 * inset}" height="${height - 2 * inset}" fill="none" stroke="#fff" stroke-opacity="0.7" stroke-width="${inset}" stroke-dasharray="${fontSize} ${fontSize / 2}"/>`
 }
 
 function wrap(text: string, width: number, maxLines: number): string[] {
