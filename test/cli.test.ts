@@ -182,7 +182,7 @@ describe('ai-image prune', () => {
       await makeProject({
         'index.html': '<script type="module" src="/src/main.js"></script>\n',
         'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
-        'src/a.imgprompt.json': spec({ prompt: 'a derived fox', model: 'gpt-image-2', size: '256x256', emit: { format: 'webp', widths: [64] } }),
+        'src/a.imgprompt.json': spec({ prompt: 'a derived fox', model: 'gpt-image-2', size: '1024x1024', emit: { format: 'webp', widths: [64] } }),
       }),
     )
     await withEnv(suite.openaiEnv(), () => viteBuild(project.root))
@@ -191,7 +191,7 @@ describe('ai-image prune', () => {
     expect(before).toHaveLength(1)
 
     // A new prompt: the old image leaves the cache with prune, and its derived files go with it.
-    await project.write('src/a.imgprompt.json', spec({ prompt: 'another fox', model: 'gpt-image-2', size: '256x256', emit: { format: 'webp', widths: [64] } }))
+    await project.write('src/a.imgprompt.json', spec({ prompt: 'another fox', model: 'gpt-image-2', size: '1024x1024', emit: { format: 'webp', widths: [64] } }))
     await withEnv(suite.openaiEnv(), () => viteBuild(project.root))
     expect(await derived()).toHaveLength(2)
     const dry = await cli(project, ['prune', '--dry-run'], noKey)
@@ -231,7 +231,7 @@ describe('ai-image beside a vite build', () => {
       }
       const imports: string[] = []
       for (let i = 0; i < 8; i++) {
-        files[`src/s${i}.imgprompt.json`] = spec({ prompt: `shared spec ${i}`, model: 'gpt-image-2', size: '256x256', n: i % 2 ? 2 : 1 })
+        files[`src/s${i}.imgprompt.json`] = spec({ prompt: `shared spec ${i}`, model: 'gpt-image-2', size: '1024x1024', n: i % 2 ? 2 : 1 })
         imports.push(`import s${i} from './s${i}.imgprompt.json'`)
       }
       files['src/main.js'] = `${imports.join('\n')}\nconsole.log(${Array.from({ length: 8 }, (_, i) => `s${i}`).join(', ')})\n`

@@ -60,7 +60,7 @@ describe('vite dev server in Chromium', () => {
     suite.emulator.reset() // a retry starts from a clean slate
     const project = await suite.project({
       'src/main.js': MAIN,
-      'src/hero.imgprompt.json': spec({ prompt: 'a slow aurora', model: 'gpt-image-2', size: '320x256', stream: true, partial_images: 2 }),
+      'src/hero.imgprompt.json': spec({ prompt: 'a slow aurora', model: 'gpt-image-2', size: '1280x1024', stream: true, partial_images: 2 }),
     })
     // The stream begins once the page's preview <img> is subscribed to it: a page that loads slowly on a busy
     // machine would otherwise join after the first frame (it then gets the latest one, as a user would).

@@ -36,7 +36,7 @@ afterEach(() => {
 async function builtProject(fields: Record<string, unknown> = {}, files: Record<string, string> = {}): Promise<TempProject> {
   const project = await suite.project({
     'src/main.js': "import src, { width, height, images } from './a.imgprompt.json'\nconsole.log(src, width, height, images)\n",
-    [SPEC]: spec({ prompt: `an attacked kite ${JSON.stringify(fields)}`, model: 'gpt-image-2', size: '256x256', ...fields }),
+    [SPEC]: spec({ prompt: `an attacked kite ${JSON.stringify(fields)}`, model: 'gpt-image-2', size: '1024x1024', ...fields }),
     ...files,
   })
   const first = await tryViteBuild(project.root, suite.openaiEnv())

@@ -20,13 +20,13 @@ import { emulatorSuite } from '../helpers/suite.js'
 const suite = emulatorSuite()
 const browser = chromiumSuite()
 
-const MODEL = { model: 'gpt-image-2', size: '256x256' }
+const MODEL = { model: 'gpt-image-2', size: '1024x1024' }
 const MAIN = `import hero, { width, height } from './hero.imgprompt.json'
 const img = document.createElement('img')
 Object.assign(img, { id: 'hero', src: hero, width, height })
 document.querySelector('#app').replaceChildren(img)
 `
-const driveBy = (what: string) => `virtual:ai-image?prompt=${encodeURIComponent(`a drive-by through ${what}`)}&n=10&quality=high&model=gpt-image-2&size=256x256`
+const driveBy = (what: string) => `virtual:ai-image?prompt=${encodeURIComponent(`a drive-by through ${what}`)}&n=10&quality=high&model=gpt-image-2&size=1024x1024`
 
 /** The dev server URLs the attacking page points at, by what points at them. */
 function attackUrls(root: string) {

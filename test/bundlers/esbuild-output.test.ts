@@ -18,7 +18,7 @@ afterAll(() => Promise.all(projects.map((p) => p.remove())))
 async function project(): Promise<TempProject> {
   const created = await makeProject({
     'src/main.js': "import hero from './hero.imgprompt.json'\nexport const result = hero\n",
-    'src/hero.imgprompt.json': spec({ prompt: 'a kite', model: 'gpt-image-2', size: '320x256' }),
+    'src/hero.imgprompt.json': spec({ prompt: 'a kite', model: 'gpt-image-2', size: '1280x1024' }),
   })
   projects.push(created)
   return created

@@ -180,7 +180,7 @@ export function bundlerSuite(driver: Driver): void {
           const first = await outcomes.until(built)
           expect([first.app.hero.width, first.app.hero.height]).toEqual([384, 256])
 
-          const taller = spec({ ...HERO, size: '256x384' })
+          const taller = spec({ ...HERO, size: '1024x1536' })
           const second = await outcomes.until(
             async (outcome) => {
               const next = await built(outcome)

@@ -35,7 +35,7 @@ describe.each([webpackDriver, rspackDriver])('$name leaves every other file to t
       'src/photo.png': photo,
       'src/data.json': '{ "answer": 42 }\n',
       'src/vendor/raw.imgprompt.json': spec({ prompt: 'not for the plugin', size: '1x1' }),
-      'src/hero.imgprompt.json': spec({ prompt: 'a kite', model: 'gpt-image-2', size: '256x256' }),
+      'src/hero.imgprompt.json': spec({ prompt: 'a kite', model: 'gpt-image-2', size: '1024x1024' }),
     })
     projects.push(project)
     const assetRule = { test: /\.png$/, type: 'asset/resource', generator: { filename: 'media/[name]-[contenthash:8][ext]' } }
