@@ -35,6 +35,15 @@ export interface SidecarImage {
   revised_prompt?: string
 }
 
+/** What an entry cost: from the answers' token `usage`, or estimated from the price table (DESIGN.md, cache layout). */
+export interface SidecarCost {
+  usd: number
+  basis: 'usage' | 'estimate'
+}
+
+/** More than any one entry can cost (ten of the dearest images): a figure past it is no cost. */
+const MAX_ENTRY_USD = 1000
+
 export interface Sidecar {
   version: number
   key: string
@@ -50,6 +59,8 @@ export interface Sidecar {
   created: number
   revised_prompt: string | null
   usage: Record<string, unknown> | null
+  /** null: unpriced, or written before costs were recorded. */
+  cost: SidecarCost | null
   request_id: string | null
   images: SidecarImage[]
 }
@@ -133,6 +144,10 @@ export function checkSidecar(value: unknown, key: string): Checked<Sidecar> {
     return refuse(key, `"revised_prompt" must be null or a string, got ${showValue(value.revised_prompt)}`)
   }
   if (value.usage !== null && !isPlainObject(value.usage)) return refuse(key, `"usage" must be null or an object, got ${showValue(value.usage)}`)
+  const cost = checkCost(value.cost)
+  if (cost === false) {
+    return refuse(key, `"cost" must be null or { usd: a number from 0 to ${MAX_ENTRY_USD}, basis: "usage" or "estimate" }, got ${showValue(value.cost)}`)
+  }
   if (value.request_id !== null && typeof value.request_id !== 'string') {
     return refuse(key, `"request_id" must be null or a string, got ${showValue(value.request_id)}`)
   }
@@ -157,6 +172,7 @@ export function checkSidecar(value: unknown, key: string): Checked<Sidecar> {
     created: value.created,
     revised_prompt: value.revised_prompt as string | null,
     usage: value.usage === null ? null : structuredClone(value.usage),
+    cost,
     request_id: value.request_id as string | null,
     images,
   }
@@ -180,6 +196,16 @@ function checkRequest(value: unknown): Checked<KeyedRequest & { n: number }> {
   const n = request.n
   if (!isPositiveInteger(n) || n > MAX_CANDIDATES) return { ok: false, reason: `request.n must be an integer from 1 to ${MAX_CANDIDATES}, got ${showValue(n)}` }
   return { ok: true, value: request as KeyedRequest & { n: number } }
+}
+
+/** A sidecar's `cost` (absent in sidecars written before it was recorded: null), or false when malformed. */
+function checkCost(value: unknown): SidecarCost | null | false {
+  if (value === undefined || value === null) return null
+  if (!isPlainObject(value)) return false
+  const { usd, basis } = value
+  if (typeof usd !== 'number' || !Number.isFinite(usd) || usd < 0 || usd > MAX_ENTRY_USD) return false
+  if (basis !== 'usage' && basis !== 'estimate') return false
+  return { usd, basis }
 }
 
 function checkProvider(value: unknown): Sidecar['provider'] | undefined {

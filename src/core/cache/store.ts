@@ -190,7 +190,7 @@ export class CacheStore {
 export function sidecarFor(
   key: string,
   material: KeyMaterial,
-  facts: Pick<Sidecar, 'provider' | 'created' | 'revised_prompt' | 'usage' | 'request_id' | 'images'>,
+  facts: Pick<Sidecar, 'provider' | 'created' | 'revised_prompt' | 'usage' | 'request_id' | 'images'> & { cost?: Sidecar['cost'] },
 ): Sidecar {
   return {
     version: SIDECAR_VERSION,
@@ -201,6 +201,7 @@ export function sidecarFor(
     mask: material.mask,
     seed: material.seed,
     ...facts,
+    cost: facts.cost ?? null,
   }
 }
 
