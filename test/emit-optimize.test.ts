@@ -59,6 +59,7 @@ const recipe = (fields: Partial<EmitRecipe> = {}): EmitRecipe => ({
   widths: [],
   placeholder: 'none',
   background: '#ffffff',
+  metadata: 'keep',
   ...fields,
 })
 

@@ -1,7 +1,8 @@
 /**
  * The emitted full-size image: the source in the recipe's format and quality. The source itself competes
  * when it already is in the asked format, untouched: it is kept when re-encoding cannot do better (and a
- * JPEG, WebP or AVIF is not re-encoded at all when no quality is asked: that would only lose quality).
+ * JPEG, WebP or AVIF is not re-encoded at all when no quality is asked: that would only lose quality), and
+ * when only its bytes as they are keep the provider's provenance (the provenance step says so).
  */
 import { sniffFormat } from '../../image-format.js'
 import { encode } from './encode.js'
@@ -14,7 +15,12 @@ export const convert: EmitStep = {
     const { source, recipe } = state
     const sourceQualifies = !state.altered && recipe.format === sniffFormat(source)
     if (sourceQualifies && recipe.format !== 'png' && recipe.quality === undefined) return
-    const encoded = await encode(state.base, recipe.format, recipe.quality)
+    if (sourceQualifies && state.provenance?.keepSource) return
+    const encoded = await encode(state.base, recipe.format, {
+      quality: recipe.quality,
+      metadata: recipe.metadata,
+      ...(state.provenance ? { carried: state.provenance.carried } : {}),
+    })
     state.result.main = sourceQualifies && source.length <= encoded.data.length ? undefined : encoded
   },
 }
