@@ -92,12 +92,12 @@ describe('vite dev server in Chromium', () => {
         expect(preview.map((s) => s.color)).toHaveLength(3)
         expect(new Set(preview.map((s) => s.color)).size).toBe(3)
         expect(preview[2]!.color).toBe(finalColour)
-        expect(preview.every((s) => s.width === 320 && s.naturalWidth === 320)).toBe(true)
+        expect(preview.every((s) => s.width === 1280 && s.naturalWidth === 1280)).toBe(true)
         // Each frame is shown as it arrives (the emulator sends one every 700 ms), not all at the end.
         expect(preview[1]!.t - preview[0]!.t).toBeGreaterThan(400)
         expect(preview[2]!.t - preview[1]!.t).toBeGreaterThan(400)
         // After the HMR update: the final asset URL, same pixels.
-        expect(final[0]).toMatchObject({ color: finalColour, width: 320, naturalWidth: 320 })
+        expect(final[0]).toMatchObject({ color: finalColour, width: 1280, naturalWidth: 1280 })
         expect(request!.partials).toHaveLength(2)
       } finally {
         // A failed attempt must not leave the stream waiting: the server's close waits for paid requests to land.

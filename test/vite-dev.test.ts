@@ -76,8 +76,8 @@ describe('vite dev server', () => {
         const previewUrl = quoted(pending.code, /"([^"]*@ai-image\/preview\/[0-9a-f]+-0\.png)"/)
         expect(previewUrl, pending.code).toBeDefined()
         // The size is known from the spec before the image exists.
-        expect(pending.code).toContain('export const width = 320;')
-        expect(pending.code).toContain('export const height = 256;')
+        expect(pending.code).toContain('export const width = 1280;')
+        expect(pending.code).toContain('export const height = 1024;')
 
         const reloaded = dev.nextMessage(updatesMain)
         const reading = readMixedReplace(`${dev.origin}${previewUrl}`)
@@ -94,7 +94,7 @@ describe('vite dev server', () => {
         // Ready: the module is reloaded and the importer hot-updated with the final URL and size.
         await reloaded
         const final = await finalModule(dev)
-        expect(final.code).toContain('export const width = 320;')
+        expect(final.code).toContain('export const width = 1280;')
         expect(final.code).toMatch(/export const key = "[0-9a-f]{64}";/)
         expect(final.sha).toBe(request!.returned![0])
         // Only the completed image went into the cache; an image request after the end gets the final file.

@@ -152,7 +152,7 @@ describe('a drive-by in Chromium', () => {
         const own = await browser.newPage()
         pages.push(own)
         await own.goto(devOrigin, { waitUntil: 'load', timeout: 30_000 })
-        await own.waitForFunction("(img => !!img && img.complete && img.naturalWidth === 256)(document.getElementById('hero'))", null, { timeout: 20_000 })
+        await own.waitForFunction("(img => !!img && img.complete && img.naturalWidth === 1024)(document.getElementById('hero'))", null, { timeout: 20_000 })
         expect(suite.emulator.requests.map((r) => r.body.prompt)).toEqual(['the hero of the page'])
       } finally {
         for (const page of pages) await page.close()

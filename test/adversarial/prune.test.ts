@@ -83,7 +83,7 @@ describe('prune keeps every entry a build uses', () => {
     const onlyBuilt = (await recordedKeys(project, record!)).find((key) => !discovered.some((row) => row.key === key))!
     const sidecar = path.join(project.root, '.ai-image', onlyBuilt.slice(0, 2), `${onlyBuilt}.json`)
     const honest = await readFile(sidecar, 'utf8')
-    await writeFile(sidecar, honest.replace('"width": 256', '"width": "(globalThis.pwned = 1)"'))
+    await writeFile(sidecar, honest.replace('"width": 1024', '"width": "(globalThis.pwned = 1)"'))
     const tampered = await aiImageCli(project.root, ['check'])
     expect(tampered.code).toBe(1)
     expect(tampered.stdout).toContain(`✗ .ai-image/builds/${record}  entry ${onlyBuilt.slice(0, 12)} of this build is corrupt: ${onlyBuilt}.json: images[0].width`)

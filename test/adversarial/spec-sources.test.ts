@@ -236,7 +236,7 @@ describe('placeholder images of any prompt', () => {
     const image = (await project.list('dist/assets')).find((f) => /^a-[\w-]+\.png$/.test(f))!
     expect(image).toBeDefined()
     const meta = await sharp(await project.read(`dist/assets/${image}`)).metadata()
-    expect([meta.width, meta.height]).toEqual([320, 192])
+    expect([meta.width, meta.height]).toEqual([1280, 768])
     expect(suite.emulator.requests).toHaveLength(0)
   })
 

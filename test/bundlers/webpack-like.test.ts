@@ -44,7 +44,7 @@ describe.each([webpackDriver, rspackDriver])('$name leaves every other file to t
 
     expect(result.data).toEqual({ answer: 42 })
     expect(result.excluded).toEqual({ prompt: 'not for the plugin', size: '1x1' })
-    expect(result.width).toBe(256)
+    expect(result.width).toBe(1024)
     expect(result.photo).toMatch(/media\/photo-\w{8}\.png$/)
     expect((await readFile(assetFile(driver, run, result.photo))).equals(photo)).toBe(true)
     expect(result.hero).toMatch(/assets\/hero-[0-9a-f]{8}\.png$/)
