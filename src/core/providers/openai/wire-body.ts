@@ -50,11 +50,13 @@ function wireDefaults(endpoint: Endpoint, model: string): WireDefaults | undefin
 /**
  * Whether a keyed parameter goes on the wire: the user set it, or it is a default the API would fill in
  * differently. `model` and `prompt` are always the user's (the plugin's default model is not the API's).
+ * A model the table does not know gets only what the user set: its one filled-in default, `n: 1`, is the
+ * Images API's own for every endpoint.
  */
 function onWire(request: ProviderRequest, name: string, value: string | number): boolean {
   if (request.userSet === undefined || request.userSet.includes(name)) return true
   const defaults = wireDefaults(request.endpoint, String(request.params.model))
-  if (defaults === undefined) return true
+  if (defaults === undefined) return name === 'n' && value !== 1
   return !Object.prototype.hasOwnProperty.call(defaults, name) || defaults[name] !== value
 }
 
