@@ -61,8 +61,8 @@ async function run(row: Row, provider: 'openai' | 'azure') {
   try {
     const [plan] = await h.service.plan([ref])
     const outcome = await h.service.resolve(await h.service.loadSpec(ref)).then(
-      (image) => ({ image }),
-      (error: Error) => ({ error }),
+      (image) => ({ image, error: undefined }),
+      (error: Error) => ({ image: undefined, error }),
     )
     return { plan: plan!, ...outcome, requests: [...suite.emulator.requests] }
   } finally {
