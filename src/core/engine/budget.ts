@@ -35,6 +35,8 @@ export class Budget {
   private images = 0
   private usd = 0
   private stopReason: string | undefined
+  /** Calls reserved and not settled yet: one settles when its answer (or failure) is in. */
+  private readonly unsettled = new Set<Promise<void>>()
   /** Specs refused by the budget in this build, in order. */
   readonly refused: string[] = []
 
@@ -52,6 +54,19 @@ export class Budget {
     return this.limits.maxImages !== undefined || this.limits.maxUSD !== undefined
   }
 
+  /**
+   * Reserve a call's share once the calls in flight that stand in its way have settled (their actual cost,
+   * usually below their estimate, replaces it), or throw BUDGET_EXCEEDED without sending it. Waiting is safe:
+   * a call in flight settles without this one (its slot is already given back, or it holds its own), and
+   * within the provider's timeout.
+   */
+  async reserveSettled(call: PaidCall): Promise<BudgetTicket> {
+    while (this.stopReason === undefined && this.unsettled.size > 0 && this.check(call) !== undefined) {
+      await Promise.race(this.unsettled)
+    }
+    return this.reserve(call)
+  }
+
   /** Reserve a call's share, or throw BUDGET_EXCEEDED without sending it. */
   reserve(call: PaidCall): BudgetTicket {
     const problem = this.stopReason ?? this.check(call)
@@ -66,17 +81,25 @@ export class Budget {
     this.images += call.images
     this.usd += call.usd ?? 0
     let settled = false
+    let settle!: () => void
+    const done = new Promise<void>((resolve) => (settle = resolve))
+    this.unsettled.add(done)
+    const close = () => {
+      settled = true
+      this.unsettled.delete(done)
+      settle()
+    }
     return {
       spend: (actualUSD) => {
         if (settled) return
-        settled = true
         if (actualUSD !== undefined && Number.isFinite(actualUSD) && actualUSD >= 0) this.usd += actualUSD - (call.usd ?? 0)
+        close()
       },
       release: () => {
         if (settled) return
-        settled = true
         this.images -= call.images
         this.usd -= call.usd ?? 0
+        close()
       },
     }
   }

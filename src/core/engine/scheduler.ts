@@ -132,7 +132,7 @@ export class Scheduler {
       async () => {
         waitSignal.throwIfAborted()
         await this.gate.pass(call.images, waitSignal)
-        const ticket = this.options.budget?.reserve(call)
+        const ticket = await this.options.budget?.reserveSettled(call)
         this.stats.requests++
         this.stats.startedAt ??= this.clock.now()
         this.active++
