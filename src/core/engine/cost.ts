@@ -7,7 +7,7 @@
  * - ESTIMATES, before spending: USD per image by quality and size (`PRICES`), plus what the request itself
  *   adds on token-billed models (prompt tokens, input images, previews). Estimates err high where the
  *   request leaves a choice to the server: `quality: auto` is priced as the dearest quality, `size: auto` as
- *   the dearest size, a prompt as one token per byte, an input image as a high-fidelity one.
+ *   the dearest size, a prompt as one token per byte, an input image rounded up for its fidelity.
  *
  * A dated snapshot (`gpt-image-1-2025-04-15`) or an alias (`chatgpt-image-latest`) is priced as its family
  * (`modelFamily`). Prices from OpenAI's price list (API-FACTS.md "Cost", and the model pages as of 2026).
