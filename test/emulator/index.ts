@@ -315,8 +315,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
     if (scripted?.kind === 'truncated-base64') images[0] = images[0]!.slice(0, Math.floor(images[0]!.length / 2) + 1)
     const data = images.map((b64_json) => ({ b64_json, ...(model.startsWith('dall-e-3') ? { revised_prompt: `revised: ${body.prompt}` } : {}) }))
-    // OpenAI echoes what it made (ImagesResponse); Azure's answer (generateImagesResponse, REST spec
-    // 2025-04-01-preview) is created, data (with content-filter results) and usage, without the echo.
+    // OpenAI echoes what it made (ImagesResponse); Azure's answer is created, data (with content-filter results)
+    // and usage, without the echo (REST spec inference 2025-04-01-preview, examples/image_edits.json).
     const echo = { size: `${width}x${height}`, quality: answeredQuality(body.quality), background: body.background === 'transparent' ? 'transparent' : 'opaque', output_format: format }
     const payload = {
       created,
@@ -427,9 +427,8 @@ function filesAsBinary(record: RecordedRequest): Record<string, unknown> {
 }
 
 /**
- * What Azure OpenAI refuses beyond the OpenAI schema (API-FACTS.md "Azure OpenAI"; Azure's REST spec, inference
- * 2025-04-01-preview: `imagesOutputFormat` png/jpeg, edit inputs "png, or jpg"; the how-to guide: GPT image
- * qualities low/medium/high, without `auto`).
+ * What Azure OpenAI refuses beyond the OpenAI schema (API-FACTS.md "Azure OpenAI": output png/jpeg, edit inputs
+ * png/jpg; Azure's image generation how-to guide: GPT image qualities low/medium/high, without `auto`).
  */
 function checkAzure(record: RecordedRequest, body: Record<string, unknown>): HttpAnswer | undefined {
   if (record.operation === 'variations') return { status: 404, body: { error: { code: '404', message: 'Resource not found' } } }

@@ -32,15 +32,17 @@ const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000
 const TOKEN_TIMEOUT_MS = 60_000
 
 /**
- * The input types Azure takes for edits: "png, or jpg" (Azure REST spec `imageEditsRequest.image`,
- * inference 2025-04-01-preview; the how-to guide says the same), where OpenAI also takes webp.
+ * The input types Azure takes for edits: PNG or JPEG, under 50 MB (API-FACTS.md "Azure OpenAI", from Azure's
+ * image generation how-to guide), where OpenAI also takes WebP.
  */
 const AZURE_INPUT_MIMES: readonly string[] = ['image/png', 'image/jpeg']
 
 /**
  * Body fields Azure's documented values for GPT image models do not always include `auto` for: the how-to
- * guide lists quality low/medium/high only (default high, medium for mini), and sizes without `auto`. Azure
- * picks for itself when the field is left out (the REST spec's default is `auto`), so `auto` is never sent.
+ * guide ("How to use Azure OpenAI image generation models", learn.microsoft.com, azure/ai-foundry/openai/how-to/dall-e)
+ * lists the qualities low, medium, high (default high; medium for gpt-image-1-mini) and the sizes 1024x1024,
+ * 1024x1536, 1536x1024, without `auto`. Azure picks for itself when the field is left out (its REST spec's
+ * examples, inference 2025-04-01-preview, send neither), so `auto` is never sent.
  */
 const AZURE_NO_AUTO = new Set(['quality', 'size', 'background'])
 
