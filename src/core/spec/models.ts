@@ -130,10 +130,10 @@ export const DEFAULT_MODEL = 'gpt-image-1.5'
 export const GENERIC_LIMITS = { maxN: 10, promptMax: 32000 } as const
 
 /**
- * Names the Images API takes for a model of the table: `chatgpt-image-latest` is the alias of the image
- * snapshot ChatGPT uses, listed beside gpt-image-1.5 in OpenAI's schema (CreateImageEditRequest.model) with
- * the same price card and limits on OpenAI's model pages (checked 2026); it takes gpt-image-1.5's
- * capabilities and prices.
+ * Names the Images API takes for a model of the table. `chatgpt-image-latest` is, per OpenAI's model page, the
+ * alias of the image snapshot ChatGPT uses; OpenAI's schema lists it with the GPT image models beside
+ * gpt-image-1.5, its default (CreateImageEditRequest). It takes gpt-image-1.5's capabilities and prices; an
+ * alias moves, so `prices['chatgpt-image-latest']` overrides them.
  */
 export const MODEL_ALIASES: Readonly<Record<string, string>> = { 'chatgpt-image-latest': 'gpt-image-1.5' }
 
