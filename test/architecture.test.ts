@@ -49,7 +49,7 @@ const FLOORS: ReadonlyArray<{ name: string; parts: ReadonlyArray<{ name: string;
         name: 'vocabulary',
         match: (m) =>
           m === 'types.ts' ||
-          ['errors', 'log', 'secrets', 'image-format', 'clock', 'spec-path', 'hash', 'read-inside-root', 'option-values'].some((name) => m === `core/${name}.ts`),
+          ['errors', 'log', 'secrets', 'image-format', 'clock', 'spec-path', 'hash', 'regular-file', 'read-inside-root', 'option-values'].some((name) => m === `core/${name}.ts`),
       },
     ],
   },
@@ -172,6 +172,13 @@ describe('the layers of src/', () => {
     const wrong = [...GRAPH]
       .filter(([module]) => module.startsWith('plugin/') || module.startsWith('cli/'))
       .flatMap(([module, imports]) => imports.filter((target) => !allowed.has(target) && !target.startsWith('plugin/') && !target.startsWith('cli/')).map((target) => `${module} → ${target}`))
+    expect(wrong).toEqual([])
+  })
+
+  it('the features on the front door reach the cache through it: they import nothing of core/cache/', () => {
+    const wrong = [...GRAPH]
+      .filter(([module]) => placeOf(module).floor === FLOORS.findIndex((floor) => floor.name === 'features on the front door'))
+      .flatMap(([module, imports]) => imports.filter((target) => target.startsWith('core/cache/')).map((target) => `${module} → ${target}`))
     expect(wrong).toEqual([])
   })
 

@@ -42,19 +42,22 @@ describe('costFromUsage', () => {
     expect(costFromUsage('gpt-image-1.5', { input_tokens: 'many', output_tokens: -5 })).toBeUndefined()
   })
 
-  it('takes prices.<model>.tokens, for a known model or an unknown one, checked by the options', () => {
+  it('takes prices.<model>.tokens, for a known model or an unknown one, checked by the options; per-image prices win over usage', () => {
     const prices = { 'gpt-image-1.5': { tokens: { textInput: 1, imageInput: 2, imageOutput: 3 } }, 'acme-image': { tokens: { textInput: 1, imageInput: 1, imageOutput: 10 }, auto: 0.05 } }
     const options = resolveOptions({ prices }, { env: {} })
     expect(costFromUsage('gpt-image-1.5', usage(10, 20, 30), options.prices)!.usd).toBeCloseTo((10 + 40 + 90) / 1e6, 12)
     expect(costFromUsage('acme-image', usage(10, 0, 100), options.prices)!.usd).toBeCloseTo((10 + 1000) / 1e6, 12)
     // The per-image part still estimates.
     expect(estimateCost({ model: 'acme-image', request: { n: 1, quality: 'auto' } }, options.prices).usd).toBeCloseTo(0.05)
+    // What the user says they pay per image is what the model costs: usage is not priced at list prices then.
+    expect(costFromUsage('gpt-image-1', usage(10, 20, 30), { 'gpt-image-1': 0.1 })).toBeUndefined()
+    expect(costFromUsage('gpt-image-1-2025-04-15', usage(10, 20, 30), { 'gpt-image-1': { high: 0.2 } })).toBeUndefined()
     expect(() => resolveOptions({ prices: { 'gpt-image-1.5': { tokens: { textInput: 1 } } } as never }, { env: {} })).toThrow(/prices\.gpt-image-1\.5\.tokens.*textInput, imageInput, imageOutput/)
   })
 })
 
 describe("the sidecar's cost", () => {
-  it('is null when absent (older sidecars), checked when present', () => {
+  it('is absent when nothing priced it (and in older sidecars), checked when present', () => {
     const material = { endpoint: 'generations' as const, request: { model: 'gpt-image-1.5', prompt: 'p', n: 1 }, inputs: [], mask: null, seed: null }
     const key = computeKey(material)
     const base = {
@@ -63,9 +66,10 @@ describe("the sidecar's cost", () => {
       images: [{ file: `${key}-0.png`, sha256: 'b'.repeat(64), bytes: 10, width: 1024, height: 1024, mime: 'image/png' }],
     }
     const read = (cost: unknown) => checkSidecar(cost === undefined ? base : { ...base, cost }, key)
-    expect(read(undefined)).toMatchObject({ ok: true, value: { cost: null } })
+    const older = read(undefined)
+    expect(older.ok && !('cost' in older.value)).toBe(true)
     expect(read({ usd: 0.0123, basis: 'usage' })).toMatchObject({ ok: true, value: { cost: { usd: 0.0123, basis: 'usage' } } })
-    for (const bad of [{ usd: -1, basis: 'usage' }, { usd: 1e9, basis: 'usage' }, { usd: 0.1, basis: 'guess' }, { usd: '0.1', basis: 'usage' }, 'cheap']) {
+    for (const bad of [{ usd: -1, basis: 'usage' }, { usd: 1e9, basis: 'usage' }, { usd: 0.1, basis: 'guess' }, { usd: '0.1', basis: 'usage' }, 'cheap', null]) {
       expect(read(bad), JSON.stringify(bad)).toMatchObject({ ok: false, reason: expect.stringContaining('"cost"') })
     }
   })

@@ -34,10 +34,14 @@ async function loadModule(dev: DevServerHandle) {
   return { url: url!, code: module.body.toString(), ms: module.ms }
 }
 
-/** The module once its image exists: a preview module is followed by an HMR update, then refetched. */
+/**
+ * The module once its image exists: a preview module is followed by an HMR update, then refetched. A chained
+ * edit may update the importer more than once (when the spec it builds on is done, then when it is), so the
+ * preview is refetched after each update, a bounded number of times.
+ */
 async function finalModule(dev: DevServerHandle) {
   let loaded = await loadModule(dev)
-  if (loaded.code.includes('@ai-image/preview/')) {
+  for (let updates = 0; loaded.code.includes('@ai-image/preview/') && updates < 4; updates++) {
     await dev.nextMessage(updatesMain)
     loaded = await loadModule(dev)
   }

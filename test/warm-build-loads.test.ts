@@ -36,11 +36,11 @@ const NOT_ON_THE_WARM_PATH: Record<string, string> = {
 }
 /**
  * Modules of our own that load on first use: generation, providers, the image pipeline, discovery, the dev
- * server, the command's planning, and the cache's locks, journals, housekeeping and prune. (The bundle keeps
+ * server and its gallery, the command's planning, and the cache's locks, journals, housekeeping and prune. (The bundle keeps
  * a `// src/…` line before each module's code: that is how a loaded file of `dist/` is told apart.)
  */
 const LAZY_SOURCES =
-  /^src\/(core\/engine\/(generate|scheduler|pacing)|core\/providers\/(openai|azure|placeholder)\/(provider|http|wire-\w+)|core\/emit\/(pipeline|steps\/\w+)|core\/discover|core\/service\/(plan|dev-preview)|core\/cache\/(lock|journal|housekeeping|prune|draft)|core\/batch\/\w+|plugin\/(vite-dev|dev-preview|request-guard|project-queries|dev-urls)|cli\/[\w/]+)\.ts$/
+  /^src\/(core\/engine\/(generate|scheduler|pacing)|core\/providers\/(openai|azure|placeholder)\/(provider|http|wire-\w+)|core\/emit\/(pipeline|steps\/\w+)|core\/discover|core\/service\/(plan|dev-preview|generations)|core\/gallery\/[\w/]+|core\/cache\/(lock|journal|housekeeping|prune|draft)|core\/batch\/\w+|plugin\/(vite-dev|vite-gallery|dev-preview|request-guard|project-queries|dev-urls)|cli\/[\w/]+)\.ts$/
 
 function pathToUrl(file: string): string {
   return new URL(`file://${file.split(path.sep).join('/')}`).href

@@ -23,7 +23,8 @@ export const HELP: Readonly<Record<string, string>> = {
 Usage: ai-image <command> [options]
 
 Commands:
-  generate [globs...]   generate every spec missing from the cache (--dry-run: estimate the cost, send nothing)
+  generate [globs...]   generate every spec missing from the cache (--dry-run: estimate the cost, send nothing;
+                        --batch: through OpenAI's Batch API at half price, results within 24 hours)
   check                 fail (exit 1) listing each spec whose image is missing or corrupt; needs no API key
   prune                 remove cache entries that no spec uses (--dry-run: only list them)
   ls                    list every spec with its key, model, size, status and cost (--json)
@@ -34,20 +35,40 @@ Run ai-image <command> --help for a command's options.
 
 ${COMMON}`,
   generate: `Usage: ai-image generate [globs...] [--dry-run]
+       ai-image generate --batch [globs...] [--wait] [--cancel] [--dry-run] [--interval <seconds>]
 
 Generates every spec whose image is not in the cache, through the same engine as the bundler plugins
 (concurrency, rate limits, retries, budget), with progress on stderr and a closing summary. Specs are
 *${SPEC_SUFFIX} files (include/exclude options), the named specs of the \`images\` option, and
 virtual:ai-image?… imports found in source files. Globs narrow the run to matching spec files.
 Generating is never frozen: running this command is the explicit go-ahead to spend.
+A spec pending in a batch is not generated (it would be paid twice): it is reported as pending.
 
   --dry-run      list the misses with the estimated cost of each and the total; send no request
+
+  --batch        use OpenAI's Batch API (50% of the price, results within 24 hours; gpt-image-2,
+                 gpt-image-1.5, chatgpt-image-latest, gpt-image-1, gpt-image-1-mini; not Azure):
+                 collect every finished batch recorded in <cacheDir>/batches/ into the cache, then
+                 submit the specs still missing (same checks and budget as generate, at batch prices)
+                 and exit. Until collected, builds, check and the dev server report those specs as
+                 pending and never generate them. Run it again later, on any machine with the key,
+                 to collect; what an expired batch did not finish is submitted again.
+  --wait         with --batch: stay, with progress on stderr, until every batch is collected
+  --cancel       with --batch: cancel the pending batches (those of the globs' specs, if given), wait
+                 until they stop and keep what they finished; their other specs are no longer pending
+  --interval <seconds>
+                 with --wait or --cancel: between two looks at pending batches (default 60, at least 1)
+  --dry-run      with --batch: list what would be submitted, at batch prices, and pending specs; send nothing
+
+Exits 1 when a spec failed (invalid, refused by the Batch API or the budget, its batch line failed)
+or, without --batch, when a spec is pending in a batch; pending specs alone do not fail --batch.
 
 ${COMMON}`,
   check: `Usage: ai-image check
 
 Exits 1 listing each spec whose cache entry is missing or fails verification (its image bytes do not match
-the SHA-256 in the sidecar), and each invalid spec; exits 0 when every spec is cached and verified.
+the SHA-256 in the sidecar), each spec pending in a batch (with its batch and age), and each invalid spec;
+exits 0 when every spec is cached and verified.
 Needs no API key and sends no request: for CI and pre-commit hooks.
 
 ${COMMON}`,
@@ -76,8 +97,8 @@ Exits 0 once the sheet is written (whatever the specs' statuses), 2 for a bad --
 ${COMMON}`,
   ls: `Usage: ai-image ls [--json]
 
-Lists every spec: file (or virtual id), cache key, model, size, status (hit, miss, corrupt, invalid)
-and cost (the estimate from the price table; tokens recorded in the sidecar for hits).
+Lists every spec: file (or virtual id), cache key, model, size, status (hit, miss, corrupt, invalid,
+pending: a batch is making it, with its batch and age) and cost (the estimate from the price table; tokens recorded in the sidecar for hits).
 
   --json         print a JSON array instead of a table
 

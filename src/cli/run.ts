@@ -7,6 +7,7 @@ import { isAiImageError } from '../core/errors.js'
 import type { Env } from '../core/service.js'
 import { check } from './commands/check.js'
 import { gallery } from './commands/gallery.js'
+import { generateBatch, type BatchCommandOptions } from './commands/batch.js'
 import { generate } from './commands/generate.js'
 import { list } from './commands/ls.js'
 import { prune } from './commands/prune.js'
@@ -26,7 +27,10 @@ const COMMON_OPTIONS = {
 } as const satisfies ParseArgsConfig['options']
 
 const COMMANDS = {
-  generate: { options: { ...COMMON_OPTIONS, 'dry-run': { type: 'boolean' } }, positionals: true },
+  generate: {
+    options: { ...COMMON_OPTIONS, 'dry-run': { type: 'boolean' }, batch: { type: 'boolean' }, wait: { type: 'boolean' }, cancel: { type: 'boolean' }, interval: { type: 'string' } },
+    positionals: true,
+  },
   check: { options: COMMON_OPTIONS, positionals: false },
   prune: { options: { ...COMMON_OPTIONS, 'dry-run': { type: 'boolean' } }, positionals: false },
   ls: { options: { ...COMMON_OPTIONS, json: { type: 'boolean' } }, positionals: false },
@@ -66,6 +70,13 @@ export async function run(argv: readonly string[], context: RunContext): Promise
     return EXIT.ok
   }
 
+  const batch = command === 'generate' ? batchOptions(parsed.values, parsed.positionals) : undefined
+  if (typeof batch === 'string') {
+    output.err(output.style('red', batch))
+    output.err(HELP[command]!)
+    return EXIT.usage
+  }
+
   const root = typeof parsed.values.root === 'string' ? parsed.values.root : context.cwd
   let project
   try {
@@ -78,6 +89,7 @@ export async function run(argv: readonly string[], context: RunContext): Promise
   try {
     switch (command) {
       case 'generate':
+        if (batch) return await generateBatch(project, output, batch)
         return await generate(project, output, { dryRun: parsed.values['dry-run'] === true })
       case 'check':
         return await check(project, output)
@@ -95,6 +107,25 @@ export async function run(argv: readonly string[], context: RunContext): Promise
     await project.service.close()
   }
 }
+
+/** The options of `generate --batch`; undefined without --batch; a usage error as a string. */
+function batchOptions(values: Record<string, string | boolean | undefined>, positionals: readonly string[]): BatchCommandOptions | undefined | string {
+  if (!values.batch) {
+    const stray = (['wait', 'cancel', 'interval'] as const).find((name) => values[name] !== undefined)
+    return stray ? `--${stray} goes with --batch` : undefined
+  }
+  if (values.cancel && values['dry-run']) return '--cancel and --dry-run do not go together: a dry run sends nothing'
+  let intervalMs = BATCH_INTERVAL_MS
+  if (values.interval !== undefined) {
+    const seconds = Number(values.interval)
+    if (!Number.isFinite(seconds) || seconds < 1) return `--interval must be a number of seconds, at least 1 (got ${JSON.stringify(values.interval)})`
+    intervalMs = seconds * 1000
+  }
+  return { dryRun: values['dry-run'] === true, wait: values.wait === true, cancel: values.cancel === true, intervalMs, selection: positionals.length > 0 }
+}
+
+/** Between two looks at pending batches with --wait or --cancel: results take minutes to hours. */
+const BATCH_INTERVAL_MS = 60_000
 
 /** Set by the build (tsup `define`); running from source says so. */
 declare const __AI_IMAGE_VERSION__: string | undefined

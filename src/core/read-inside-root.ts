@@ -1,18 +1,18 @@
 /**
  * Reading a file that someone else chose (an input image, a mask, a spec file from a pull request) without
- * trusting it: its real path (symlinks resolved) must lie inside the real path of the project root, it must
- * be a regular file (a FIFO would block the build forever, a device such as /dev/zero never ends), and its
- * size is checked on the opened descriptor before a byte is read. The same descriptor is checked and read,
- * and no more than the size it reported is accepted, so a file that grows (or is swapped) while it is read
- * is refused rather than read without bound.
+ * trusting it: its real path (symlinks resolved) must lie inside the real path of the project root; then
+ * the ground floor's bounded reader (`regular-file.ts`, shared with the cache) reads it: a regular file only
+ * (a FIFO would block the build forever, a device such as /dev/zero never ends), its size checked on the
+ * opened descriptor before a byte is read, and a file that grows (or is swapped) while it is read refused
+ * rather than read without bound.
  *
  * Callers turn a refusal into their own error (which spec, which field, what to do); nothing here throws.
- * The calls are synchronous behind the async signature, as in `cache/safe-fs.ts`: every import of a warm
- * build reads its spec file through here, and asynchronous file calls cost it ten times as much.
+ * The calls are synchronous behind the async signature, as in the reader: every import of a warm build
+ * reads its spec file through here, and asynchronous file calls cost it ten times as much.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs'
-import type { Stats } from 'node:fs'
+import { realpathSync } from 'node:fs'
 import path from 'node:path'
+import { codeOf, isInside, readRegularFile, type FileProblem } from './regular-file.js'
 
 export type FileRefusal =
   | { reason: 'missing' }
@@ -24,16 +24,7 @@ export type FileRefusal =
 
 export type FileRead = { ok: true; data: Buffer } | ({ ok: false } & FileRefusal)
 
-// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer (forever). It changes nothing for
-// a regular file. O_NOFOLLOW: the real path has no symlink left; one that appears since is refused.
-// Both are POSIX-only (undefined on Windows, where symlinks need privileges and FIFOs do not exist as files).
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0)
-
-/** Whether `file` (an absolute path) is `root` or lies below it. Lexical; callers pass real paths. */
-export function isInside(root: string, file: string): boolean {
-  const relative = path.relative(root, file)
-  return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative))
-}
+export { isInside }
 
 /** The whole file, at most `maxBytes` long, when it is a regular file whose real path is inside `root`. */
 export async function readFileInsideRoot(file: string, root: string, maxBytes: number): Promise<FileRead> {
@@ -42,42 +33,29 @@ export async function readFileInsideRoot(file: string, root: string, maxBytes: n
   try {
     real = realpathSync.native(file)
   } catch (error) {
-    return refusalOf(error)
+    const code = codeOf(error)
+    return code === 'ENOENT' || code === 'ENOTDIR' ? { ok: false, reason: 'missing' } : { ok: false, reason: 'unreadable', code }
   }
   if (!isInside(realRoot, real)) return { ok: false, reason: 'outside-root', realPath: real }
+  // The real path has no link left: one that appears since is refused by the reader (never followed).
+  const read = await readRegularFile(real, { maxBytes })
+  return read.ok ? { ok: true, data: read.data } : { ok: false, ...refusalOf(read.problem, maxBytes) }
+}
 
-  let fd
-  try {
-    fd = openSync(real, OPEN_FLAGS)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    // A socket cannot be opened (ENXIO); a path that became a symlink since `realpath` is refused (ELOOP).
-    if (code === 'ENXIO') return { ok: false, reason: 'not-regular', kind: 'a socket' }
-    if (code === 'ELOOP') return { ok: false, reason: 'changed' }
-    return refusalOf(error)
-  }
-  try {
-    const stats = fstatSync(fd)
-    if (!stats.isFile()) return { ok: false, reason: 'not-regular', kind: kindOf(stats) }
-    if (stats.size > maxBytes) return { ok: false, reason: 'too-large', size: stats.size, maxBytes }
-    // One byte of room past the reported size tells a file that grew from one that did not.
-    const buffer = Buffer.allocUnsafe(stats.size + 1)
-    let length = 0
-    while (length < buffer.length) {
-      const bytesRead = readSync(fd, buffer, length, buffer.length - length, length)
-      if (bytesRead === 0) break
-      length += bytesRead
-    }
-    if (length !== stats.size) return { ok: false, reason: 'changed' }
-    return { ok: true, data: buffer.subarray(0, length) }
-  } catch (error) {
-    return refusalOf(error)
-  } finally {
-    try {
-      closeSync(fd)
-    } catch {
-      // Nothing was left open to close.
-    }
+function refusalOf(problem: FileProblem, maxBytes: number): FileRefusal {
+  switch (problem.kind) {
+    case 'missing':
+      return { reason: 'missing' }
+    case 'not-file':
+      return { reason: 'not-regular', kind: problem.what }
+    case 'too-large':
+      return { reason: 'too-large', size: problem.size, maxBytes }
+    case 'symlink':
+    case 'size':
+    case 'changed':
+      return { reason: 'changed' }
+    case 'unreadable':
+      return { reason: 'unreadable', code: problem.code }
   }
 }
 
@@ -96,21 +74,6 @@ function realRootOf(root: string): string {
     }
   }
   return real
-}
-
-function refusalOf(error: unknown): FileRead {
-  const code = (error as NodeJS.ErrnoException).code ?? 'EIO'
-  if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: false, reason: 'missing' }
-  if (code === 'EISDIR') return { ok: false, reason: 'not-regular', kind: 'a directory' }
-  return { ok: false, reason: 'unreadable', code }
-}
-
-function kindOf(stats: Stats): string {
-  if (stats.isDirectory()) return 'a directory'
-  if (stats.isFIFO()) return 'a FIFO (named pipe)'
-  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device'
-  if (stats.isSocket()) return 'a socket'
-  return 'a special file'
 }
 
 /** A refusal in words, for messages: `<shown> …`. */

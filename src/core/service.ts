@@ -26,8 +26,8 @@ import type { DiscoveredSpec } from './discover.js'
 import { MIME_OF, sniffFormat } from './image-format.js'
 import { esbuildPublicPath, resolveOptions, type Env, type ResolvedOptions } from './options.js'
 import { isSpecPath } from './spec-path.js'
-import type { Inspection } from './cache/backend.js'
-import { openCache } from './cache/backends.js'
+import type { EntryLook, Inspection, SidecarLook } from './cache/backend.js'
+import { openCache, type TierDefinition } from './cache/backends.js'
 import { BUILDS_DIR, outputLabel, readBuildRecords, recordFileName, writeBuildRecord, type BuildRecord } from './cache/build-record.js'
 import { DerivedCache } from './cache/derived.js'
 import type { PruneReport } from './cache/prune.js'
@@ -46,25 +46,33 @@ import type { PartialFrame } from './providers/types.js'
 import { namedSpec, parseQuerySpec, readSpecFile, refLabel, relativeLabel, type RawSpec, type SpecRef } from './spec/source.js'
 import { validateSpec, type ValidatedSpec } from './spec/validate.js'
 import type { DevPreviews, PendingPreview, PreviewTarget } from './service/dev-preview.js'
-import type { GenerateAllOptions, GenerateAllReport, PlanDeps, PlanEntry } from './service/plan.js'
+import type { GenerateAllOptions, GenerateAllReport, PendingBatch, PlanDeps, PlanEntry } from './service/plan.js'
+import type { BatchRunOptions, BatchRunReport } from './service/batch.js'
+import type { PendingIndex } from './batch/pending.js'
+import type { GenerationState, Generations } from './service/generations.js'
 import { warmImageModule } from './service/warm.js'
 import type { AiImageOptions } from '../types.js'
 
 // The vocabulary front ends share with the core, so they import nothing else of it.
 export { SPEC_SUFFIX, SPEC_SUFFIX_SOURCE, isSpecPath } from './spec-path.js'
 export { VIRTUAL_PREFIX, type SpecRef } from './spec/source.js'
-export { formatUSD, type CostEstimate } from './engine/cost.js'
+export { BATCH_PRICE_FACTOR, formatUSD, type CostEstimate } from './engine/cost.js'
+export { formatAge } from './clock.js'
 export type { PendingPreview, PreviewImage, PreviewTarget } from './service/dev-preview.js'
 export type { AssetSink, EmittedAsset } from './emit/image-module.js'
 export type { BuildRecord } from './cache/build-record.js'
-export type { Inspection } from './cache/backend.js'
+export type { Inspection, EntryLook, ImageLook, SidecarLook } from './cache/backend.js'
+export type { Sidecar, SidecarImage } from './cache/entry.js'
+export { isEntryFilePath } from './cache/store.js'
+export type { GenerationState } from './service/generations.js'
 export type { PruneReport } from './cache/prune.js'
 export type { DiscoveredSpec } from './discover.js'
 export type { LogSink, Logger } from './log.js'
 export type { Env, ResolvedOptions } from './options.js'
 export type { RunSummary } from './engine/report.js'
 export type { ResolvedImage, PreparedSpec } from './engine/prepare.js'
-export type { GenerateAllOptions, GenerateAllReport, PlanEntry, SpecOutcome, SpecStatus } from './service/plan.js'
+export type { GenerateAllOptions, GenerateAllReport, PendingBatch, PlanEntry, SpecOutcome, SpecStatus } from './service/plan.js'
+export type { BatchEvent, BatchRunOptions, BatchRunReport } from './service/batch.js'
 export type { ValidatedSpec } from './spec/validate.js'
 
 export interface ResolveOptions {
@@ -82,6 +90,8 @@ export interface ServiceContext {
   clock?: Clock
   /** How often progress is reported while generating. @default 3000 */
   progressIntervalMs?: number
+  /** Test seam: the cache tiers after the committed folder. @default TIERS_AFTER_LOCAL (`cache/backends.ts`) */
+  tiers?: readonly TierDefinition[]
 }
 
 /** A streamed partial frame of a key being generated; `mime` is undefined when the bytes are no image of ours. */
@@ -94,6 +104,8 @@ export interface ServiceEvents {
   partial: [key: string, frame: PartialImage]
   /** The image behind a preview module is ready, or failed: the dev server reloads module `id`. */
   reload: [id: string, label: string]
+  /** A generation of a key started, made progress, ended or failed (`generations()` lists those running). */
+  generation: [state: GenerationState]
 }
 
 export interface LoadTarget {
@@ -190,6 +202,14 @@ export class ImageService {
   readonly #recorded = new Set<string>()
   #engine: ImageEngine | undefined
   #engineLoading: Promise<ImageEngine> | undefined
+  /** Keys batches are making (#16), read on the first miss that would generate (a warm build never reads them). */
+  #pendingIndex: Promise<PendingIndex> | undefined
+  /** This service serves a dev server (a load with a preview target): a pending key shows a placeholder there. */
+  #devServer = false
+  /** The batch record of each key the dev server shows a placeholder for: once it goes (collected, cancelled), the module reloads. */
+  readonly #pendingRecords = new Map<string, string>()
+  /** Generations running and failed lately, by key (made with the engine). */
+  #generations: Generations | undefined
 
   /** The service of a project: `ai-image.config.*` in its root under the inline options (which win). */
   static forProject(inline: AiImageOptions | undefined, context: ServiceContext & { root: string }): ImageService {
@@ -202,7 +222,7 @@ export class ImageService {
     this.configFile = configFile
     this.log = createLogger(this.options.secrets, context.sink)
     this.#clock = context.clock ?? realClock
-    this.#cache = openCache(this.options, { warn: (message) => this.log.warn(message), clock: this.#clock })
+    this.#cache = openCache(this.options, { warn: (message) => this.log.warn(message), clock: this.#clock }, context.tiers)
     this.#emitter = new ImageEmitter({ cacheDir: this.options.derivedCacheDir, log: this.log })
     this.#budget = new Budget(this.options.budget)
     this.#progress = new Progress({
@@ -248,6 +268,7 @@ export class ImageService {
     let image: ResolvedImage
     try {
       if (target.preview) {
+        this.#devServer = true
         const previews = (this.#previews ??= new (await import('./service/dev-preview.js')).DevPreviews((id, label) => this.events.emit('reload', id, label)))
         const answer = await previews.load(spec, target.preview, (onKey) => this.resolve(spec, { onKey }))
         if ('code' in answer) return { code: answer.code, watchFiles, path: 'preview', preview: answer.preview }
@@ -263,8 +284,12 @@ export class ImageService {
       }
       throw error
     }
+    // The dev server's placeholder of a key pending in a batch reloads once the batch's record goes.
+    const record = image.placeholder ? this.#pendingRecords.get(image.key) : undefined
+    const files = record ? [...watchFiles, record] : watchFiles
+    if (record) target.watch?.(files)
     const code = await imageModuleCode(image, target.sink, emit)
-    return { code, watchFiles, path: 'full', key: image.key }
+    return { code, watchFiles: files, path: 'full', key: image.key }
   }
 
   /**
@@ -279,9 +304,20 @@ export class ImageService {
     const summary = this.#stats.snapshot()
     if (this.#stats.hadMisses) this.log.info(formatSummary(summary))
     await this.#cache.endRun()
-    const frozen = [...this.#missing].filter(([, error]) => error.code === 'CACHE_MISS_FROZEN').map(([file]) => file).sort()
+    const misses = [...this.#missing].filter(([, error]) => error.code === 'CACHE_MISS_FROZEN')
     this.#missing.clear()
-    const error = this.#budget.buildError() ?? (frozen.length > 0 ? frozenMissesError(frozen) : undefined)
+    const missingError = async () => {
+      if (misses.length === 0) return undefined
+      const { pendingOfError } = await import('./service/plan.js')
+      const pending = misses.flatMap(([file, error]) => {
+        const batch = pendingOfError(error)
+        return batch ? [{ file, pending: batch }] : []
+      })
+      const frozen = misses.filter(([file]) => !pending.some((p) => p.file === file)).map(([file]) => file)
+      const { missingImagesError } = await import('./service/pending.js')
+      return missingImagesError(frozen.sort(), pending.sort((a, b) => a.file.localeCompare(b.file)))
+    }
+    const error = this.#budget.buildError() ?? (await missingError())
     return { summary, ...(error ? { error } : {}) }
   }
 
@@ -291,7 +327,7 @@ export class ImageService {
   }
 
   /** Estimated cost of generating a spec (`images`, default all of its `n`), from the price table and `prices`. Sends nothing. */
-  estimate(spec: ValidatedSpec, images?: number): CostEstimate {
+  estimate(spec: Pick<ValidatedSpec, 'model' | 'request'>, images?: number): CostEstimate {
     return estimateCost(spec, this.options.prices, images)
   }
 
@@ -438,6 +474,41 @@ export class ImageService {
     return { removed, derived: derived.length }
   }
 
+  // — gallery (#15): what the gallery reads of the cache and of the generations, through the cache's tiers —
+
+  /** Keys of the entries of every cache tier (a listing: nothing is verified). */
+  cacheKeys(): Promise<string[]> {
+    return this.#cache.keys()
+  }
+
+  /** The checked sidecar of the entry of `key` (no image read): the committed folder's, else a later tier's. */
+  entrySidecar(key: string): Promise<SidecarLook> {
+    return this.#cache.sidecar(key)
+  }
+
+  /** The entry of `key` image by image, each verified on its own; an entry the folder lacks is read from the later tiers. */
+  browseEntry(key: string): Promise<EntryLook> {
+    return this.#cache.browse(key)
+  }
+
+  /** Generations running now, then those that failed lately (until their key is generated again). */
+  generations(): GenerationState[] {
+    return this.#generations?.list() ?? []
+  }
+
+  /**
+   * Why generating `images` (default all of its `n`) of `spec` now would be refused: generation is frozen, or
+   * the budget of this build (the dev server's session) would not let it through. Reserves nothing: the
+   * budget is applied again before each paid call.
+   */
+  spendRefusal(spec: ValidatedSpec, images?: number): string | undefined {
+    const { provider, frozen } = this.options
+    if (provider.kind === 'placeholder') return frozen && !provider.explicit ? 'generation is frozen (CI is set) and no provider is configured' : undefined
+    if (frozen) return 'generation is frozen (CI is set, or `frozen: true`)'
+    const estimate = this.estimate(spec, images)
+    return this.#budget.refusal({ label: spec.label, images: estimate.images, usd: estimate.usd })
+  }
+
   activity(): Activity {
     return { emit: { ...this.#emitter.stats }, cache: { ...this.#cache.counts } }
   }
@@ -457,6 +528,7 @@ export class ImageService {
       inspect: (key) => this.#cache.inspect(key),
       keptCandidates: (key) => this.#cache.keptCandidates(key),
       estimate: (spec, images) => this.estimate(spec, images),
+      pendingOf: async (key): Promise<PendingBatch | undefined> => (await import('./service/pending.js')).pendingBatchOf(await this.#pending(), key),
     }
   }
 
@@ -489,12 +561,64 @@ export class ImageService {
       return { key, spec, hit: true, placeholder: false, sidecar: found.entry.sidecar, images: found.entry.images }
     }
     if (found.status === 'corrupt') this.log.warn(`${spec.label}: cache entry ${key.slice(0, 12)} is corrupt (${found.reason}); treating it as a miss`)
-    return (await this.#loadEngine()).obtainMiss(prepared)
+    const pending = await this.#pendingRefusal(prepared)
+    if (pending) return pending
+    const engine = await this.#loadEngine()
+    return this.#generations!.track(key, spec.label, Number(spec.request.n), () => engine.obtainMiss(prepared))
+  }
+
+  // — batch generation (#16) —
+
+  /**
+   * A miss that a batch is making is never generated (it would be paid twice): a build gets its error (listed
+   * with the others at the build's end), the dev server a placeholder captioned with the batch. Undefined when
+   * no batch makes it, or when the miss would render a placeholder anyway (nothing is paid).
+   */
+  async #pendingRefusal(prepared: PreparedSpec): Promise<ResolvedImage | undefined> {
+    const { provider, frozen } = this.options
+    if (provider.kind === 'placeholder' && (provider.explicit || !frozen)) return undefined
+    this.#pendingRecords.delete(prepared.key)
+    const found = await (await this.#pending()).get(prepared.key)
+    if (!found) return undefined
+    const { pendingMiss, pendingPlaceholder } = await import('./service/pending.js')
+    if (!this.#devServer) throw pendingMiss(prepared.spec.label, prepared.key, found)
+    this.#pendingRecords.set(prepared.key, found.file)
+    const request = (await this.#loadEngine()).providerRequest(prepared, Number(prepared.spec.request.n))
+    return pendingPlaceholder(prepared, request, found, this.log)
+  }
+
+  #pending(): Promise<PendingIndex> {
+    return (this.#pendingIndex ??= import('./batch/pending.js').then(({ PendingIndex }) => new PendingIndex(this.options.cacheDir, (message) => this.log.warnOnce(message))))
+  }
+
+  /**
+   * \`ai-image generate --batch\`: collect finished batches into the cache, then submit what is still missing of
+   * \`refs\` to the Batch API (or, with \`cancel\`, cancel pending batches and keep what they finished; with
+   * \`dryRun\`, price the batch and send nothing). Loaded on first use.
+   */
+  async batch(refs: readonly SpecRef[], options: BatchRunOptions): Promise<BatchRunReport> {
+    const { runBatch } = await import('./service/batch.js')
+    return runBatch(
+      {
+        options: this.options,
+        log: this.log,
+        cache: this.#cache,
+        clock: this.#clock,
+        pending: () => this.#pending(),
+        loadSpec: (ref) => this.loadSpec(ref),
+        prepare: (spec, chain, upstream) => this.prepare(spec, chain, upstream),
+        providerRequest: async (prepared, n) => (await this.#loadEngine()).providerRequest(prepared, n),
+        checkSpec: async (spec) => (await this.#loadEngine()).checkSpec(spec),
+      },
+      refs,
+      options,
+    )
   }
 
   /** The generation machinery, imported and made on the first miss of this service. */
   #loadEngine(): Promise<ImageEngine> {
-    return (this.#engineLoading ??= import('./engine/generate.js').then(({ ImageEngine }) => {
+    return (this.#engineLoading ??= Promise.all([import('./engine/generate.js'), import('./service/generations.js')]).then(([{ ImageEngine }, { Generations }]) => {
+      const generations = (this.#generations = new Generations((state) => this.events.emit('generation', state)))
       this.#engine = new ImageEngine({
         options: this.options,
         cache: this.#cache,
@@ -503,10 +627,15 @@ export class ImageService {
         budget: this.#budget,
         progress: this.#progress,
         clock: this.#clock,
+        beforeGenerate: async (prepared) => {
+          const pending = await (await this.#pending()).get(prepared.key)
+          if (pending) throw (await import('./service/pending.js')).pendingMiss(prepared.spec.label, prepared.key, pending)
+        },
         onPartial: (key, frame) => {
           const format = sniffFormat(frame.data)
           this.events.emit('partial', key, { ...frame, mime: format ? MIME_OF[format] : undefined })
         },
+        onProgress: (key, done, total) => generations.progress(key, done, total),
       })
       return this.#engine
     }))
@@ -515,15 +644,4 @@ export class ImageService {
   #isPlaceholderExplicit(): boolean {
     return this.options.provider.kind === 'placeholder' && this.options.provider.explicit
   }
-}
-
-function frozenMissesError(files: string[]): AiImageError {
-  return new AiImageError(
-    'CACHE_MISS_FROZEN',
-    `${files.length} spec${files.length > 1 ? 's have' : ' has'} no cached image and generation is frozen (CI is set):\n` +
-      files.map((f) => `  - ${f}`).join('\n') +
-      '\nGenerate them where an API key is available with `npx ai-image generate` (or a build without CI), ' +
-      'commit the cache folder, or set `frozen: false` to allow paid generation here.',
-    { data: { missing: files } },
-  )
 }

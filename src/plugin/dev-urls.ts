@@ -12,6 +12,8 @@ import { SPEC_SUFFIX, VIRTUAL_PREFIX } from '../core/service.js'
 
 export const DEV_URL_SEGMENT = '@ai-image/'
 export const PREVIEW_SEGMENT = 'preview/'
+/** The gallery, under Vite's `base` (DESIGN.md, "The gallery"). */
+export const GALLERY_SEGMENT = '__ai-image/'
 
 /** An image asset: `<cache key>-<candidate>-<digest>.<ext>`. */
 export const ASSET_NAME = /^([0-9a-f]{64})-(\d{1,3})-([0-9a-f]{12})\.[a-z]{2,4}$/

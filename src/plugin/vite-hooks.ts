@@ -1,7 +1,7 @@
 /**
  * Vite-only hooks: the root, base and logger from the resolved config, and the dev server (image
- * middleware, live previews, HMR reloads when an image is ready; vite-dev.ts, imported when a dev server is
- * configured: a build never loads it). Builds need nothing else: Vite turns `ROLLUP_FILE_URL` references
+ * middleware, live previews, HMR reloads when an image is ready, the gallery; vite-dev.ts and
+ * vite-gallery.ts, imported when a dev server is configured: a build never loads them). Builds need nothing else: Vite turns `ROLLUP_FILE_URL` references
  * into `base`-aware URLs. Editing a spec file reloads its module (the module's file is the spec);
  * `hotUpdate` does the same for input images and upstream specs.
  */
@@ -27,7 +27,7 @@ export function viteHooks(state: PluginState) {
     async configureServer(server: ViteDevServer) {
       if (resolved?.command !== 'serve') return
       const config = resolved
-      const { DevServer } = await import('./vite-dev.js')
+      const [{ DevServer }, { installGallery }] = await Promise.all([import('./vite-dev.js'), import('./vite-gallery.js')])
       const dev = new DevServer(() => state.service(), config.base, config.server.origin ? { origin: config.server.origin } : {})
       state.setAssetSinkOverride(() => (asset) => dev.assets.add(config.base, asset.key, asset.index, asset))
       state.dev = dev
@@ -36,6 +36,8 @@ export function viteHooks(state: PluginState) {
       // otherwise load (and generate) a module for whichever page asked.
       server.middlewares.use(dev.guardMiddleware())
       server.middlewares.use(dev.middleware())
+      // The gallery at `<base>__ai-image/`, its URL printed beside Vite's (vite-gallery.ts).
+      installGallery(server, dev, () => state.service())
     },
     /** An input image or an upstream spec changed: reload the spec modules built from it, and so their importers. */
     hotUpdate(this: { environment: DevEnvironment }, options: HotUpdateOptions) {

@@ -375,7 +375,7 @@ describe('entry.ts: the one checked reader, for every cache backend', () => {
     const sidecar = (parsed as { value: Sidecar }).value
     // A fresh object: unknown fields are not carried over.
     expect(parseSidecar(text.replace('"created"', '"extra": "<script>",\n  "created"'), key)).toMatchObject({ ok: true, value: sidecar })
-    expect(Object.keys(sidecar).sort()).toEqual(['cost', 'created', 'endpoint', 'images', 'inputs', 'key', 'mask', 'provider', 'request', 'request_id', 'revised_prompt', 'seed', 'usage', 'version'])
+    expect(Object.keys(sidecar).sort()).toEqual(['created', 'endpoint', 'images', 'inputs', 'key', 'mask', 'provider', 'request', 'request_id', 'revised_prompt', 'seed', 'usage', 'version'])
     expect(parseSidecar(text, 'f'.repeat(64))).toMatchObject({ ok: false, reason: expect.stringMatching(/^f{64}\.json: the sidecar does not describe this key/) })
     expect(parseSidecar('{', key)).toMatchObject({ ok: false, reason: `${key}.json: the sidecar is not valid JSON` })
     expect(parseSidecar(text.replace('"request": {', '"request": { "__proto__": { "polluted": 1 },'), key).ok).toBe(false)

@@ -49,7 +49,8 @@ export async function startDevServer(root: string, options: AiImageOptions = {},
   const messages: HmrPayload[] = []
   let seen = 0
   const waiters = new Set<() => void>()
-  const socket = new WebSocket(`ws://127.0.0.1:${port}/?token=${server.config.webSocketToken}`, 'vite-hmr')
+  // Vite's HMR socket listens under the base.
+  const socket = new WebSocket(`ws://127.0.0.1:${port}${server.config.base}?token=${server.config.webSocketToken}`, 'vite-hmr')
   socket.addEventListener('message', (event) => {
     messages.push(JSON.parse(String(event.data)) as HmrPayload)
     for (const wake of waiters) wake()

@@ -1,9 +1,11 @@
 /**
- * `ai-image check`: is every spec's image in the cache and intact? No key, no request: for CI and hooks.
+ * `ai-image check`: is every spec's image in the cache and intact? No key, no request: for CI and hooks. A key
+ * a batch is making is reported as pending, with its batch and age (#16).
  * Entries only a build uses (its record in `<cacheDir>/builds/` lists them; specs the command cannot see,
  * such as named specs given inline to a plugin) are verified too, so what `prune` keeps is what `check` checks.
  */
 import path from 'node:path'
+import { formatAge } from '../../core/service.js'
 import { describeError } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
@@ -18,8 +20,10 @@ export async function check(project: Project, output: Output): Promise<number> {
         ? `invalid: ${describeError(entry.error)}`
         : entry.status === 'corrupt'
           ? `corrupt: ${entry.note} (key ${entry.key!.slice(0, 12)})`
-          : `missing${entry.key ? ` (key ${entry.key.slice(0, 12)})` : ''}${entry.note ? `: ${entry.note}` : ''}`
-    output.out(`${output.style('red', '✗')} ${entry.label}  ${what}`)
+          : entry.status === 'pending'
+            ? `pending in batch ${entry.pending!.batch}, submitted ${formatAge(entry.pending!.ageSeconds)} ago (key ${entry.key!.slice(0, 12)})`
+            : `missing${entry.key ? ` (key ${entry.key.slice(0, 12)})` : ''}${entry.note ? `: ${entry.note}` : ''}`
+    output.out(`${entry.status === 'pending' ? output.style('cyan', '⧗') : output.style('red', '✗')} ${entry.label}  ${what}`)
   }
   const recorded = await recordedProblems(project, new Set(plan.flatMap((p) => (p.key ? [p.key] : []))))
   for (const line of recorded) output.out(`${output.style('red', '✗')} ${line}`)
@@ -27,7 +31,8 @@ export async function check(project: Project, output: Output): Promise<number> {
     output.out(`${output.style('green', '✓')} all ${plan.length} spec${plan.length === 1 ? ' is' : 's are'} cached and verified`)
     return EXIT.ok
   }
-  const fixable = problems.some((p) => p.status !== 'invalid') || recorded.length > 0
+  const fixable = problems.some((p) => p.status !== 'invalid' && p.status !== 'pending') || recorded.length > 0
+  const pending = problems.filter((p) => p.status === 'pending').length
   const parts: string[] = []
   if (problems.length > 0) {
     parts.push(`${problems.length} of ${plan.length} spec${plan.length === 1 ? '' : 's'} ${problems.length === 1 ? 'needs' : 'need'} attention`)
@@ -35,7 +40,8 @@ export async function check(project: Project, output: Output): Promise<number> {
   if (recorded.length > 0) parts.push(`${recorded.length} entr${recorded.length === 1 ? 'y only a build uses needs' : 'ies only builds use need'} attention`)
   output.out(
     `${parts.join('; ')}.` +
-      (fixable ? ` Run \`npx ai-image generate\`${recorded.length > 0 ? ' (or the build, for specs only it knows)' : ''} with an API key, then commit the cache folder.` : ''),
+      (fixable ? ` Run \`npx ai-image generate\`${recorded.length > 0 ? ' (or the build, for specs only it knows)' : ''} with an API key, then commit the cache folder.` : '') +
+      (pending > 0 ? ` ${pending} pending in a batch: collect with \`npx ai-image generate --batch\` once it is done (--wait to wait), then commit the cache folder.` : ''),
   )
   return EXIT.problems
 }

@@ -1,7 +1,8 @@
 /**
- * `ai-image ls [--json]`: every spec with its key, model, size, status and cost.
+ * `ai-image ls [--json]`: every spec with its key, model, size, status and cost; a key a batch is making
+ * shows as `pending`, with its batch and age (#16).
  */
-import { formatUSD } from '../../core/service.js'
+import { formatAge, formatUSD, type PendingBatch } from '../../core/service.js'
 import { describeError } from '../describe.js'
 import { EXIT } from '../help.js'
 import type { Output } from '../output.js'
@@ -13,7 +14,10 @@ export interface ListedSpec {
   model: string | null
   size: string | null
   n: number | null
-  status: 'hit' | 'miss' | 'corrupt' | 'invalid'
+  /** `pending`: a batch is making it (see `batch`). */
+  status: 'hit' | 'miss' | 'corrupt' | 'invalid' | 'pending'
+  /** The batch making it (status `pending`): its id, when it was submitted (unix seconds) and its age in seconds. */
+  batch?: { id: string; submitted: number; ageSeconds: number }
   /** Estimated USD of the spec's images (for a miss: what generating it would cost); null when unpriced. */
   estimatedUSD: number | null
   /** Output tokens the API reported, from the sidecar (hits). */
@@ -43,7 +47,8 @@ export async function list(project: Project, output: Output, options: { json: bo
       status: entry.status,
       estimatedUSD: service.estimate(spec).usd ?? null,
       recordedTokens: typeof tokens === 'number' ? tokens : null,
-      ...(entry.note ? { note: entry.note } : {}),
+      ...(entry.pending ? { batch: batchOf(entry.pending) } : {}),
+      ...(entry.note || entry.pending ? { note: entry.note ?? `pending in batch ${entry.pending!.batch}, submitted ${formatAge(entry.pending!.ageSeconds)} ago` } : {}),
     })
   }
 
@@ -51,7 +56,7 @@ export async function list(project: Project, output: Output, options: { json: bo
     output.out(JSON.stringify(rows, null, 2))
     return EXIT.ok
   }
-  const colour = { hit: 'green', miss: 'yellow', corrupt: 'red', invalid: 'red' } as const
+  const colour = { hit: 'green', miss: 'yellow', corrupt: 'red', invalid: 'red', pending: 'cyan' } as const
   const table = rows.map((r) => [
     r.file,
     r.key ? r.key.slice(0, 12) : '-',
@@ -69,4 +74,8 @@ export async function list(project: Project, output: Output, options: { json: bo
   table.forEach((cells, r) => output.out(line(cells, (cell, c) => (c === 4 ? output.style(colour[rows[r]!.status], cell) : cell))))
   for (const row of rows.filter((r) => r.note)) output.out(output.style('dim', `${row.file}: ${row.note}`))
   return EXIT.ok
+}
+
+function batchOf(pending: PendingBatch): NonNullable<ListedSpec['batch']> {
+  return { id: pending.batch, submitted: pending.submitted, ageSeconds: pending.ageSeconds }
 }

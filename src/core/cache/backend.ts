@@ -37,6 +37,18 @@ export interface WarmEntry {
   tokens: FreshnessToken[]
 }
 
+/** The checked sidecar of an entry alone (no image read), or why there is none. */
+export type SidecarLook = { status: 'ok'; sidecar: Sidecar } | { status: 'miss' } | { status: 'corrupt'; reason: string }
+
+/** One image of an entry looked at on its own: its verified bytes, or why not (`missing`: no file at all). */
+export type ImageLook = { record: SidecarImage; data: Buffer } | { record: SidecarImage; problem: string; missing: boolean }
+
+/**
+ * An entry looked at image by image (the gallery): the checked sidecar and each image verified on its own, so
+ * one broken or absent image does not hide the others. `inspect` is the all-or-nothing read builds use.
+ */
+export type EntryLook = { status: 'miss' } | { status: 'corrupt'; reason: string } | { status: 'read'; sidecar: Sidecar; images: ImageLook[] }
+
 /** A complete entry to store: the sidecar and the bytes of each of its images, in order. */
 export interface NewEntry {
   sidecar: Sidecar
@@ -69,6 +81,11 @@ export interface CacheBackend {
    * hashing them (the warm path); undefined otherwise. Backends without a cheap look leave it out.
    */
   completeSidecar?(key: string): Promise<WarmEntry | undefined>
+  /**
+   * The checked sidecar of an entry, no image read: what a listing of many entries reads (the gallery's
+   * earlier generations). Backends without a cheap one leave it out, and listings pass over their entries.
+   */
+  readSidecar?(key: string): Promise<SidecarLook>
   /** Store a complete entry; `exists` when the backend already has a valid one (it is not replaced). */
   write(entry: NewEntry): Promise<'written' | 'exists'>
   /** Remove an entry; false when it could not be removed safely (and was left alone). */

@@ -59,10 +59,13 @@ export interface Sidecar {
   created: number
   revised_prompt: string | null
   usage: Record<string, unknown> | null
-  /** null: unpriced, or written before costs were recorded. */
-  cost: SidecarCost | null
   request_id: string | null
   images: SidecarImage[]
+  /**
+   * What the entry cost (DESIGN.md, cache layout): from the answers' usage, or the table's estimate. Absent when
+   * nothing could price it, and in entries written before costs were recorded.
+   */
+  cost?: SidecarCost
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string }
@@ -146,7 +149,7 @@ export function checkSidecar(value: unknown, key: string): Checked<Sidecar> {
   if (value.usage !== null && !isPlainObject(value.usage)) return refuse(key, `"usage" must be null or an object, got ${showValue(value.usage)}`)
   const cost = checkCost(value.cost)
   if (cost === false) {
-    return refuse(key, `"cost" must be null or { usd: a number from 0 to ${MAX_ENTRY_USD}, basis: "usage" or "estimate" }, got ${showValue(value.cost)}`)
+    return refuse(key, `"cost" must be { usd: a number >= 0, basis: "usage" | "estimate" } (at most $${MAX_ENTRY_USD} an entry), got ${showValue(value.cost)}`)
   }
   if (value.request_id !== null && typeof value.request_id !== 'string') {
     return refuse(key, `"request_id" must be null or a string, got ${showValue(value.request_id)}`)
@@ -172,9 +175,9 @@ export function checkSidecar(value: unknown, key: string): Checked<Sidecar> {
     created: value.created,
     revised_prompt: value.revised_prompt as string | null,
     usage: value.usage === null ? null : structuredClone(value.usage),
-    cost,
     request_id: value.request_id as string | null,
     images,
+    ...(cost ? { cost } : {}),
   }
   const { endpoint, inputs, mask, seed } = sidecar
   if (computeKey({ endpoint, request: sidecar.request, inputs, mask, seed }) !== key) {
@@ -198,9 +201,9 @@ function checkRequest(value: unknown): Checked<KeyedRequest & { n: number }> {
   return { ok: true, value: request as KeyedRequest & { n: number } }
 }
 
-/** A sidecar's `cost` (absent in sidecars written before it was recorded: null), or false when malformed. */
-function checkCost(value: unknown): SidecarCost | null | false {
-  if (value === undefined || value === null) return null
+/** A sidecar's `cost` (undefined when absent), or false when it is anything but `{ usd, basis }`. */
+function checkCost(value: unknown): SidecarCost | undefined | false {
+  if (value === undefined) return undefined
   if (!isPlainObject(value)) return false
   const { usd, basis } = value
   if (typeof usd !== 'number' || !Number.isFinite(usd) || usd < 0 || usd > MAX_ENTRY_USD) return false

@@ -42,6 +42,15 @@ export class LocalCache implements CacheBackend {
     return this.store.completeSidecar(key)
   }
 
+  readSidecar(key: string) {
+    return this.store.readSidecar(key)
+  }
+
+  /** Each image verified on its own (`CacheStore.inspectEach`). */
+  inspectEach(key: string) {
+    return this.store.inspectEach(key)
+  }
+
   async write({ sidecar, images }: NewEntry): Promise<'written' | 'exists'> {
     const { key } = sidecar
     if ((await this.store.inspect(key)).status === 'hit') return 'exists'

@@ -9,76 +9,16 @@
  * - a folder is used only when it and every folder between it and the root of the cache are real folders
  *   (`lstat`, not links), and its real path is inside the real path of that root.
  *
- * The file reads and the look at a folder are made with synchronous calls behind their async signatures: a
- * warm build makes a handful per import, of small files in the page cache, and each asynchronous call costs
- * ten times its synchronous twin in thread-pool round trips (the warm-build benchmark measures it). One
- * implementation, whatever the caller.
+ * Files are read by the ground floor's bounded reader (`regular-file.ts`), which the project's inputs share;
+ * this module adds the folder rules and the cache's wording. The look at a folder is a synchronous call
+ * behind an async signature, for the same reason as the reads (see there).
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs'
+import { lstatSync } from 'node:fs'
 import { realpath } from 'node:fs/promises'
 import path from 'node:path'
+import { codeOf, isInside, readRegularFile, type FileProblem, type FileRead } from '../regular-file.js'
 
-/** Where the platform has no `O_NOFOLLOW` (Windows), an `lstat` before the open refuses links instead. */
-const NOFOLLOW = constants.O_NOFOLLOW ?? 0
-const NONBLOCK = constants.O_NONBLOCK ?? 0
-
-export type FileProblem =
-  | { kind: 'missing' }
-  | { kind: 'symlink' }
-  | { kind: 'not-file' }
-  | { kind: 'too-large'; size: number; max: number }
-  | { kind: 'size'; size: number; expected: number }
-  | { kind: 'unreadable'; code: string }
-
-export type FileRead = { ok: true; data: Buffer; stats: Stats } | { ok: false; problem: FileProblem }
-
-/**
- * The bytes of a regular file (no link followed), at most `maxBytes` and, when given, exactly
- * `expectedBytes` long; checked on the open file before it is read.
- */
-export async function readRegularFile(file: string, limits: { maxBytes: number; expectedBytes?: number }): Promise<FileRead> {
-  return readRegularFileNow(file, limits)
-}
-
-function readRegularFileNow(file: string, limits: { maxBytes: number; expectedBytes?: number }): FileRead {
-  let fd
-  try {
-    if (!NOFOLLOW && lstatSync(file).isSymbolicLink()) return { ok: false, problem: { kind: 'symlink' } }
-    fd = openSync(file, constants.O_RDONLY | NOFOLLOW | NONBLOCK)
-  } catch (error) {
-    return { ok: false, problem: openProblem(error) }
-  }
-  try {
-    const stats = fstatSync(fd)
-    if (!stats.isFile()) return { ok: false, problem: { kind: 'not-file' } }
-    if (stats.size > limits.maxBytes) return { ok: false, problem: { kind: 'too-large', size: stats.size, max: limits.maxBytes } }
-    if (limits.expectedBytes !== undefined && stats.size !== limits.expectedBytes) {
-      return { ok: false, problem: { kind: 'size', size: stats.size, expected: limits.expectedBytes } }
-    }
-    const data = Buffer.allocUnsafe(stats.size)
-    let filled = 0
-    while (filled < data.length) {
-      const bytesRead = readSync(fd, data, filled, data.length - filled, filled)
-      if (bytesRead === 0) break
-      filled += bytesRead
-    }
-    // Shorter than its size said: it changed under us (a write in progress); the caller sees a mismatch.
-    if (filled !== data.length) return { ok: false, problem: { kind: 'size', size: filled, expected: limits.expectedBytes ?? stats.size } }
-    return { ok: true, data, stats }
-  } catch (error) {
-    return { ok: false, problem: { kind: 'unreadable', code: codeOf(error) } }
-  } finally {
-    closeSync(fd)
-  }
-}
-
-function openProblem(error: unknown): FileProblem {
-  const code = codeOf(error)
-  // Linux and macOS answer ELOOP for a link opened with O_NOFOLLOW; FreeBSD answers EMLINK.
-  if (code === 'ELOOP' || code === 'EMLINK') return { kind: 'symlink' }
-  if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' }
-  return { kind: 'unreadable', code }
-}
+export { codeOf, isInside, readRegularFile, type FileProblem, type FileRead }
 
 /** What a file problem is, in words, after the file's name. */
 export function describeFileProblem(problem: FileProblem): string {
@@ -88,11 +28,13 @@ export function describeFileProblem(problem: FileProblem): string {
     case 'symlink':
       return 'is a symbolic link (cache files must be regular files; a link is never followed)'
     case 'not-file':
-      return 'is not a regular file'
+      return `is ${problem.what}, not a regular file`
     case 'too-large':
       return `is too large (${problem.size} bytes; at most ${problem.max} are read)`
     case 'size':
       return `does not match its SHA-256 (it is ${problem.size} bytes, the record says ${problem.expected})`
+    case 'changed':
+      return 'changed while it was read'
     case 'unreadable':
       return `cannot be read (${problem.code})`
   }
@@ -131,12 +73,3 @@ export async function safeFolder(root: string, ...parts: string[]): Promise<Safe
   return { ok: true, dir }
 }
 
-/** Whether `child` is `parent` or below it (both absolute, normalized). */
-export function isInside(parent: string, child: string): boolean {
-  const relative = path.relative(parent, child)
-  return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative))
-}
-
-export function codeOf(error: unknown): string {
-  return String((error as NodeJS.ErrnoException | undefined)?.code ?? 'EUNKNOWN')
-}

@@ -21,7 +21,7 @@ import { SIDECAR_MAX_BYTES, SIDECAR_VERSION, checkImageBytes, parseSidecar, side
 import { sha256 } from '../hash.js'
 import type { KeyMaterial } from './key.js'
 import { describeFileProblem, folderState, readRegularFile } from './safe-fs.js'
-import type { CacheEntry, CachedImage, Inspection, WarmEntry } from './backend.js'
+import type { CacheEntry, CachedImage, EntryLook, ImageLook, Inspection, SidecarLook, WarmEntry } from './backend.js'
 import { stampFile, stampOf, tokenOf } from './stamp.js'
 
 export { SIDECAR_VERSION, type Sidecar, type SidecarImage } from './entry.js'
@@ -32,6 +32,18 @@ export const TEMP_MARKER = '.tmp-'
 
 /** Files of one entry: its sidecar and its candidates (prune and `remove` recognise them by name). */
 export const ENTRY_FILE = /^([0-9a-f]{64})(?:\.json|-\d+\.[a-z0-9]+)$/
+
+const ENTRY_FILE_PATH = /^([0-9a-f]{2})\/([0-9a-f]{64})(?:\.json|-\d{1,2}\.[a-z0-9]{2,4})$/
+
+/**
+ * Whether `relative` (a path inside the cache folder, `/`-separated) names a file of a committed entry: a
+ * sidecar or a candidate, in the folder of its key. For readers of the folder's history (`--since` checks
+ * the cache as it was out of git), who must not learn its layout.
+ */
+export function isEntryFilePath(relative: string): boolean {
+  const match = ENTRY_FILE_PATH.exec(relative)
+  return match !== null && match[2]!.startsWith(match[1]!)
+}
 
 export class CacheStore {
   /** Verified reads (`inspect`) and image files written since the store was made: what a build cost the cache. */
@@ -96,7 +108,28 @@ export class CacheStore {
     return { sidecar, tokens: stamps.map((stamp) => tokenOf(stamp!)) }
   }
 
-  private async readSidecar(key: string): Promise<{ status: 'ok'; sidecar: Sidecar } | Exclude<Inspection, { status: 'hit' }>> {
+  /**
+   * Each image of an entry verified on its own (the gallery shows what verifies and says why the rest does
+   * not). Not counted as a verified read: no build asked for it.
+   */
+  async inspectEach(key: string): Promise<EntryLook> {
+    const read = await this.readSidecar(key)
+    if (read.status !== 'ok') return read
+    const images: ImageLook[] = []
+    for (const record of read.sidecar.images) {
+      const bytes = await readRegularFile(this.imagePath(key, record.file), { maxBytes: IMAGE_LIMITS.maxBytes, expectedBytes: record.bytes })
+      if (!bytes.ok) {
+        images.push({ record, problem: `${record.file} ${describeFileProblem(bytes.problem)}`, missing: bytes.problem.kind === 'missing' })
+        continue
+      }
+      const problem = checkImageBytes(record, bytes.data)
+      images.push(problem ? { record, problem: `${record.file} ${problem}`, missing: false } : { record, data: bytes.data })
+    }
+    return { status: 'read', sidecar: read.sidecar, images }
+  }
+
+  /** The checked sidecar of an entry, no image read. */
+  async readSidecar(key: string): Promise<SidecarLook> {
     const folder = this.folderOf(key)
     const state = await folderState(folder).catch((error: unknown) => {
       throw unreadableError(this.dir, error)
@@ -190,8 +223,9 @@ export class CacheStore {
 export function sidecarFor(
   key: string,
   material: KeyMaterial,
-  facts: Pick<Sidecar, 'provider' | 'created' | 'revised_prompt' | 'usage' | 'request_id' | 'images'> & { cost?: Sidecar['cost'] },
+  facts: Pick<Sidecar, 'provider' | 'created' | 'revised_prompt' | 'usage' | 'request_id' | 'images' | 'cost'>,
 ): Sidecar {
+  const { cost, ...rest } = facts
   return {
     version: SIDECAR_VERSION,
     key,
@@ -200,8 +234,8 @@ export function sidecarFor(
     inputs: [...material.inputs],
     mask: material.mask,
     seed: material.seed,
-    ...facts,
-    cost: facts.cost ?? null,
+    ...rest,
+    ...(cost ? { cost } : {}),
   }
 }
 

@@ -6,8 +6,9 @@
  * before it is generated. Only the committed folder keeps drafts (resumable generations) and offers the warm
  * look: the others are whole-entry stores.
  */
-import type { CacheBackend, CacheEntry, HeldLock, Inspection, LockAttempt } from './backend.js'
+import type { CacheBackend, CacheEntry, EntryLook, HeldLock, Inspection, LockAttempt, SidecarLook } from './backend.js'
 import type { EntryDraft } from './draft.js'
+import { isKey } from './entry.js'
 import type { SkipReporter } from './housekeeping.js'
 import type { LocalCache } from './local.js'
 import type { PruneReport } from './prune.js'
@@ -29,23 +30,7 @@ export class CacheTiers {
   async inspect(key: string): Promise<Inspection> {
     const found = await this.local.inspect(key)
     if (found.status === 'hit') return found
-    for (const tier of await this.others()) {
-      const remote = await tier.inspect(key).catch((error: unknown): Inspection => {
-        this.warn(`cache tier ${tier.name}: ${(error as Error).message}; looked elsewhere`)
-        return { status: 'miss' }
-      })
-      if (remote.status === 'corrupt') this.warn(`cache tier ${tier.name}: entry ${key.slice(0, 12)} is not usable (${remote.reason})`)
-      if (remote.status !== 'hit') continue
-      try {
-        await this.local.write({ sidecar: remote.entry.sidecar, images: remote.entry.images.map((image) => image.data) })
-        const copied = await this.local.inspect(key)
-        if (copied.status === 'hit') return copied
-      } catch (error) {
-        this.warn(`could not copy entry ${key.slice(0, 12)} from ${tier.name} into ${this.local.name} (${(error as Error).message}); it is read from there on each build`)
-      }
-      return remote
-    }
-    return found
+    return (await this.fromLaterTiers(key)) ?? found
   }
 
   async read(key: string): Promise<CacheEntry | undefined> {
@@ -92,6 +77,77 @@ export class CacheTiers {
   /** Prune the committed folder (the other tiers are shared; pruning them is not one machine's call). */
   prune(used: ReadonlySet<string>, dryRun: boolean, report?: PruneReport): Promise<number> {
     return this.local.prune(used, dryRun, report)
+  }
+
+  /**
+   * Keys of the entries of every tier, each once, sorted (a listing: nothing is verified). A tier that cannot
+   * list only warns.
+   */
+  async keys(): Promise<string[]> {
+    const keys = new Set(await this.local.keys())
+    for (const tier of await this.others()) {
+      const listed = await tier.keys().catch((error: unknown) => {
+        this.warn(`cache tier ${tier.name}: could not list its entries (${(error as Error).message})`)
+        return []
+      })
+      for (const key of listed) if (isKey(key)) keys.add(key)
+    }
+    return [...keys].sort()
+  }
+
+  /**
+   * The checked sidecar of `key`, no image read: the committed folder's, else that of the first later tier
+   * offering a sidecar-only read (a whole-entry store is not read whole for a listing). Nothing is copied.
+   */
+  async sidecar(key: string): Promise<SidecarLook> {
+    if (!isKey(key)) return { status: 'corrupt', reason: `${JSON.stringify(String(key).slice(0, 80))} is not a cache key` }
+    const found = await this.local.readSidecar(key)
+    if (found.status === 'ok') return found
+    for (const tier of await this.others()) {
+      if (!tier.readSidecar) continue
+      const look = await tier.readSidecar(key).catch((error: unknown): SidecarLook => {
+        this.warn(`cache tier ${tier.name}: ${(error as Error).message}; looked elsewhere`)
+        return { status: 'miss' }
+      })
+      if (look.status === 'ok') return look
+    }
+    return found
+  }
+
+  /**
+   * `key` image by image (the gallery): the committed folder's images, each verified on its own; an entry the
+   * folder lacks, or holds without all of its images, is read from the later tiers as `inspect` does (and
+   * copied into the folder), else the folder's look stands.
+   */
+  async browse(key: string): Promise<EntryLook> {
+    if (!isKey(key)) return { status: 'corrupt', reason: `${JSON.stringify(String(key).slice(0, 80))} is not a cache key` }
+    const found = await this.local.inspectEach(key)
+    if (found.status === 'read' && found.images.every((image) => 'data' in image)) return found
+    const later = await this.fromLaterTiers(key)
+    if (later?.status !== 'hit') return found
+    const { sidecar, images } = later.entry
+    return { status: 'read', sidecar, images: images.map(({ data, token: _token, ...record }) => ({ record, data })) }
+  }
+
+  /** A valid entry of a later tier, copied into the committed folder when it can be; undefined when none has it. */
+  private async fromLaterTiers(key: string): Promise<Inspection | undefined> {
+    for (const tier of await this.others()) {
+      const remote = await tier.inspect(key).catch((error: unknown): Inspection => {
+        this.warn(`cache tier ${tier.name}: ${(error as Error).message}; looked elsewhere`)
+        return { status: 'miss' }
+      })
+      if (remote.status === 'corrupt') this.warn(`cache tier ${tier.name}: entry ${key.slice(0, 12)} is not usable (${remote.reason})`)
+      if (remote.status !== 'hit') continue
+      try {
+        await this.local.write({ sidecar: remote.entry.sidecar, images: remote.entry.images.map((image) => image.data) })
+        const copied = await this.local.inspect(key)
+        if (copied.status === 'hit') return copied
+      } catch (error) {
+        this.warn(`could not copy entry ${key.slice(0, 12)} from ${tier.name} into ${this.local.name} (${(error as Error).message}); it is read from there on each build`)
+      }
+      return remote
+    }
+    return undefined
   }
 
   /** Offer a committed entry to every later tier; a tier that refuses or fails only warns (the entry is committed). */

@@ -104,6 +104,11 @@ export class Budget {
     }
   }
 
+  /** Why `call` would be refused now, without reserving anything (the gallery asks before it writes a spec). */
+  refusal(call: PaidCall): string | undefined {
+    return this.stopReason ?? this.check(call)
+  }
+
   /** One error for the end of a build, listing every spec the budget kept from being generated. */
   buildError(): AiImageError | undefined {
     if (this.refused.length === 0) return undefined

@@ -190,14 +190,18 @@ export function costFromUsage(
   return { usd, basis: 'usage' }
 }
 
-/** Token prices of a model: `prices[model].tokens`, else its family's in the option, else the built-in table. */
+/**
+ * Token prices of a model: `prices[model].tokens`, else its family's in the option, else the built-in table.
+ * A `prices` entry without `tokens` (per-image prices: what the user says they pay) wins over the built-in
+ * token prices: the model is then priced by that entry only, never from usage.
+ */
 export function tokenPricesOf(model: string, overrides: PriceOverrides = {}): TokenPrices | undefined {
   const family = modelFamily(model)
   for (const name of [model, family]) {
-    if (name === undefined) continue
-    const own = Object.prototype.hasOwnProperty.call(overrides, name) ? overrides[name] : undefined
+    if (name === undefined || !Object.prototype.hasOwnProperty.call(overrides, name)) continue
+    const own = overrides[name]
     const tokens = own !== undefined && typeof own === 'object' ? (own as Record<string, unknown>).tokens : undefined
-    if (tokens && typeof tokens === 'object') return tokens as unknown as TokenPrices
+    return tokens && typeof tokens === 'object' ? (tokens as unknown as TokenPrices) : undefined
   }
   return family !== undefined && Object.prototype.hasOwnProperty.call(TOKEN_PRICES, family) ? TOKEN_PRICES[family] : undefined
 }
@@ -286,6 +290,11 @@ function areaOf(size: string): number {
 function dearest(table: Record<string, number | Record<string, number>>): string {
   const top = (v: number | Record<string, number>) => (typeof v === 'number' ? v : Math.max(0, ...Object.values(v)))
   return Object.keys(table).reduce((a, b) => (top(table[b]!) > top(table[a]!) ? b : a))
+}
+
+/** Micro-dollars are plenty for a stored figure, and keep sums of stored figures free of float noise. */
+export function roundUSD(usd: number): number {
+  return Math.round(usd * 1e6) / 1e6
 }
 
 export function formatUSD(usd: number): string {

@@ -28,7 +28,7 @@ import type { ImageProvider, PartialFrame, ProviderRequest } from '../providers/
 import { redactDeep } from '../secrets.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import type { Budget } from './budget.js'
-import { costFromUsage, estimateCost, type PriceOverrides } from './cost.js'
+import { costFromUsage, estimateCost, roundUSD, type PriceOverrides } from './cost.js'
 import type { SidecarCost } from '../cache/entry.js'
 import { checkInputs } from './inputs.js'
 import type { PreparedSpec, ResolvedImage, ResolvedImageFile } from './prepare.js'
@@ -59,6 +59,13 @@ export interface EngineDeps {
   clock?: Clock
   /** A streamed preview of a key being generated. */
   onPartial?: (key: string, frame: PartialFrame) => void
+  /**
+   * Asked under the key's lock, once the cache still misses, right before paying: throws to refuse (a key a
+   * batch is making, #16: a batch submitted while this process waited for the lock).
+   */
+  beforeGenerate?: (prepared: PreparedSpec) => Promise<void>
+  /** Candidates of a key being generated that are finished (made or failed) so far, of its `total`. */
+  onProgress?: (key: string, done: number, total: number) => void
 }
 
 /** One request of a generation: which candidates (indices of `n`) it asks for. */
@@ -172,6 +179,7 @@ export class ImageEngine {
     const finish = (images: number, ok: boolean) => {
       tally.accounted += images
       this.deps.progress?.finish(images, ok)
+      this.deps.onProgress?.(key, tally.accounted, total)
     }
     this.deps.progress?.add(total)
     try {
@@ -188,6 +196,7 @@ export class ImageEngine {
               this.stats.hits++
               return { key, spec, hit: true, placeholder: false, sidecar: found.entry.sidecar, images: found.entry.images }
             }
+            await this.deps.beforeGenerate?.(prepared)
             return await this.generate(prepared, provider, finish)
           } finally {
             await held.lock.release()
@@ -287,16 +296,16 @@ export class ImageEngine {
 
   /**
    * The sidecar's `cost`: from the usage of every answer (basis `usage`), else with an estimate for the images
-   * whose answers had none (basis `estimate`); null when neither can be priced.
+   * whose answers had none (basis `estimate`); undefined when neither can be priced.
    */
-  private entryCost(spec: ValidatedSpec, usage: Record<string, unknown> | null, spent: GenerationCost): SidecarCost | null {
+  private entryCost(spec: ValidatedSpec, usage: Record<string, unknown> | null, spent: GenerationCost): SidecarCost | undefined {
     const { prices } = this.deps.options
     const total = Number(spec.request.n)
     const fromUsage = spent.imagesWithoutUsage < total ? costFromUsage(spec.model, usage, prices) : undefined
-    if (fromUsage && spent.imagesWithoutUsage === 0) return { usd: fromUsage.usd, basis: 'usage' }
+    if (fromUsage && spent.imagesWithoutUsage === 0) return { usd: roundUSD(fromUsage.usd), basis: 'usage' }
     const rest = estimateCost(spec, prices, fromUsage ? spent.imagesWithoutUsage : total).usd
-    if (rest === undefined) return null
-    return { usd: (fromUsage?.usd ?? 0) + rest, basis: 'estimate' }
+    if (rest === undefined) return undefined
+    return { usd: roundUSD((fromUsage?.usd ?? 0) + rest), basis: 'estimate' }
   }
 
   /** One paid request through the scheduler; its images land in the cache and the journal at once. */
@@ -386,7 +395,8 @@ export class ImageEngine {
     }
   }
 
-  private providerRequest(prepared: PreparedSpec, n: number): ProviderRequest {
+  /** The request of one call for `n` candidates of a prepared spec (the Batch API layer sends the same). */
+  providerRequest(prepared: PreparedSpec, n: number): ProviderRequest {
     const { spec, key } = prepared
     return {
       label: spec.label,

@@ -8,7 +8,9 @@
  * An action whose result is not in the cache spends money once written (the dev server generates it), so
  * it is written only with `confirm: true`; without it, the answer is the plan with its estimate, and
  * nothing is written. An action that lands on a cached entry (a pick, a restore, an edit of `alt`) is free
- * and written at once.
+ * and written at once. An action that would spend while generation is frozen, or past the budget of the
+ * session, is refused before anything is written. `generate` writes nothing: it asks for the image of a spec
+ * file as it is (missing, or failed), with the same confirmation.
  */
 import { randomInt } from 'node:crypto'
 import { AiImageError } from '../errors.js'
@@ -23,8 +25,9 @@ export type GalleryAction =
   | { action: 'more'; spec: string; n?: number }
   | { action: 'restore'; spec: string; key: string }
   | { action: 'save'; spec: string; fields: Record<string, JsonValue | null> }
+  | { action: 'generate'; spec: string }
 
-export const ACTIONS = ['pick', 'another', 'more', 'restore', 'save'] as const
+export const ACTIONS = ['pick', 'another', 'more', 'restore', 'save', 'generate'] as const
 export type ActionName = (typeof ACTIONS)[number]
 
 export interface ActionResult {
@@ -65,6 +68,8 @@ export function parseAction(action: string, body: unknown): GalleryAction {
     case 'restore':
       if (typeof value.key !== 'string' || !/^[0-9a-f]{64}$/.test(value.key)) throw badRequest('"key" must be a cache key (64 hex digits)', spec)
       return { action: 'restore', spec, key: value.key }
+    case 'generate':
+      return { action: 'generate', spec }
     case 'save': {
       const fields = value.fields
       if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw badRequest('"fields" must be an object of spec fields', spec)
@@ -89,6 +94,7 @@ export async function performAction(
 ): Promise<ActionResult> {
   const file = await editableFile(view, action.spec)
   const current = view.validate(await view.readRaw({ kind: 'file', file }))
+  if (action.action === 'generate') return planGeneration(view, action.spec, current, options.confirm === true && !options.dryRun)
   const edits = await editsFor(view, action, current, options.random ?? (() => randomInt(1, 2 ** 31 - 1)))
   const planned = await planSpecEdit(view.specFiles, file, edits)
   const key = await view.keyOf(planned.spec)
@@ -104,6 +110,7 @@ export async function performAction(
   // A new key that the cache lacks is paid for once written (the app imports the spec; the gallery
   // generates it): only with `confirm`. An edit that keeps the key (pick, alt, emit) spends nothing new.
   const spends = !cached && keyChanges(current, planned.spec)
+  if (spends && !options.dryRun) refuseSpending(view, action.spec, planned.spec)
   const write = !options.dryRun && (options.confirm === true || !spends)
   const written = write ? (await writePlannedEdit(view.specFiles, planned)).written : false
   return {
@@ -115,6 +122,21 @@ export async function performAction(
     written,
     generate: written && spends,
   }
+}
+
+/** `generate`: the spec's image as the file asks for it now; to be generated only when confirmed and not cached. */
+async function planGeneration(view: ProjectView, label: string, spec: ValidatedSpec, confirm: boolean): Promise<ActionResult> {
+  const key = await view.keyOf(spec)
+  if (!key.ok) throw new AiImageError('SPEC_INVALID', `waits for ${key.upstream}, which has no cached image yet: generate that one first`, { file: label })
+  const cached = await isCached(view, key.key)
+  if (!cached) refuseSpending(view, label, spec)
+  return { spec: label, changes: [], key: key.key, cached, estimate: cached ? null : view.estimate(spec), written: false, generate: confirm && !cached }
+}
+
+/** Throws when generating `spec` now is refused (frozen, the budget): before anything is written or sent. */
+function refuseSpending(view: ProjectView, label: string, spec: ValidatedSpec): void {
+  const refused = view.spendRefusal(spec)
+  if (refused) throw new AiImageError(refused.code, `not generated: ${refused.reason}. Nothing was written`, { file: label })
 }
 
 /** The spec file with this label, when it is one the gallery may write; else why not. */
@@ -159,6 +181,8 @@ async function editsFor(view: ProjectView, action: GalleryAction, current: Valid
     }
     case 'save':
       return action.fields
+    case 'generate':
+      return {}
   }
 }
 

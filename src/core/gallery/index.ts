@@ -5,3 +5,4 @@
  */
 export { projectView, type ProjectView } from './project-view.js'
 export { writeSheet, type SheetOptions, type SheetResult } from './sheet.js'
+export { DevGallery, type DevGalleryOptions, type GalleryGuard } from './dev-server.js'

@@ -1,34 +1,44 @@
 /**
  * The gallery's one door into the rest of the plugin. Everything the gallery needs from the project (its
- * specs, their validation and keys, the cache's entries, prices, source files) is asked here and nowhere
- * else, so the gallery follows the core through one small interface when the core moves (issue #11: the
- * service becomes the single front door; this file is re-pointed at it, the gallery is not touched).
+ * specs, their validation and keys, the cache's entries, prices, source files, the generations running) is
+ * asked here and nowhere else, so the gallery follows the core through one small interface when it moves.
  *
- * Reads only: nothing here generates, spends or writes. Cache entries are untrusted input, read with the
- * cache's own checks (`cache/entry.ts`): no link is followed, each image is sized before it is read and
- * verified (SHA-256, header format and dimensions) before the gallery shows it.
+ * The cache is read through the image service's front door and so through the cache's tiers (the committed
+ * folder, then a remote): the gallery knows keys, sidecars and verified images, never a folder or a file.
+ * Cache entries are untrusted input, read with the cache's own checks: no link is followed, each image is
+ * sized before it is read and verified (SHA-256, header format and dimensions) before the gallery shows it.
+ *
+ * Reads only, but for `generate`, which asks the front door for a spec's image (the dev server's gallery,
+ * after its page asked with the server's token): the normal path, with the cache, the lock and the budget.
  */
-import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import fg from 'fast-glob'
-import { SIDECAR_MAX_BYTES, checkImageBytes, isKey, parseSidecar, sidecarName, type Sidecar, type SidecarImage } from '../cache/entry.js'
-import { describeFileProblem, folderState, readRegularFile, safeFolder } from '../cache/safe-fs.js'
 import { CONFIG_FILE_NAMES, loadConfigFile } from '../config-file.js'
-import { SOURCE_GLOB, SOURCE_MAX_BYTES, discoverSpecs, discoveryIgnores } from '../discover.js'
-import { estimateCost } from '../engine/cost.js'
-import { IMAGE_LIMITS } from '../image-format.js'
+import { SOURCE_GLOB, SOURCE_MAX_BYTES, discoveryIgnores } from '../discover.js'
+import type { AiImageErrorCode } from '../errors.js'
 import { readFileInsideRoot } from '../read-inside-root.js'
 import { redactSecrets } from '../secrets.js'
 import type { LogSink } from '../log.js'
 import type { Env } from '../options.js'
-import { ImageService, type PreparedSpec, type SpecRef } from '../service.js'
+import {
+  ImageService,
+  isEntryFilePath,
+  type GenerationState,
+  type ImageLook,
+  type PartialImage,
+  type PreparedSpec,
+  type Sidecar,
+  type SidecarImage,
+  type SpecRef,
+} from '../service.js'
 import { SPEC_FIELDS } from '../spec/fields.js'
 import { GENERIC_LIMITS, modelCapabilities } from '../spec/models.js'
 import { SPEC_FILE_MAX_BYTES, parseSpecJson, relativeLabel, type RawSpec } from '../spec/source.js'
 import { validateSpec, type ValidatedSpec } from '../spec/validate.js'
 import type { Estimate, SpecOrigin } from './types.js'
 
-export type { RawSpec, SpecRef, ValidatedSpec, Sidecar, SidecarImage }
+export type { RawSpec, SpecRef, ValidatedSpec, Sidecar, SidecarImage, GenerationState, PartialImage }
+export { isEntryFilePath }
 
 export interface ViewSpec {
   ref: SpecRef
@@ -42,7 +52,13 @@ export type KeyResult =
   | { ok: false; upstream: string }
 
 /** One image of an entry as read: verified bytes, or why not. */
-export type EntryImage = { record: SidecarImage; data: Buffer } | { record: SidecarImage; problem: string; missing: boolean }
+export type EntryImage = ImageLook
+
+/** Why spending now is refused (frozen generation, or the budget), with the error code to report it under. */
+export interface SpendRefusal {
+  code: Extract<AiImageErrorCode, 'CACHE_MISS_FROZEN' | 'BUDGET_EXCEEDED'>
+  reason: string
+}
 
 export type EntryRead =
   | { status: 'miss' }
@@ -67,12 +83,25 @@ export interface ProjectView {
   validate(raw: RawSpec): ValidatedSpec
   /** The cache key (and lineage, see `history.ts`); throws the build's AiImageError for a bad input. */
   keyOf(spec: ValidatedSpec): Promise<KeyResult>
-  /** An entry, each image verified on its own. */
+  /** An entry, each image verified on its own (through the cache's tiers). */
   readEntry(key: string): Promise<EntryRead>
   /** The checked sidecar of an entry (no image read), or undefined when it is missing or refused. */
   readSidecar(key: string): Promise<Sidecar | undefined>
-  /** Keys of the sidecars in the cache folder (real entry folders only). */
+  /** Keys of the cache's entries, in every tier (a listing: nothing verified). */
   entryKeys(): Promise<string[]>
+  /** Why generating `spec` now would be refused (frozen, or the budget of the session), or undefined. */
+  spendRefusal(spec: ValidatedSpec, images?: number): SpendRefusal | undefined
+  /**
+   * Obtain the image of a spec through the front door: a cache hit, or a generation (its lock, its budget,
+   * shared with a load of the same key in flight). Resolves with its key; rejects with the build's error.
+   */
+  generate(ref: SpecRef): Promise<string>
+  /** Generations running now, and those that failed lately, by key. */
+  generations(): GenerationState[]
+  /** Follow generations (start, progress, end, failure); returns the unsubscribe. */
+  onGeneration(listener: (state: GenerationState) => void): () => void
+  /** Follow streamed partial frames, by key; returns the unsubscribe. */
+  onPartial(listener: (key: string, frame: PartialImage) => void): () => void
   estimate(spec: Pick<ValidatedSpec, 'model' | 'request'>, images?: number): Estimate
   /** Most candidates (`n`) a model takes. */
   maxCandidates(model: string): number
@@ -166,18 +195,38 @@ export function projectView(service: ImageService): ProjectView {
     root,
     cacheDir,
     specFiles,
-    discover: () => discoverSpecs(options),
+    discover: () => service.discover(),
     readRaw: (ref) => service.readSpec(ref),
     validate,
     keyOf: (spec) => keyOf(spec),
-    readEntry: (key) => readEntry(cacheDir, key),
-    async readSidecar(key) {
-      const read = await readCheckedSidecar(cacheDir, key)
-      return read.status === 'ok' ? read.sidecar : undefined
+    async readEntry(key) {
+      const look = await service.browseEntry(key)
+      return look.status === 'corrupt' ? { status: 'unreadable', reason: look.reason } : look
     },
-    entryKeys: () => entryKeys(cacheDir),
+    async readSidecar(key) {
+      const look = await service.entrySidecar(key)
+      return look.status === 'ok' ? look.sidecar : undefined
+    },
+    entryKeys: () => service.cacheKeys(),
+    spendRefusal(spec, images) {
+      const reason = service.spendRefusal(spec, images)
+      if (reason === undefined) return undefined
+      return { code: options.frozen ? 'CACHE_MISS_FROZEN' : 'BUDGET_EXCEEDED', reason }
+    },
+    async generate(ref) {
+      return (await service.resolve(await service.loadSpec(ref))).key
+    },
+    generations: () => service.generations(),
+    onGeneration(listener) {
+      service.events.on('generation', listener)
+      return () => void service.events.off('generation', listener)
+    },
+    onPartial(listener) {
+      service.events.on('partial', listener)
+      return () => void service.events.off('partial', listener)
+    },
     estimate(spec, images) {
-      const estimate = estimateCost(spec, options.prices, images)
+      const estimate = service.estimate(spec, images)
       return { images: estimate.images, usd: estimate.usd ?? null, basis: estimate.basis }
     },
     maxCandidates: (model) => modelCapabilities(model)?.maxN ?? GENERIC_LIMITS.maxN,
@@ -230,52 +279,4 @@ function loadConfigFileQuietly(root: string): { file?: string; images?: unknown 
   } catch {
     return {}
   }
-}
-
-type SidecarRead = { status: 'ok'; sidecar: Sidecar } | { status: 'miss' } | { status: 'unreadable'; reason: string }
-
-async function readCheckedSidecar(cacheDir: string, key: string): Promise<SidecarRead> {
-  if (!isKey(key)) return { status: 'unreadable', reason: `${JSON.stringify(key)} is not a cache key` }
-  const folder = await safeFolder(cacheDir, key.slice(0, 2)).catch(() => ({ ok: false as const, state: 'missing' as const, at: cacheDir }))
-  if (!folder.ok) {
-    return folder.state === 'missing' ? { status: 'miss' } : { status: 'unreadable', reason: `the entry folder ${key.slice(0, 2)} is ${folder.state === 'symlink' ? 'a symbolic link (never followed)' : 'not a real folder inside the cache'}` }
-  }
-  const read = await readRegularFile(path.join(folder.dir, sidecarName(key)), { maxBytes: SIDECAR_MAX_BYTES })
-  if (!read.ok) return read.problem.kind === 'missing' ? { status: 'miss' } : { status: 'unreadable', reason: `${sidecarName(key)} ${describeFileProblem(read.problem)}` }
-  const checked = parseSidecar(read.data.toString('utf8'), key)
-  return checked.ok ? { status: 'ok', sidecar: checked.value } : { status: 'unreadable', reason: checked.reason }
-}
-
-async function readEntry(cacheDir: string, key: string): Promise<EntryRead> {
-  const read = await readCheckedSidecar(cacheDir, key)
-  if (read.status !== 'ok') return read
-  const folder = path.join(cacheDir, key.slice(0, 2))
-  const images: EntryImage[] = []
-  for (const record of read.sidecar.images) {
-    const bytes = await readRegularFile(path.join(folder, record.file), { maxBytes: IMAGE_LIMITS.maxBytes, expectedBytes: record.bytes })
-    if (!bytes.ok) {
-      images.push({ record, problem: `${record.file} ${describeFileProblem(bytes.problem)}`, missing: bytes.problem.kind === 'missing' })
-      continue
-    }
-    const problem = checkImageBytes(record, bytes.data)
-    images.push(problem ? { record, problem: `${record.file} ${problem}`, missing: false } : { record, data: bytes.data })
-  }
-  return { status: 'read', sidecar: read.sidecar, images }
-}
-
-const SIDECAR_FILE = /^([0-9a-f]{64})\.json$/
-
-async function entryKeys(cacheDir: string): Promise<string[]> {
-  if ((await folderState(cacheDir).catch(() => 'missing')) !== 'folder') return []
-  const keys: string[] = []
-  for (const prefix of (await readdir(cacheDir).catch(() => [])).sort()) {
-    if (!/^[0-9a-f]{2}$/.test(prefix)) continue
-    const folder = await safeFolder(cacheDir, prefix).catch(() => undefined)
-    if (!folder?.ok) continue
-    for (const name of (await readdir(folder.dir).catch(() => [])).sort()) {
-      const key = SIDECAR_FILE.exec(name)?.[1]
-      if (key?.startsWith(prefix)) keys.push(key)
-    }
-  }
-  return keys
 }

@@ -23,7 +23,7 @@ import { AiImageError } from '../errors.js'
 import type { LogSink } from '../log.js'
 import type { Env } from '../options.js'
 import { git, GitError } from './git.js'
-import { CONFIG_FILES, openProjectView, SOURCE_FILES, type ProjectView } from './project-view.js'
+import { CONFIG_FILES, isEntryFilePath, openProjectView, SOURCE_FILES, type ProjectView } from './project-view.js'
 import { buildGalleryState, type VerifiedImage } from './state.js'
 import type { SpecCard, SpecSnapshot } from './types.js'
 
@@ -44,8 +44,6 @@ export interface SinceResult {
 }
 
 const REF_MAX_LENGTH = 256
-/** Files of a cache entry, relative to the cache folder. */
-const ENTRY_PATH = /^[0-9a-f]{2}\/[0-9a-f]{64}(?:\.json|-\d{1,2}\.[a-z0-9]{2,4})$/
 
 interface TreeEntry {
   mode: string
@@ -112,7 +110,7 @@ export async function changedSince(
       const rel = fromRoot(entry)
       if (rel === undefined) continue
       if (!cacheRel.startsWith('..') && rel.startsWith(`${cacheRel}/`)) {
-        if (ENTRY_PATH.test(rel.slice(cacheRel.length + 1))) wanted.push(entry.path)
+        if (isEntryFilePath(rel.slice(cacheRel.length + 1))) wanted.push(entry.path)
         continue
       }
       if (ignored(rel)) continue

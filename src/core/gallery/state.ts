@@ -44,6 +44,11 @@ export interface StateOptions {
   live?(label: string, key: string | undefined): LiveState | undefined
   /** Kept across states by the dev server, so each state reads only new sidecars. */
   index?: GenerationIndex
+  /**
+   * Importers the bundler knows beyond those read from the sources (the dev server's module graph, which
+   * follows aliases), root-relative.
+   */
+  importers?(ref: ViewSpec['ref']): readonly string[]
   now?: Date
   projectName: string
 }
@@ -98,8 +103,9 @@ export function summarize(cards: readonly SpecCard[]): GalleryState['summary'] {
 export async function buildCard(view: ProjectView, { ref, label }: ViewSpec, context: CardContext): Promise<SpecCard> {
   const { options, imports } = context
   const kind = ref.kind
-  const importers =
+  const scanned =
     ref.kind === 'file' ? imports.ofFile(ref.file) : ref.kind === 'named' ? imports.ofNamed(ref.name) : imports.ofQuery(ref.id, /[?&](image|mask)=/.test(ref.id) ? ref.dir : undefined)
+  const importers = [...new Set([...scanned, ...(options.importers?.(ref) ?? [])])].sort()
   const origin = ref.kind === 'file' ? { kind: 'file' as const, file: label } : ref.kind === 'named' ? view.namedOrigin(ref.name) : { kind: 'import' as const, files: importers }
   const editable = ref.kind === 'file'
   const base = { label, kind, origin, editable, importers, history: [] as EarlierGeneration[] }

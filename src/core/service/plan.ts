@@ -3,7 +3,7 @@
  * budget, progress and closing summary: the same path the bundler plugins take, import by import), or plan
  * a dry run that says what would be generated and what it would cost, without a single request.
  */
-import type { AiImageError } from '../errors.js'
+import { isAiImageError, type AiImageError } from '../errors.js'
 import type { Inspection } from '../cache/backend.js'
 import type { CostEstimate } from '../engine/cost.js'
 import { checkInputs } from '../engine/inputs.js'
@@ -14,14 +14,24 @@ import type { ValidatedSpec } from '../spec/validate.js'
 import type { ResolvedImage } from '../engine/prepare.js'
 import type { SpecRef } from '../spec/source.js'
 
-export type SpecStatus = 'hit' | 'generated' | 'placeholder' | 'failed' | 'invalid'
+/** `pending`: a batch is making it (#16), so it was not generated (never paid twice). */
+export type SpecStatus = 'hit' | 'generated' | 'placeholder' | 'failed' | 'invalid' | 'pending'
+
+/** The batch a pending key waits for. */
+export interface PendingBatch {
+  batch: string
+  /** Unix seconds. */
+  submitted: number
+  ageSeconds: number
+}
 
 export interface SpecOutcome {
   label: string
   key?: string
   status: SpecStatus
-  /** Why it failed (an AiImageError with a code, in all but unforeseen cases). */
+  /** Why it failed (an AiImageError with a code, in all but unforeseen cases); for `pending`, what to run. */
   error?: unknown
+  pending?: PendingBatch
 }
 
 export interface GenerateAllOptions {
@@ -54,6 +64,8 @@ export interface PlanDeps {
   /** Candidates an interrupted generation of `key` already wrote (and that pass every check). */
   keptCandidates(key: string): Promise<number[]>
   estimate(spec: ValidatedSpec, images?: number): CostEstimate
+  /** The batch making a key, if one is (#16). */
+  pendingOf(key: string): Promise<PendingBatch | undefined>
 }
 
 export async function generateAll(deps: PlanDeps, refs: readonly SpecRef[], options: GenerateAllOptions = {}): Promise<GenerateAllReport> {
@@ -81,16 +93,27 @@ async function outcomeOf(deps: PlanDeps, ref: SpecRef): Promise<SpecOutcome> {
     const image = await deps.resolve(spec)
     return { label: spec.label, key: image.key, status: image.hit ? 'hit' : image.placeholder ? 'placeholder' : 'generated' }
   } catch (error) {
-    return { label: spec.label, status: 'failed', error }
+    const pending = pendingOfError(error)
+    return { label: spec.label, status: pending ? 'pending' : 'failed', error, ...(pending ? { pending } : {}) }
   }
+}
+
+/** The batch named by the error of a miss that a batch is making (`batch/pending.ts`, `pendingMiss`). */
+export function pendingOfError(error: unknown): PendingBatch | undefined {
+  const data = isAiImageError(error) && error.code === 'CACHE_MISS_FROZEN' ? error.data : undefined
+  const pending = data?.pending as PendingBatch | undefined
+  return pending && typeof pending.batch === 'string' ? pending : undefined
 }
 
 export interface PlanEntry {
   label: string
   /** Unknown while an input is the output of a spec that is not generated yet. */
   key?: string
-  /** `corrupt`: an entry exists but fails verification (it would be generated again, like a miss). */
-  status: 'hit' | 'miss' | 'corrupt' | 'invalid'
+  /**
+   * `corrupt`: an entry exists but fails verification (it would be generated again, like a miss); `pending`:
+   * a miss that a batch is making (#16), which nothing generates meanwhile.
+   */
+  status: 'hit' | 'miss' | 'corrupt' | 'invalid' | 'pending'
   /** Images a generation would request now: `n`, less candidates kept from an interrupted run. */
   images: number
   /** Estimated cost of those images (a miss). */
@@ -99,10 +122,12 @@ export interface PlanEntry {
   error?: unknown
   /** Another spec of the plan makes the same request (only `emit`, `pick` or `alt` differ): no extra images. */
   sameAs?: string
+  /** The batch making it (status `pending`). */
+  pending?: PendingBatch
 }
 
 /** Thrown while planning when a chained input is itself a miss: the key cannot be known before it exists. */
-class UpstreamMissing extends Error {
+export class UpstreamMissing extends Error {
   constructor(readonly upstream: string) {
     super(`depends on ${upstream}, which is not generated yet`)
   }
@@ -119,7 +144,7 @@ export async function planSpecs(deps: PlanDeps, refs: readonly SpecRef[]): Promi
       first.set(entry.key, entry.label)
       return entry
     }
-    if (entry.status === 'hit') return entry
+    if (entry.status === 'hit' || entry.status === 'pending') return entry
     return { ...entry, images: 0, sameAs: owner, ...(entry.estimate ? { estimate: { ...entry.estimate, images: 0, usd: entry.estimate.usd === undefined ? undefined : 0 } } : {}) }
   })
 }
@@ -139,6 +164,8 @@ function planEach(deps: PlanDeps, refs: readonly SpecRef[]): Promise<PlanEntry[]
         const key = prepared.key
         const found = await deps.inspect(key)
         if (found.status === 'hit') return { label: spec.label, key, status: 'hit', images: 0 }
+        const pending = await deps.pendingOf(key)
+        if (pending) return { label: spec.label, key, status: 'pending', images: 0, pending }
         // What a generation would refuse before spending, a dry run reports too.
         await checkInputs(spec, prepared.inputs, prepared.mask)
         const kept = await deps.keptCandidates(key)
@@ -157,7 +184,7 @@ function planEach(deps: PlanDeps, refs: readonly SpecRef[]): Promise<PlanEntry[]
 }
 
 /** The key of a spec whose chained inputs are read from the cache only (a dry run generates nothing). */
-async function cachedKey(deps: PlanDeps, spec: ValidatedSpec, chain: readonly string[]): Promise<PreparedSpec> {
+export async function cachedKey(deps: Pick<PlanDeps, 'prepare' | 'inspect'>, spec: ValidatedSpec, chain: readonly string[]): Promise<PreparedSpec> {
   return deps.prepare(spec, chain, async (upstream, here) => {
     const { key } = await cachedKey(deps, upstream, here)
     const found = await deps.inspect(key)

@@ -127,11 +127,12 @@ export const GALLERY_CLIENT = String.raw`(function () {
       setBusy(card, false);
       if (!answer.ok) { setMessage(card, answer.error || 'the action failed', true); return; }
       var result = answer.result;
-      if (!result.written && result.estimate && !confirmed && result.changes.length > 0) {
+      if (!result.written && result.estimate && !confirmed && (result.changes.length > 0 || action === 'generate')) {
         askConfirm(card, button, result);
         return;
       }
       if (result.written) setMessage(card, 'written: ' + result.changes.map(function (c) { return c.field; }).join(', '), false);
+      else if (result.generate) setMessage(card, 'generating…', false);
       refreshCard(payload.spec);
     });
   }

@@ -130,7 +130,7 @@ ${snapshot.key ? `<p class="note"><code>${h(snapshot.key.slice(0, 12))}</code>${
 
 function renderCandidates(snapshot: SpecSnapshot, card: SpecCard, actions: boolean): string {
   if (snapshot.candidates.length === 0) {
-    if (snapshot.status === 'generating' && snapshot.spec) return renderPartials(snapshot.spec.n)
+    if (snapshot.status === 'generating' && snapshot.spec) return renderPartials(snapshot.spec.n, card.progress?.partials ?? [])
     return ''
   }
   const figures = snapshot.candidates.map((candidate) => renderCandidate(candidate, card.label, snapshot.pick === candidate.index, actions)).join('\n')
@@ -151,8 +151,13 @@ ${actions && !picked && src ? `<button type="button" data-action="pick" data-ind
 </figure>`
 }
 
-function renderPartials(n: number): string {
-  const slots = Array.from({ length: n }, (_, i) => `<figure class="candidate" data-candidate="${i}"><div class="noimage"><img data-partial="${i}" alt="" hidden>waiting for the image</div></figure>`)
+/** One slot per candidate being generated, showing its latest partial frame (the live feed brings the next). */
+function renderPartials(n: number, partials: ReadonlyArray<{ index: number; src: string }>): string {
+  const slots = Array.from({ length: n }, (_, i) => {
+    const src = safeUrl(partials.find((partial) => partial.index === i)?.src)
+    const image = src ? `<img data-partial="${i}" src="${h(src)}" alt="">` : `<img data-partial="${i}" alt="" hidden>`
+    return `<figure class="candidate" data-candidate="${i}"><div class="noimage">${image}waiting for the image</div></figure>`
+  })
   return `<div class="candidates">\n${slots.join('\n')}\n</div>`
 }
 

@@ -20,21 +20,22 @@ export function createPlaceholderProvider(): ImageProvider {
   }
 }
 
-export async function renderPlaceholders(request: ProviderRequest): Promise<ProviderResult> {
+/** `note` replaces the word "placeholder" of the caption (the dev server's "pending in a batch"). */
+export async function renderPlaceholders(request: ProviderRequest, note = 'placeholder'): Promise<ProviderResult> {
   const n = Number(request.params.n ?? 1)
   const images = []
-  for (let index = 0; index < n; index++) images.push({ data: await renderOne(request, index) })
+  for (let index = 0; index < n; index++) images.push({ data: await renderOne(request, index, note) })
   return { created: 0, images }
 }
 
-async function renderOne(request: ProviderRequest, index: number): Promise<Buffer> {
+async function renderOne(request: ProviderRequest, index: number, note: string): Promise<Buffer> {
   const { width, height } = parseSize(String(request.params.size ?? 'auto')) ?? AUTO_SIZE
   const hue = (parseInt(request.key.slice(0, 4), 16) + index * 47) % 360
   const transparent = request.params.background === 'transparent'
   const prompt = typeof request.params.prompt === 'string' ? request.params.prompt : `variation of ${request.inputs[0]?.name ?? 'an image'}`
   const fontSize = Math.max(10, Math.round(Math.min(width, height) / 18))
   const lines = wrap(prompt, Math.max(8, Math.floor((width * 0.8) / (fontSize * 0.56))), 6)
-  const caption = `${width}×${height} · ${String(request.params.model)}${Number(request.params.n) > 1 ? ` · #${index}` : ''} · placeholder`
+  const caption = `${width}×${height} · ${String(request.params.model)}${Number(request.params.n) > 1 ? ` · #${index}` : ''} · ${note}`
   const lineHeight = fontSize * 1.3
   const top = height / 2 - ((lines.length - 1) * lineHeight) / 2
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
