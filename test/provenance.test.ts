@@ -61,6 +61,7 @@ describe('an image signed by the provider (C2PA)', () => {
     const { project, out } = await build(signed, {
       webp: { emit: { format: 'webp', widths: [256], placeholder: 'blur' } },
       jpeg: { emit: { format: 'jpeg', quality: 70 } },
+      avif: { emit: { format: 'avif', quality: 40 } },
       resized: { emit: { widths: [320] } },
     })
     const webp = out.webp!
@@ -68,6 +69,7 @@ describe('an image signed by the provider (C2PA)', () => {
     expect(files).toHaveLength(2)
     for (const file of files) expect(await xmpOf(file)).toContain(`Iptc4xmpExt:DigitalSourceType="${DIGITAL_SOURCE_TYPE}"`)
     expect(await xmpOf(await dist(project, out.jpeg!.default))).toContain(DIGITAL_SOURCE_TYPE)
+    expect(await xmpOf(await dist(project, out.avif!.default))).toContain(DIGITAL_SOURCE_TYPE)
 
     // The resized PNG is re-encoded: its mark is the standard uncompressed iTXt chunk.
     const resized = await dist(project, String(out.resized!.srcset).split(', ')[0]!.split(' ')[0])
