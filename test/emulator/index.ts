@@ -428,7 +428,8 @@ function filesAsBinary(record: RecordedRequest): Record<string, unknown> {
 
 /**
  * What Azure OpenAI refuses beyond the OpenAI schema (API-FACTS.md "Azure OpenAI": output png/jpeg, edit inputs
- * png/jpg; Azure's image generation how-to guide: GPT image qualities low/medium/high, without `auto`).
+ * png/jpg; Azure's image generation how-to guide: GPT image qualities low/medium/high and the listed sizes,
+ * without `auto`).
  */
 function checkAzure(record: RecordedRequest, body: Record<string, unknown>): HttpAnswer | undefined {
   if (record.operation === 'variations') return { status: 404, body: { error: { code: '404', message: 'Resource not found' } } }
@@ -436,6 +437,7 @@ function checkAzure(record: RecordedRequest, body: Record<string, unknown>): Htt
   if (body.moderation !== undefined) return answers.invalidParameter('moderation', "Unknown parameter: 'moderation'.")
   if (body.output_format === 'webp') return answers.invalidParameter('output_format', "Invalid value: 'webp'. Supported values are: 'png' and 'jpeg'.")
   if (body.quality === 'auto') return answers.invalidParameter('quality', "Invalid value: 'auto'. Supported values are: 'low', 'medium', 'high', 'standard' and 'hd'.")
+  if (body.size === 'auto') return answers.invalidParameter('size', "Invalid value: 'auto'. Supported values are: '1024x1024', '1024x1536', '1536x1024', '1792x1024' and '1024x1792'.")
   for (const file of record.files) {
     if (file.type !== 'image/png' && file.type !== 'image/jpeg') {
       return answers.invalidParameter(file.field, `Invalid file '${file.field}': only png and jpg images are supported.`)
