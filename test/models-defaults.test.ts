@@ -92,6 +92,11 @@ describe('defaults apply where the model takes them', () => {
     expect(requests.map((r) => r.body)).toEqual([{ model: 'dall-e-3', prompt: 'a calm lake', response_format: 'b64_json' }])
   })
 
+  it('streams without partial_images on the wire when none are asked for', async () => {
+    const { requests } = await generate({ prompt: 'a quick stream', model: 'gpt-image-1.5', quality: 'low', size: '1024x1024', stream: true })
+    expect(requests.map((r) => r.body)).toEqual([{ model: 'gpt-image-1.5', prompt: 'a quick stream', quality: 'low', size: '1024x1024', stream: true }])
+  })
+
   it('sends a default the project set where the model takes it, and nothing of it where it does not', async () => {
     const defaults: AiImageOptions['defaults'] = { quality: 'medium' }
     const gpt = await generate({ prompt: 'a harbour', model: 'gpt-image-1.5', size: '1024x1024' }, { defaults })

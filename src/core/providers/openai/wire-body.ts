@@ -66,7 +66,8 @@ function transportFields(request: ProviderRequest): Record<string, string | numb
   if (request.user !== undefined) fields.user = request.user
   if (request.stream) {
     fields.stream = true
-    fields.partial_images = request.stream.partialImages
+    // 0 is the API's own default: left out, as an SDK leaves out what its caller did not set.
+    if (request.stream.partialImages > 0) fields.partial_images = request.stream.partialImages
   }
   // DALL-E answers with an expiring URL unless told otherwise; GPT image models reject the field.
   if (modelCapabilities(String(request.params.model))?.family === 'dall-e') fields.response_format = 'b64_json'
