@@ -132,8 +132,9 @@ export const GENERIC_LIMITS = { maxN: 10, promptMax: 32000 } as const
 /**
  * Names the Images API takes for a model of the table. `chatgpt-image-latest` is, per OpenAI's model page, the
  * alias of the image snapshot ChatGPT uses; OpenAI's schema lists it with the GPT image models beside
- * gpt-image-1.5, its default (CreateImageEditRequest). It takes gpt-image-1.5's capabilities and prices; an
- * alias moves, so `prices['chatgpt-image-latest']` overrides them.
+ * gpt-image-1.5, its default (CreateImageEditRequest), and OpenAI's price list (2026) gives it gpt-image-1.5's
+ * per-image prices. It takes gpt-image-1.5's capabilities and prices; an alias moves, so
+ * `prices['chatgpt-image-latest']` overrides them.
  */
 export const MODEL_ALIASES: Readonly<Record<string, string>> = { 'chatgpt-image-latest': 'gpt-image-1.5' }
 
