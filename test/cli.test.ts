@@ -123,12 +123,15 @@ describe('ai-image check / generate / ls', () => {
       ['virtual:ai-image?prompt=a%20fox&model=dall-e-2&size=512x512', 'miss'],
     ])
     expect(rows[0]).toMatchObject({ model: 'gpt-image-1.5', size: '1024x1024', n: 2, estimatedUSD: expect.closeTo(0.0184, 4), recordedTokens: 544 })
+    // The sidecar's cost: 50 prompt tokens at $5/1M and 544 output tokens at $32/1M (#12).
+    expect(rows[0]!.recordedCost).toEqual({ usd: (50 * 5 + 544 * 32) / 1e6, basis: 'usage' })
+    expect(rows[1]!.recordedCost).toBeNull()
     expect(rows[0]!.key).toMatch(/^[0-9a-f]{64}$/)
     expect(rows[1]).toMatchObject({ model: 'dall-e-3', size: '1792x1024', estimatedUSD: 0.12, recordedTokens: null })
     expect(rows[2]!.note).toMatch(/SPEC_INVALID src\/bad\.imgprompt\.json: field "size"/)
     const table = await cli(project, ['ls'], noKey)
     expect(table.stdout).toMatch(/^SPEC +KEY +MODEL +SIZE +STATUS +COST +RECORDED$/m)
-    expect(table.stdout).toMatch(/src\/a\.imgprompt\.json +[0-9a-f]{12} +gpt-image-1\.5 +1024x1024 +hit +\$0\.018 est\. +544 tokens/)
+    expect(table.stdout).toMatch(/src\/a\.imgprompt\.json +[0-9a-f]{12} +gpt-image-1\.5 +1024x1024 +hit +\$0\.018 est\. +544 tokens, \$0\.018 from usage/)
   })
 
   it('reports an invalid spec with the plugin error code, and exits 1', async () => {
