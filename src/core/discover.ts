@@ -24,6 +24,11 @@ export interface DiscoveredSpec {
 /** Source files that may import `virtual:ai-image?…` (and spec files: the gallery lists their importers). */
 export const SOURCE_GLOB = '**/*.{js,jsx,ts,tsx,mjs,cjs,mts,cts,vue,svelte,astro,mdx,html}'
 const ALWAYS_IGNORED = ['**/node_modules/**', '**/.git/**', '**/dist/**']
+/**
+ * How discovery walks a project: a link to a folder is never followed (a pull request can add `l -> .`, which
+ * would list every spec forty times, or two, which make the walk exponential; or a link out of the project).
+ */
+export const WALK = { followSymbolicLinks: false } as const
 /** `import … from '…'`, `export … from '…'`, `import '…'`, `import('…')`, `require('…')`: not any string that looks like one. */
 const VIRTUAL_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["'`](virtual:ai-image\?[^"'`\s]+)["'`]/g
 /** Larger sources are bundles or data, not modules that import images; they are not read. */
@@ -32,7 +37,7 @@ export const SOURCE_MAX_BYTES = 16 * 1024 * 1024
 export async function discoverSpecs(options: ResolvedOptions, filter: readonly string[] = []): Promise<DiscoveredSpec[]> {
   const { root } = options
   const ignore = await discoveryIgnores(options)
-  const files = await fg([...options.includeGlobs], { cwd: root, ignore: [...ignore, ...options.excludeGlobs], absolute: true, dot: true })
+  const files = await fg([...options.includeGlobs], { ...WALK, cwd: root, ignore: [...ignore, ...options.excludeGlobs], absolute: true, dot: true })
   const specs: DiscoveredSpec[] = files
     .filter((file) => options.isSpecFile(file))
     .sort()
@@ -48,7 +53,7 @@ export async function discoverSpecs(options: ResolvedOptions, filter: readonly s
     specs.push({ ref: { kind: 'named', name }, label: `${VIRTUAL_PREFIX}/${name}` })
   }
   const seen = new Set<string>()
-  const sources = await fg(SOURCE_GLOB, { cwd: root, ignore, absolute: true })
+  const sources = await fg(SOURCE_GLOB, { ...WALK, cwd: root, ignore, absolute: true })
   for (const source of sources.sort()) {
     // A source that links out of the project, is no regular file or is huge is not read (a pull request
     // can add any of them); it is none of the project's own modules.

@@ -85,6 +85,32 @@ export class RequestGuard {
   }
 }
 
+/**
+ * Why a client is not on this machine (its address is not loopback), or undefined. Clients on the network (a
+ * dev server started with `--host`) are not browsers of the developer: they send no Fetch Metadata and no
+ * `Origin`, so the page guard serves them as it serves curl. What hands out the token or spends on the key
+ * (the gallery) answers this machine only.
+ */
+export function notThisMachine(req: IncomingMessage): string | undefined {
+  const address = req.socket.remoteAddress ?? ''
+  return isLoopback(address) ? undefined : `a client at ${printable(address) || 'an unknown address'}, not this machine`
+}
+
+/** 127.0.0.0/8, ::1, and IPv4 loopback as a dual-stack socket reports it (::ffff:127.x.x.x). */
+function isLoopback(address: string): boolean {
+  const v4 = address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4) || address === '::1'
+}
+
+/** Answer a request of a client on the network: 403, saying why and what to do. */
+export function sendNetworkForbidden(res: ServerResponse, reason: string): void {
+  res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
+  res.end(
+    `unplugin-ai-image: the gallery refused ${reason}. It can rewrite spec files and spend on your API key, so it ` +
+      "answers only this machine, even when the dev server is exposed with --host: open it on this machine (or through an SSH tunnel).\n",
+  )
+}
+
 /** Answer a foreign request: 403, saying why and what to do; never cached, never sniffed. */
 export function sendForbidden(res: ServerResponse, reason: string): void {
   res.writeHead(403, {

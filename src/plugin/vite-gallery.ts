@@ -1,8 +1,8 @@
 /**
  * The gallery in `vite dev` (`core/gallery/dev-server.ts`): its path, `<base>__ai-image/`, is served before
  * Vite's own middlewares (an app's SPA fallback never answers it); its URL is printed beside Vite's; spec-file
- * changes seen by Vite's watcher reach its open pages. Requests of other sites are refused before anything
- * loads. The gallery's modules load on the first request to its path: a dev server whose gallery nobody
+ * changes seen by Vite's watcher reach its open pages. Requests of other sites, and of other machines (a
+ * server started with `--host`), are refused before anything loads. The gallery's modules load on the first request to its path: a dev server whose gallery nobody
  * opens never loads them. Builds and `vite preview` have no gallery at all: this is installed by
  * `configureServer`, which only the dev server calls.
  */
@@ -12,7 +12,7 @@ import type { DevGallery } from '../core/gallery/index.js'
 import type { ImageService, SpecRef } from '../core/service.js'
 import { DEV_URL_SEGMENT, GALLERY_SEGMENT } from './dev-urls.js'
 import { RESOLVED_VIRTUAL } from './ids.js'
-import { sendForbidden } from './request-guard.js'
+import { notThisMachine, sendForbidden, sendNetworkForbidden } from './request-guard.js'
 import type { DevServer } from './vite-dev.js'
 
 export function installGallery(server: ViteDevServer, dev: DevServer, service: () => ImageService): void {
@@ -38,6 +38,8 @@ export function installGallery(server: ViteDevServer, dev: DevServer, service: (
   server.middlewares.use((req, res, next) => {
     const pathname = (req.url ?? '/').split(/[?#]/, 1)[0]!
     if (!pathname.startsWith(galleryPath) && pathname !== galleryPath.slice(0, -1)) return next()
+    const remote = notThisMachine(req)
+    if (remote !== undefined) return sendNetworkForbidden(res, remote)
     const foreign = dev.guard.foreignReason(req)
     if (foreign !== undefined) return sendForbidden(res, foreign)
     open()

@@ -14,7 +14,7 @@
 import path from 'node:path'
 import fg from 'fast-glob'
 import { CONFIG_FILE_NAMES, loadConfigFile } from '../config-file.js'
-import { SOURCE_GLOB, SOURCE_MAX_BYTES, discoveryIgnores } from '../discover.js'
+import { SOURCE_GLOB, SOURCE_MAX_BYTES, WALK, discoveryIgnores } from '../discover.js'
 import type { AiImageErrorCode } from '../errors.js'
 import { readFileInsideRoot } from '../read-inside-root.js'
 import { redactSecrets } from '../secrets.js'
@@ -232,7 +232,7 @@ export function projectView(service: ImageService): ProjectView {
     maxCandidates: (model) => modelCapabilities(model)?.maxN ?? GENERIC_LIMITS.maxN,
     async sources() {
       const ignore = await discoveryIgnores(options)
-      const files = await fg(SOURCE_GLOB, { cwd: root, ignore, absolute: true })
+      const files = await fg(SOURCE_GLOB, { ...WALK, cwd: root, ignore, absolute: true })
       const sources: SourceFile[] = []
       for (const file of files.sort()) {
         const read = await readFileInsideRoot(file, root, SOURCE_MAX_BYTES)
