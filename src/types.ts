@@ -24,6 +24,13 @@ export interface EmitOptions {
   placeholder?: PlaceholderKind
   /** Colour a transparent image is flattened onto when emitted as JPEG. @default '#ffffff' */
   background?: string
+  /**
+   * `'keep'`: every re-encoded or resized file carries XMP marking it AI-generated (IPTC digital source type
+   * `trainedAlgorithmicMedia`), and a PNG carrying the provider's C2PA content credentials is emitted byte for
+   * byte; `'strip'` opts out. Bytes emitted as generated keep the provider's metadata either way.
+   * @default 'keep'
+   */
+  metadata?: 'keep' | 'strip'
 }
 
 /**
@@ -130,6 +137,8 @@ export interface RateLimitOptions {
 /**
  * Estimated US dollars per image of a model: one figure, or per `quality`, or per `quality` then `size`
  * (`WIDTHxHEIGHT`; other sizes are scaled by pixel area). E.g. `{ high: { '1024x1024': 0.2 }, low: 0.01 }`.
+ * The key `tokens` (`{ textInput, imageInput, imageOutput }`, US dollars per 1M tokens) sets the prices the
+ * answers' token `usage` is charged at (the actual cost): e.g. `{ tokens: { textInput: 5, imageInput: 8, imageOutput: 30 } }`.
  */
 export type ModelPrice = number | Record<string, number | Record<string, number>>
 

@@ -66,7 +66,7 @@ describe('retries in a build', () => {
   })
 
   it('waits out a 429 and a 503, then caches the image from the successful answer', async () => {
-    await project.write('src/a.imgprompt.json', spec({ prompt: 'a patient cat', model: 'gpt-image-2', size: '256x256' }))
+    await project.write('src/a.imgprompt.json', spec({ prompt: 'a patient cat', model: 'gpt-image-2', size: '1024x1024' }))
     suite.emulator.enqueue(answers.rateLimited({ 'retry-after-ms': '30' }), answers.serverError(503, { 'retry-after': '0' }))
     const { logs } = await withEnv(suite.openaiEnv(), () => viteBuild(project.root))
     expect(suite.emulator.requests.map((r) => r.status)).toEqual([429, 503, 200])
@@ -78,7 +78,7 @@ describe('retries in a build', () => {
   })
 
   it('fails at once on a quota error, after one request, with nothing cached', async () => {
-    await project.write('src/a.imgprompt.json', spec({ prompt: 'a broke cat', model: 'gpt-image-2', size: '256x256' }))
+    await project.write('src/a.imgprompt.json', spec({ prompt: 'a broke cat', model: 'gpt-image-2', size: '1024x1024' }))
     suite.emulator.enqueue(answers.insufficientQuota())
     const error = await withEnv(suite.openaiEnv(), () => viteBuild(project.root)).catch((e: Error) => e)
     expect((error as Error).message).toContain('QUOTA_EXCEEDED')

@@ -20,7 +20,7 @@ const suite = emulatorSuite({ azureTokens: TOKENS })
 
 const twoSpecs = {
   'src/main.js': "import a from './a.imgprompt.json'\nimport b from './b.imgprompt.json'\nconsole.log(a, b)\n",
-  'src/a.imgprompt.json': spec({ prompt: 'a harbour', model: 'gpt-image-2', size: '256x256' }),
+  'src/a.imgprompt.json': spec({ prompt: 'a harbour', model: 'gpt-image-2', size: '1024x1024' }),
   'src/b.imgprompt.json': spec({ prompt: 'a dall-e lighthouse', model: 'dall-e-3' }),
 }
 
@@ -122,7 +122,7 @@ describe('Azure OpenAI', () => {
       'src/a.imgprompt.json': twoSpecs['src/a.imgprompt.json'],
     })
     await withEnv(suite.azureEnv(), () => viteBuild(project.root, { azure: { apiVersion: 'v1', deployment: 'img-v1' } }))
-    await project.write('src/a.imgprompt.json', spec({ prompt: 'a harbour at night', model: 'gpt-image-2', size: '256x256' }))
+    await project.write('src/a.imgprompt.json', spec({ prompt: 'a harbour at night', model: 'gpt-image-2', size: '1024x1024' }))
     await withEnv(suite.azureEnv(), () => viteBuild(project.root, { azure: { apiVersion: 'preview', deployment: 'img-v1' } }))
 
     expect(suite.emulator.requests.map((r) => r.url)).toEqual(['/openai/v1/images/generations', '/openai/v1/images/generations?api-version=preview'])
@@ -134,8 +134,8 @@ describe('Azure OpenAI', () => {
   })
 
   it.each([
-    ['output_format', { prompt: 'p', model: 'gpt-image-2', size: '256x256', output_format: 'webp' }, 'webp'],
-    ['moderation', { prompt: 'p', model: 'gpt-image-2', size: '256x256', moderation: 'low' }, 'moderation'],
+    ['output_format', { prompt: 'p', model: 'gpt-image-2', size: '1024x1024', output_format: 'webp' }, 'webp'],
+    ['moderation', { prompt: 'p', model: 'gpt-image-2', size: '1024x1024', moderation: 'low' }, 'moderation'],
     ['image', { image: './in.png', model: 'dall-e-2', size: '256x256' }, 'variations'],
     ['model', { prompt: 'p', image: './in.png', model: 'gpt-image-1-mini', size: '1024x1024' }, 'gpt-image-1-mini'],
   ])('rejects %s that Azure does not support with SPEC_INVALID before any request', async (field, fields, word) => {

@@ -17,13 +17,17 @@ describe('batchLineCost', () => {
     expect(cost).toEqual({ usd: ((100 * 5 + 200 * 10 + 4160 * 40) / 1e6) * BATCH_PRICE_FACTOR, basis: 'usage' })
   })
 
-  it('counts all input tokens as text when the answer does not split them', () => {
+  it('prices input tokens the answer does not split at the dearer input rate (errs high), as the engine does (#12)', () => {
     const cost = batchLineCost({ model: 'gpt-image-1-mini' }, { input_tokens: 50, output_tokens: 272 }, 1)
-    expect(cost).toEqual({ usd: ((50 * 2 + 272 * 8) / 1e6) * 0.5, basis: 'usage' })
+    // Stored to the micro-dollar.
+    expect(cost).toEqual({ usd: Math.round(((50 * 2.5 + 272 * 8) / 1e6) * 0.5 * 1e6) / 1e6, basis: 'usage' })
+    // gpt-image-1.5 and gpt-image-2 have token prices too now: $5 / $8 / $32 and $5 / $8 / $30 per 1M.
+    expect(batchLineCost({ model: 'gpt-image-1.5', quality: 'high', size: '1024x1024' }, usage, 2)).toEqual({ usd: ((100 * 5 + 200 * 8 + 4160 * 32) / 1e6) * 0.5, basis: 'usage' })
+    expect(batchLineCost({ model: 'gpt-image-2-2026-04-21' }, usage, 1)).toEqual({ usd: ((100 * 5 + 200 * 8 + 4160 * 30) / 1e6) * 0.5, basis: 'usage' })
   })
 
   it('falls back to the estimate at batch prices: a model without per-token prices, or an answer without usage', () => {
-    expect(batchLineCost({ model: 'gpt-image-1.5', quality: 'high', size: '1024x1024' }, usage, 2)).toEqual({ usd: 0.133, basis: 'estimate' })
+    expect(batchLineCost({ model: 'dall-e-3', quality: 'hd', size: '1024x1024' }, usage, 2)).toEqual({ usd: 0.08, basis: 'estimate' })
     expect(batchLineCost({ model: 'gpt-image-1', quality: 'low', size: '1024x1024' }, undefined, 1)).toEqual({ usd: Math.round(((272 * 40) / 1e6) * 0.5 * 1e6) / 1e6, basis: 'estimate' })
     // Usage that is not numbers is not priced.
     expect(batchLineCost({ model: 'gpt-image-1-mini', quality: 'low', size: '1024x1024' }, { input_tokens: '50', output_tokens: -1 }, 1)?.basis).toBe('estimate')
@@ -31,7 +35,7 @@ describe('batchLineCost', () => {
 
   it('the prices option wins (what the user says they pay), at batch prices; an unpriced model has no cost', () => {
     expect(batchLineCost({ model: 'gpt-image-1', quality: 'high', size: '1024x1024' }, usage, 1, { 'gpt-image-1': 0.1 })).toEqual({ usd: 0.05, basis: 'estimate' })
-    expect(batchLineCost({ model: 'gpt-image-2', quality: 'high', size: '1024x1024' }, usage, 1)).toBeUndefined()
+    expect(batchLineCost({ model: 'acme-image', quality: 'high', size: '1024x1024' }, usage, 1)).toBeUndefined()
   })
 })
 

@@ -65,8 +65,8 @@ describe('ai-image generate --batch', () => {
     })
     const submitted = await cli(project, ['generate', '--batch'])
     expect(submitted.code, submitted.stdout + submitted.stderr).toBe(0)
-    expect(submitted.stdout).toMatch(/submitted batch batch_\w+ \(\/v1\/images\/generations\): 2 requests, 3 images for 2 specs, estimated \$0\.00\d at batch prices/)
-    expect(submitted.stdout).toMatch(/0 collected, 3 images submitted in 1 batch \(estimated \$0\.00\d at batch prices\), 2 pending/)
+    expect(submitted.stdout).toMatch(/submitted batch batch_\w+ \(\/v1\/images\/generations\): 2 requests, 3 images for 2 specs, estimated \$0\.0[01]\d at batch prices/)
+    expect(submitted.stdout).toMatch(/0 collected, 3 images submitted in 1 batch \(estimated \$0\.0[01]\d at batch prices\), 2 pending/)
     // Nothing generated synchronously: one upload, one batch.
     expect(suite.emulator.requests).toHaveLength(0)
     expect(suite.emulator.batches.requests.map((r) => [r.method, r.path])).toEqual([
@@ -108,8 +108,8 @@ describe('ai-image generate --batch', () => {
     expect(byPrompt['two kites']!.cost).toEqual({ usd: ((50 * 2 + 544 * 8) / 1e6) * 0.5, basis: 'usage' })
     expect(byPrompt['two kites']!.usage).toMatchObject({ output_tokens: 544 })
     expect(byPrompt['two kites']!.images.map((i: { mime: string }) => i.mime)).toEqual(['image/jpeg', 'image/jpeg'])
-    // gpt-image-1.5 has no per-token price in the table: the estimate at batch prices, labelled as such.
-    expect(byPrompt['a lighthouse at dusk']!.cost).toEqual({ usd: 0.0045, basis: 'estimate' })
+    // gpt-image-1.5 too, at its own per-token prices ($5 text in, $32 out per 1M; #12).
+    expect(byPrompt['a lighthouse at dusk']!.cost).toEqual({ usd: ((50 * 5 + 272 * 32) / 1e6) * 0.5, basis: 'usage' })
     expect(byPrompt['a lighthouse at dusk']!.request_id).toMatch(/^req_/)
 
     const verified = await cli(project, ['check'], noKey)
@@ -130,7 +130,7 @@ describe('ai-image generate --batch: waiting, cancelling, pricing', () => {
     expect(result.stderr).toMatch(/batch_\w+: in_progress, 0 of 1 requests done/)
     expect(result.stderr).toMatch(/batch_\w+: finalizing/)
     expect(result.stdout).toMatch(/batch batch_\w+ completed: 1 entry written/)
-    expect(result.stdout).toMatch(/1 collected, 1 image submitted in 1 batch \(estimated \$0\.004 at batch prices\), 0 pending/)
+    expect(result.stdout).toMatch(/1 collected, 1 image submitted in 1 batch \(estimated \$0\.005 at batch prices\), 0 pending/)
     expect(await records(project)).toEqual([])
     expect((await cli(project, ['check'], noKey)).code).toBe(0)
     expect(suite.emulator.requests).toHaveLength(0)
@@ -163,22 +163,23 @@ describe('ai-image generate --batch: waiting, cancelling, pricing', () => {
     const project = await suite.project({ 'src/a.imgprompt.json': low('one pear'), 'src/b.imgprompt.json': low('two pears') })
     const batchDry = await cli(project, ['generate', '--batch', '--dry-run'])
     expect(batchDry.code, batchDry.stdout).toBe(0)
-    expect(batchDry.stdout).toMatch(/src\/a\.imgprompt\.json  1 image  \$0\.004  gpt-image-1\.5 low 1024x1024, at batch prices \(50%\), estimate/)
+    expect(batchDry.stdout).toMatch(/src\/a\.imgprompt\.json  1 image  \$0\.005  gpt-image-1\.5 low 1024x1024 \+ prompt ≤ \d+ tokens, at batch prices \(50%\), estimate/)
     expect(batchDry.stdout).toContain('2 of 2 specs to submit, 2 images, estimated total $0.009 at batch prices (50% of the synchronous price); 0 pending; dry run: nothing was sent')
     // Without a key too: the plan is what OpenAI's Batch API would take.
     const keyless = await cli(project, ['generate', '--batch', '--dry-run'], noKey)
     expect(keyless.code, keyless.stdout).toBe(0)
     expect(keyless.stdout).toContain('estimated total $0.009 at batch prices')
     const syncDry = await cli(project, ['generate', '--dry-run'])
-    expect(syncDry.stdout).toContain('estimated total $0.018')
+    // $0.009 an image and the prompt's tokens (#12), twice.
+    expect(syncDry.stdout).toContain('estimated total $0.019')
     expect(suite.emulator.batches.requests).toHaveLength(0)
     expect(suite.emulator.requests).toHaveLength(0)
 
-    // $0.005 holds one image at batch prices ($0.0045, shown $0.004), none at the synchronous price ($0.009).
+    // $0.005 holds one image at batch prices ($0.0045 and the prompt's tokens), none at the synchronous price ($0.009).
     await project.write('ai-image.config.json', JSON.stringify({ budget: { maxUSD: 0.005 } }))
     const budgeted = await cli(project, ['generate', '--batch'])
     expect(budgeted.code).toBe(1)
-    expect(budgeted.stdout).toMatch(/✗ src\/b\.imgprompt\.json  BUDGET_EXCEEDED src\/b\.imgprompt\.json: not generated: an estimated \$0\.004 more would pass budget\.maxUSD = \$0\.005/)
+    expect(budgeted.stdout).toMatch(/✗ src\/b\.imgprompt\.json  BUDGET_EXCEEDED src\/b\.imgprompt\.json: not generated: an estimated \$0\.005 more would pass budget\.maxUSD = \$0\.005/)
     expect(budgeted.stdout).toMatch(/submitted batch batch_\w+ \(\/v1\/images\/generations\): 1 request, 1 image for 1 spec/)
     const [line] = suite.emulator.batches.linesOf((await onlyBatch(project)).inputFileId)
     expect(line!.body.prompt).toBe('one pear')
@@ -256,7 +257,7 @@ describe('ai-image generate --batch: refusals and per-line outcomes', () => {
 describe('ai-image generate --batch: two processes collecting one batch', () => {
   it('write each entry once: the second finds it in the cache under the key lock', async () => {
     const files: Record<string, string> = {}
-    for (let i = 0; i < 6; i++) files[`src/s${i}.imgprompt.json`] = spec({ prompt: `tile number ${i}`, model: 'gpt-image-2', size: '256x256', quality: 'low' })
+    for (let i = 0; i < 6; i++) files[`src/s${i}.imgprompt.json`] = spec({ prompt: `tile number ${i}`, model: 'gpt-image-2', size: '1024x1024', quality: 'low' })
     const project = await suite.project(files)
     expect((await cli(project, ['generate', '--batch'])).code).toBe(0)
     const batch = await onlyBatch(project)

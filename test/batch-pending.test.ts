@@ -25,8 +25,8 @@ const silent = { info: () => {}, warn: () => {}, error: () => {} }
 const TWO_HOURS = 2 * 3600
 
 const MAIN = "import a from './a.imgprompt.json'\nimport b from './b.imgprompt.json'\nexport const shown = [a, b]\n"
-const A = spec({ prompt: 'a pending lighthouse', model: 'gpt-image-2', size: '256x256', quality: 'low' })
-const B = spec({ prompt: 'an ordinary door', model: 'gpt-image-2', size: '256x256', quality: 'low' })
+const A = spec({ prompt: 'a pending lighthouse', model: 'gpt-image-2', size: '1024x1024', quality: 'low' })
+const B = spec({ prompt: 'an ordinary door', model: 'gpt-image-2', size: '1024x1024', quality: 'low' })
 
 /** Record `file` as pending in batch `id`, submitted `age` seconds ago, as `generate --batch` would. */
 async function markPending(project: TempProject, file: string, id: string, age = TWO_HOURS): Promise<string> {
@@ -124,7 +124,7 @@ describe('a key pending in a batch', () => {
         expect(src, module).toBeDefined()
         const image = await dev.get(src!)
         expect(image.type).toBe('image/png')
-        expect(await sharp(image.body).metadata()).toMatchObject({ width: 256, height: 256, format: 'png' })
+        expect(await sharp(image.body).metadata()).toMatchObject({ width: 1024, height: 1024, format: 'png' })
         expect(dev.logs.text()).toContain('src/a.imgprompt.json: pending in batch batch_pendingdev, submitted 2 h ago; the dev server shows a placeholder until it is collected')
         expect(suite.emulator.requests).toHaveLength(0)
         expect((await project.list('.ai-image')).filter((f) => f.endsWith('.png'))).toEqual([])

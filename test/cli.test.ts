@@ -85,7 +85,7 @@ describe('ai-image check / generate / ls', () => {
     const result = await cli(project, ['generate', '--dry-run'], suite.openaiEnv())
     expect(result.code).toBe(0)
     expect(suite.emulator.requests).toHaveLength(0)
-    expect(result.stdout).toMatch(/src\/a\.imgprompt\.json {2}2 images {2}\$0\.018 {2}gpt-image-1\.5 low 1024x1024, estimate/)
+    expect(result.stdout).toMatch(/src\/a\.imgprompt\.json {2}2 images {2}\$0\.018 {2}gpt-image-1\.5 low 1024x1024 \+ prompt ≤ \d+ tokens, estimate/)
     expect(result.stdout).toMatch(/src\/b\.imgprompt\.json {2}1 image {2}\$0\.120 {2}dall-e-3 hd 1792x1024, estimate/)
     expect(result.stdout).toMatch(/virtual:ai-image\/badge {2}1 image {2}\$0\.016/)
     expect(result.stdout).toMatch(/a%20fox.* {2}1 image {2}\$0\.018/)
@@ -123,14 +123,17 @@ describe('ai-image check / generate / ls', () => {
       ['virtual:ai-image/badge', 'miss'],
       ['virtual:ai-image?prompt=a%20fox&model=dall-e-2&size=512x512', 'miss'],
     ])
-    expect(rows[0]).toMatchObject({ model: 'gpt-image-1.5', size: '1024x1024', n: 2, estimatedUSD: 0.018, recordedTokens: 544 })
+    expect(rows[0]).toMatchObject({ model: 'gpt-image-1.5', size: '1024x1024', n: 2, estimatedUSD: expect.closeTo(0.0184, 4), recordedTokens: 544 })
+    // The sidecar's cost: 50 prompt tokens at $5/1M and 544 output tokens at $32/1M (#12).
+    expect(rows[0]!.recordedCost).toEqual({ usd: (50 * 5 + 544 * 32) / 1e6, basis: 'usage' })
+    expect(rows[1]!.recordedCost).toBeNull()
     expect(rows[0]!.key).toMatch(/^[0-9a-f]{64}$/)
     expect(rows[1]).toMatchObject({ model: 'dall-e-3', size: '1792x1024', estimatedUSD: 0.12, recordedTokens: null })
     // The row names the file: its note does not repeat it (#13).
     expect(rows[2]!.note).toMatch(/^SPEC_INVALID: field "size"/)
     const table = await cli(project, ['ls'], noKey)
     expect(table.stdout).toMatch(/^SPEC +KEY +MODEL +SIZE +STATUS +COST +RECORDED$/m)
-    expect(table.stdout).toMatch(/src\/a\.imgprompt\.json +[0-9a-f]{12} +gpt-image-1\.5 +1024x1024 +hit +\$0\.018 est\. +544 tokens/)
+    expect(table.stdout).toMatch(/src\/a\.imgprompt\.json +[0-9a-f]{12} +gpt-image-1\.5 +1024x1024 +hit +\$0\.018 est\. +544 tokens, \$0\.018 from usage/)
   })
 
   it('reports an invalid spec with the plugin error code, and exits 1', async () => {
@@ -185,7 +188,7 @@ describe('ai-image prune', () => {
       await makeProject({
         'index.html': '<script type="module" src="/src/main.js"></script>\n',
         'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
-        'src/a.imgprompt.json': spec({ prompt: 'a derived fox', model: 'gpt-image-2', size: '256x256', emit: { format: 'webp', widths: [64] } }),
+        'src/a.imgprompt.json': spec({ prompt: 'a derived fox', model: 'gpt-image-2', size: '1024x1024', emit: { format: 'webp', widths: [64] } }),
       }),
     )
     await withEnv(suite.openaiEnv(), () => viteBuild(project.root))
@@ -194,7 +197,7 @@ describe('ai-image prune', () => {
     expect(before).toHaveLength(1)
 
     // A new prompt: the old image leaves the cache with prune, and its derived files go with it.
-    await project.write('src/a.imgprompt.json', spec({ prompt: 'another fox', model: 'gpt-image-2', size: '256x256', emit: { format: 'webp', widths: [64] } }))
+    await project.write('src/a.imgprompt.json', spec({ prompt: 'another fox', model: 'gpt-image-2', size: '1024x1024', emit: { format: 'webp', widths: [64] } }))
     await withEnv(suite.openaiEnv(), () => viteBuild(project.root))
     expect(await derived()).toHaveLength(2)
     const dry = await cli(project, ['prune', '--dry-run'], noKey)
@@ -234,7 +237,7 @@ describe('ai-image beside a vite build', () => {
       }
       const imports: string[] = []
       for (let i = 0; i < 8; i++) {
-        files[`src/s${i}.imgprompt.json`] = spec({ prompt: `shared spec ${i}`, model: 'gpt-image-2', size: '256x256', n: i % 2 ? 2 : 1 })
+        files[`src/s${i}.imgprompt.json`] = spec({ prompt: `shared spec ${i}`, model: 'gpt-image-2', size: '1024x1024', n: i % 2 ? 2 : 1 })
         imports.push(`import s${i} from './s${i}.imgprompt.json'`)
       }
       files['src/main.js'] = `${imports.join('\n')}\nconsole.log(${Array.from({ length: 8 }, (_, i) => `s${i}`).join(', ')})\n`

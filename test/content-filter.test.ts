@@ -27,7 +27,7 @@ const cases: Case[] = [
   {
     name: 'OpenAI moderation_blocked (output stage)',
     provider: 'openai',
-    fields: { prompt: 'a battle scene', model: 'gpt-image-2', size: '256x256' },
+    fields: { prompt: 'a battle scene', model: 'gpt-image-2', size: '1024x1024' },
     answer: withRetryHint(answers.moderationBlocked('output', ['violence', 'gore'])),
     stage: 'output',
     categories: ['violence', 'gore'],
@@ -43,7 +43,7 @@ const cases: Case[] = [
   {
     name: 'Azure contentFilter / ResponsibleAIPolicyViolation (prompt)',
     provider: 'azure',
-    fields: { prompt: 'a fight', model: 'gpt-image-2', size: '256x256' },
+    fields: { prompt: 'a fight', model: 'gpt-image-2', size: '1024x1024' },
     answer: answers.azureContentFilter('input'),
     stage: 'input',
     categories: ['violence'],
@@ -51,7 +51,7 @@ const cases: Case[] = [
   {
     name: 'Azure contentFilter (generated image)',
     provider: 'azure',
-    fields: { prompt: 'a fight', model: 'gpt-image-2', size: '256x256' },
+    fields: { prompt: 'a fight', model: 'gpt-image-2', size: '1024x1024' },
     answer: answers.azureContentFilter('output'),
     stage: 'output',
     categories: ['violence'],

@@ -32,6 +32,7 @@ describe('edits', () => {
         model: 'gpt-image-1.5',
         size: '1024x1024',
         quality: 'low',
+        n: 2,
         image: ['./a.png', './b.png'],
         mask: './mask.png',
         input_fidelity: 'high',
@@ -49,14 +50,13 @@ describe('edits', () => {
       { field: 'image[]', type: 'image/png', sha256: sha256(b) },
       { field: 'mask', type: 'image/png', sha256: sha256(mask) },
     ])
+    // What the spec sets (#12: background and output_format were sent as their defaults).
     expect(request.body).toEqual({
       prompt: 'put both on one table',
       model: 'gpt-image-1.5',
-      n: '1',
+      n: '2',
       size: '1024x1024',
       quality: 'low',
-      background: 'auto',
-      output_format: 'png',
       input_fidelity: 'high',
     })
   })
@@ -64,7 +64,7 @@ describe('edits', () => {
   it('sends one input as a single `image` part, and a changed input image is a new request', async () => {
     const project = await suite.project({
       'src/main.js': "import e from './e.imgprompt.json'\nconsole.log(e)\n",
-      'src/e.imgprompt.json': spec({ prompt: 'make it blue', model: 'gpt-image-2', size: '256x256', image: './photo.png' }),
+      'src/e.imgprompt.json': spec({ prompt: 'make it blue', model: 'gpt-image-2', size: '1024x1024', image: './photo.png' }),
       'src/photo.png': await png(48, 32, [10, 10, 10]),
     })
     await build(project.root)
@@ -81,9 +81,9 @@ describe('edits', () => {
   it('generates a chained spec after the spec it edits, one request each, and nothing on a second build', async () => {
     const project = await suite.project({
       'src/main.js': "import room from './room.imgprompt.json'\nimport lamp from './lamp.imgprompt.json'\nconsole.log(room, lamp)\n",
-      'src/room.imgprompt.json': spec({ prompt: 'an empty room', model: 'gpt-image-2', size: '256x256' }),
+      'src/room.imgprompt.json': spec({ prompt: 'an empty room', model: 'gpt-image-2', size: '1024x1024' }),
       // Importing both at once must still make one request for the room.
-      'src/lamp.imgprompt.json': spec({ prompt: 'add a lamp', model: 'gpt-image-2', size: '256x256', image: './room.imgprompt.json' }),
+      'src/lamp.imgprompt.json': spec({ prompt: 'add a lamp', model: 'gpt-image-2', size: '1024x1024', image: './room.imgprompt.json' }),
     })
     await build(project.root)
 
@@ -106,8 +106,8 @@ describe('edits', () => {
   it('reports a cycle between specs as SPEC_INVALID naming the loop, without a request', async () => {
     const project = await suite.project({
       'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
-      'src/a.imgprompt.json': spec({ prompt: 'a', model: 'gpt-image-2', size: '256x256', image: './b.imgprompt.json' }),
-      'src/b.imgprompt.json': spec({ prompt: 'b', model: 'gpt-image-2', size: '256x256', image: './a.imgprompt.json' }),
+      'src/a.imgprompt.json': spec({ prompt: 'a', model: 'gpt-image-2', size: '1024x1024', image: './b.imgprompt.json' }),
+      'src/b.imgprompt.json': spec({ prompt: 'b', model: 'gpt-image-2', size: '1024x1024', image: './a.imgprompt.json' }),
     })
     const error = await failure(build(project.root))
     expect(error.message).toContain('SPEC_INVALID')
@@ -124,7 +124,7 @@ describe('edits', () => {
   ])('rejects %s (%s) before spending', async (field, _what, override, words) => {
     const project = await suite.project({
       'src/main.js': "import e from './e.imgprompt.json'\nconsole.log(e)\n",
-      'src/e.imgprompt.json': spec({ prompt: 'edit', model: 'gpt-image-2', size: '256x256', image: './photo.png', mask: './mask.png', ...override }),
+      'src/e.imgprompt.json': spec({ prompt: 'edit', model: 'gpt-image-2', size: '1024x1024', image: './photo.png', mask: './mask.png', ...override }),
       'src/photo.png': await png(64, 64, [90, 90, 90]),
       'src/mask.png': await png(64, 64, [0, 0, 0], 0),
       'src/opaque.png': await png(64, 64, [0, 0, 0]),

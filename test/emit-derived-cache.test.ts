@@ -12,7 +12,9 @@ import { derivedKey, isPassThrough, recipeFor, type EmitRecipe } from '../src/co
 import type { NormalizedEmit } from '../src/core/spec/validate.js'
 
 const SOURCE = 'a'.repeat(64)
-const base: EmitRecipe = { format: 'webp', quality: undefined, widths: [640], placeholder: 'blur', background: '#ffffff' }
+const PINNED_KEEP = '48a5b32f9f0b439ee5deed2ca764bb24236f8451b39dbbad183435e72c158ae2'
+const PINNED_JPEG = '4e8c9cf9bc2005fd4ba382cabf66d56160628ccebf3bf92ed77814c172c0f5ec'
+const base: EmitRecipe = { format: 'webp', quality: undefined, widths: [640], placeholder: 'blur', background: '#ffffff', metadata: 'keep' }
 
 describe('derived key and recipe', () => {
   it('changes with the source and every option that changes the output', () => {
@@ -25,6 +27,7 @@ describe('derived key and recipe', () => {
       derivedKey(SOURCE, { ...base, widths: [640, 1280] }),
       derivedKey(SOURCE, { ...base, placeholder: 'thumbhash' }),
       derivedKey(SOURCE, { ...base, format: 'jpeg', background: '#000000' }),
+      derivedKey(SOURCE, { ...base, metadata: 'strip' }),
     ]
     expect(new Set([key, ...changed]).size).toBe(changed.length + 1)
     // The background only matters to JPEG.
@@ -38,16 +41,20 @@ describe('derived key and recipe', () => {
     expect(derivedKey(SOURCE, { ...base, sharpen: 2 } as EmitRecipe)).not.toBe(derivedKey(SOURCE, { ...base, sharpen: 1 } as EmitRecipe))
   })
 
-  it('keeps the keys of existing derived files (the canonical recipe of the first release)', () => {
-    expect(derivedKey(SOURCE, base)).toBe('75d56c67a6b3ccbdd62c3bdb31088ca2ef404dd1ad3ec890bcdc97ad46c4fe80')
-    expect(derivedKey(SOURCE, { format: 'jpeg', quality: 70, widths: [], placeholder: 'none', background: '#000' })).toBe(
-      'e13b3d050d41ca155e6c7f78ba57d80d9e7a3ba61778fe1f3663859144d96986',
-    )
+  it('gives new keys to the files made before provenance marks (which lack the mark), and pins the new ones', () => {
+    // The canonical recipe of the first release, without `metadata`: its files carry no XMP mark and must not
+    // be reused, so the recipe with `metadata` hashes to other keys (pinned here, so they do not drift).
+    const { metadata: _metadata, ...firstRelease } = base
+    expect(derivedKey(SOURCE, firstRelease as EmitRecipe)).toBe('75d56c67a6b3ccbdd62c3bdb31088ca2ef404dd1ad3ec890bcdc97ad46c4fe80')
+    expect(derivedKey(SOURCE, base)).not.toBe('75d56c67a6b3ccbdd62c3bdb31088ca2ef404dd1ad3ec890bcdc97ad46c4fe80')
+    expect(derivedKey(SOURCE, base)).toBe(PINNED_KEEP)
+    expect(derivedKey(SOURCE, { format: 'jpeg', quality: 70, widths: [], placeholder: 'none', background: '#000', metadata: 'keep' })).toBe(PINNED_JPEG)
   })
 
   it('gives widths and the placeholder to the picked candidate only, and defaults to the generated format', () => {
     const emit: NormalizedEmit = { widths: [320, 640], placeholder: 'thumbhash', background: '#fff' }
-    expect(recipeFor(emit, 'image/jpeg', true)).toEqual({ format: 'jpeg', quality: undefined, widths: [320, 640], placeholder: 'thumbhash', background: '#fff' })
+    expect(recipeFor(emit, 'image/jpeg', true)).toEqual({ format: 'jpeg', quality: undefined, widths: [320, 640], placeholder: 'thumbhash', background: '#fff', metadata: 'keep' })
+    expect(recipeFor({ ...emit, metadata: 'strip' }, 'image/jpeg', true)).toMatchObject({ metadata: 'strip' })
     expect(recipeFor(emit, 'image/jpeg', false)).toMatchObject({ widths: [], placeholder: 'none' })
   })
 

@@ -73,20 +73,20 @@ async function load(root: string, file: string): Promise<Built> {
   return { code, assets, exports, service, warnings }
 }
 
-const HERO = { prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '256x256' }
+const HERO = { prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '1024x1024' }
 
 describe('module exports', () => {
   it('webp, widths and a blur placeholder: default, width, height, srcset with w descriptors, placeholder', async () => {
     const p = await project({
-      'src/hero.imgprompt.json': spec({ ...HERO, emit: { format: 'webp', widths: [128, 64, 512], placeholder: 'blur' } }),
+      'src/hero.imgprompt.json': spec({ ...HERO, emit: { format: 'webp', widths: [128, 64, 2048], placeholder: 'blur' } }),
     })
     const { exports, assets } = await load(p.root, 'src/hero.imgprompt.json')
 
     expect(exports.default).toBe('/assets/hero.webp')
-    expect([exports.width, exports.height]).toEqual([256, 256])
-    // 512 is above the image's 256: served by the full-size image, not upscaled.
-    expect(exports.srcset).toBe('/assets/hero-64w.webp 64w, /assets/hero-128w.webp 128w, /assets/hero.webp 256w')
-    expect(exports.images).toEqual([{ src: '/assets/hero.webp', width: 256, height: 256 }])
+    expect([exports.width, exports.height]).toEqual([1024, 1024])
+    // 2048 is above the image's 1024: served by the full-size image, not upscaled.
+    expect(exports.srcset).toBe('/assets/hero-64w.webp 64w, /assets/hero-128w.webp 128w, /assets/hero.webp 1024w')
+    expect(exports.images).toEqual([{ src: '/assets/hero.webp', width: 1024, height: 1024 }])
     expect(exports.placeholder).toMatch(/^data:image\/webp;base64,/)
 
     expect(assets.map((a) => a.name)).toEqual(['hero.webp', 'hero-64w.webp', 'hero-128w.webp'])
@@ -94,7 +94,7 @@ describe('module exports', () => {
       const meta = await sharp(asset.data).metadata()
       expect(meta.format).toBe('webp')
       expect(asset.mime).toBe('image/webp')
-      expect(`${meta.width}w`).toBe(asset.name === 'hero.webp' ? '256w' : /-(\d+w)\./.exec(asset.name)![1])
+      expect(`${meta.width}w`).toBe(asset.name === 'hero.webp' ? '1024w' : /-(\d+w)\./.exec(asset.name)![1])
     }
   })
 
@@ -173,7 +173,7 @@ describe('hit and miss, warm and cold', () => {
   })
 
   it('a warm build of an edit never decodes its inputs: the model checks run on the miss only', async () => {
-    const p = await project({ 'src/edit.imgprompt.json': spec({ prompt: 'add a hat', model: 'gpt-image-2', size: '256x256', image: './in.png', mask: './mask.png' }) })
+    const p = await project({ 'src/edit.imgprompt.json': spec({ prompt: 'add a hat', model: 'gpt-image-2', size: '1024x1024', image: './in.png', mask: './mask.png' }) })
     await p.write('src/in.png', await png(64, 64, [200, 40, 40]))
     await p.write('src/mask.png', await png(64, 64, [0, 0, 0], 0))
     await load(p.root, 'src/edit.imgprompt.json')

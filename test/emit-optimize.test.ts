@@ -5,6 +5,7 @@
 import sharp from 'sharp'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { deriveImage, type Derivation } from '../src/core/emit/pipeline.js'
+import { readPngChunks } from '../src/core/emit/png-chunks.js'
 import type { EmitRecipe } from '../src/core/emit/recipe.js'
 
 const WIDTH = 320
@@ -59,6 +60,7 @@ const recipe = (fields: Partial<EmitRecipe> = {}): EmitRecipe => ({
   widths: [],
   placeholder: 'none',
   background: '#ffffff',
+  metadata: 'keep',
   ...fields,
 })
 
@@ -128,6 +130,16 @@ describe('lossless PNG optimization', () => {
   it('keeps the original when re-encoding cannot make it smaller', async () => {
     const optimal = main(await deriveImage(flatPng, recipe(), 'x'))
     expect((await deriveImage(optimal, recipe(), 'x')).main).toBeUndefined()
+  })
+
+  it('marks an unmarked original that re-encoding cannot shrink, its image data byte for byte (none with metadata strip)', async () => {
+    const optimal = main(await deriveImage(flatPng, recipe({ metadata: 'strip' }), 'x'))
+    expect((await deriveImage(optimal, recipe({ metadata: 'strip' }), 'x')).main).toBeUndefined()
+    const marked = main(await deriveImage(optimal, recipe(), 'x'))
+    const idat = (png: Buffer) => Buffer.concat(readPngChunks(png)!.filter((c) => c.type === 'IDAT').map((c) => c.raw))
+    expect(idat(marked).equals(idat(optimal))).toBe(true)
+    expect(marked.length - optimal.length).toBeLessThan(600)
+    expect((await sharp(marked).metadata()).xmp?.toString('utf8')).toContain('trainedAlgorithmicMedia')
   })
 
   it('with a quality, quantizes to a palette (lossy, smaller)', async () => {

@@ -20,7 +20,7 @@ const suite = emulatorSuite()
 
 /** A library build, so the test can import the built module and read its exports. */
 const LIB = { build: { lib: { entry: 'src/main.js', formats: ['es' as const], fileName: 'main' }, assetsInlineLimit: 0 } }
-const HERO = { prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '256x256' }
+const HERO = { prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '1024x1024' }
 
 async function build(p: TempProject) {
   return withEnv(suite.openaiEnv(), () => viteBuild(p.root, {}, LIB))
@@ -49,7 +49,7 @@ describe('emitted images in a vite build', () => {
     // Library mode names assets without a hash.
     expect(files.filter((f) => !f.endsWith('.mjs')).sort()).toEqual(['hero-128w.webp', 'hero-64w.webp', 'hero.webp'])
 
-    expect([cold.width, cold.height]).toEqual([256, 256])
+    expect([cold.width, cold.height]).toEqual([1024, 1024])
     const entries = String(cold.srcset).split(', ').map((entry) => entry.split(' '))
     expect(entries.map(([, w]) => w)).toEqual(['64w', '128w'])
     for (const [url, descriptor] of entries) {
@@ -57,7 +57,7 @@ describe('emitted images in a vite build', () => {
       expect(meta.format).toBe('webp')
       expect(`${meta.width}w`).toBe(descriptor)
     }
-    expect((await sharp(inDist(String(cold.src))).metadata()).width).toBe(256)
+    expect((await sharp(inDist(String(cold.src))).metadata()).width).toBe(1024)
     const placeholder = String(cold.placeholder)
     expect(placeholder).toMatch(/^data:image\/webp;base64,/)
     const tiny = await sharp(Buffer.from(placeholder.split(',')[1]!, 'base64')).metadata()

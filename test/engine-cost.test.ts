@@ -32,16 +32,18 @@ describe('cost estimates', () => {
   })
 
   it('leaves models without a price unpriced until the prices option names one', () => {
-    const spec = specOf('gpt-image-2', { quality: 'high', size: '512x512', n: 2 })
+    const spec = specOf('my-model', { quality: 'high', size: '512x512', n: 2 })
     expect(estimateCost(spec)).toMatchObject({ usd: undefined, usdPerImage: undefined })
     expect(estimateCost(spec).basis).toContain('set the `prices` option')
-    const priced = estimateCost(spec, { 'gpt-image-2': { high: { '1024x1024': 0.2 }, low: 0.01 } })
+    const priced = estimateCost(spec, { 'my-model': { high: { '1024x1024': 0.2 }, low: 0.01 } })
     // 512x512 is a quarter of the area of 1024x1024.
     expect(priced.usdPerImage).toBeCloseTo(0.05)
     expect(priced.usd).toBeCloseTo(0.1)
     expect(priced.basis).toContain('scaled by area from 1024x1024')
     expect(estimateCost(specOf('my-model', {}), { 'my-model': 0.07 }).usd).toBeCloseTo(0.07)
     expect(estimateCost(specOf('gpt-image-1.5', { quality: 'low', size: '1024x1024' }), { 'gpt-image-1.5': { low: 0.5 } }).usd).toBe(0.5)
+    // gpt-image-2 is priced by its output tokens (the image guide's calculator: 7024 for 1024x1024 high, at $30/1M).
+    expect(estimateCost(specOf('gpt-image-2', { quality: 'high', size: '1024x1024' })).usd).toBeCloseTo(0.21072)
   })
 
   it('rejects a malformed prices option, naming the model', () => {
@@ -58,7 +60,8 @@ describe('a build that costs money', () => {
     const h = makeService(suite.emulator, made.project)
     const plan = await h.service.plan(made.refs)
     expect(suite.emulator.requests).toHaveLength(0)
-    expect(plan.map((p) => [p.status, p.images, p.estimate?.usd])).toEqual(Array(3).fill(['miss', 1, 0.034]))
+    // The table's $0.034 an image, plus the prompt's tokens ("picture number N": 16 bytes + 64) at $5/1M.
+    expect(plan.map((p) => [p.status, p.images, p.estimate?.usd])).toEqual(Array(3).fill(['miss', 1, 0.034 + (80 * 5) / 1e6]))
     expect(plan[0]!.key).toMatch(/^[0-9a-f]{64}$/)
     await h.service.generateAll(made.refs)
     expect((await h.service.plan(made.refs)).map((p) => p.status)).toEqual(['hit', 'hit', 'hit'])
@@ -97,13 +100,18 @@ describe('a build that costs money', () => {
     suite.emulator.enqueue({ status: 503, body: { error: { message: 'overloaded', type: 'server_error', param: null, code: null } } })
     const report = await h.service.generateAll([...made.refs, made.refs[0]!])
     expect(report.summary).toMatchObject({ generated: 3, images: 3, hits: 0, retries: 1, tokens: 3 * 322 })
-    expect(report.summary.estimatedUSD).toBeCloseTo(0.027)
+    expect(report.summary.estimatedUSD).toBeCloseTo(0.0282)
+    // Actual: 50 text input tokens at $5/1M and 272 output tokens at $32/1M, each.
+    expect(report.summary.actualUSD).toBeCloseTo(3 * (50 * 5 + 272 * 32) / 1e6, 9)
     const summary = h.logs.filter((l) => l.startsWith('info') && l.includes('generated 3 images'))
     expect(summary).toHaveLength(1)
-    expect(summary[0]).toMatch(/generated 3 images for 3 specs in .*, 0 cache hits, 4 requests, 1 retry, 966 tokens, estimated cost \$0\.027/)
+    expect(summary[0]).toMatch(
+      /generated 3 images for 3 specs in .*, 0 cache hits, 4 requests, 1 retry, 966 tokens, estimated cost \$0\.028, actual cost \$0\.027 \(from usage\)$/,
+    )
     const found = await h.service.inspectEntry(report.results[0]!.key!)
     const entry = found.status === 'hit' ? found.entry : undefined
     expect(entry!.sidecar.usage).toMatchObject({ total_tokens: 322, output_tokens: 272 })
+    expect(entry!.sidecar.cost).toEqual({ usd: (50 * 5 + 272 * 32) / 1e6, basis: 'usage' })
 
     // A second run over the same specs: all hits, and not a word.
     const again = makeService(suite.emulator, made.project)

@@ -166,7 +166,7 @@ describe('retries', () => {
     expect(h.service.activity().cache.imagesWritten).toBe(1)
     const entry = await expectCached(h, report.results[0]!.key)
     const meta = await sharp(entry!.images[0]!.data).metadata()
-    expect([meta.width, meta.height]).toEqual([256, 256])
+    expect([meta.width, meta.height]).toEqual([1024, 1024])
     expect((await cacheFiles(project)).filter((f) => f.includes('.tmp-'))).toEqual([])
   })
 })
@@ -236,8 +236,8 @@ describe('splitting, keeping what was paid for, resuming', () => {
 describe('one key per process', () => {
   it('generates a key once when several specs and imports share it', async () => {
     const project = await makeProject({
-      'src/a.imgprompt.json': spec({ prompt: 'shared', model: 'gpt-image-2', size: '256x256' }),
-      'src/b.imgprompt.json': spec({ size: '256x256', model: 'gpt-image-2', prompt: 'shared', quality: 'auto' }),
+      'src/a.imgprompt.json': spec({ prompt: 'shared', model: 'gpt-image-2', size: '1024x1024' }),
+      'src/b.imgprompt.json': spec({ size: '1024x1024', model: 'gpt-image-2', prompt: 'shared', quality: 'auto' }),
     })
     suite.keep(project)
     const h = makeService(suite.emulator, project)

@@ -36,7 +36,7 @@ function startChild(project: TempProject, files: string[], options: Record<strin
 
 async function specFiles(count: number, fields: (i: number) => Record<string, unknown>): Promise<{ project: TempProject; files: string[] }> {
   const content: Record<string, string> = {}
-  for (let i = 0; i < count; i++) content[`src/p${i}.imgprompt.json`] = spec({ model: 'gpt-image-2', size: '256x256', prompt: `process test ${i}`, ...fields(i) })
+  for (let i = 0; i < count; i++) content[`src/p${i}.imgprompt.json`] = spec({ model: 'gpt-image-2', size: '1024x1024', prompt: `process test ${i}`, ...fields(i) })
   const project = await makeProject(content)
   projects.push(project)
   return { project, files: Object.keys(content) }

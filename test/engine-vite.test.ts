@@ -19,7 +19,7 @@ async function fourSpecs(): Promise<TempProject> {
   const files: Record<string, string> = { 'index.html': HTML }
   const imports: string[] = []
   for (let i = 0; i < 4; i++) {
-    files[`src/img${i}.imgprompt.json`] = spec({ prompt: `vite engine ${i}`, model: 'gpt-image-2', size: '256x256' })
+    files[`src/img${i}.imgprompt.json`] = spec({ prompt: `vite engine ${i}`, model: 'gpt-image-2', size: '1024x1024' })
     imports.push(`import img${i} from './img${i}.imgprompt.json'`)
   }
   files['src/main.js'] = `${imports.join('\n')}\nconsole.log(${[0, 1, 2, 3].map((i) => `img${i}`).join(', ')})\n`
@@ -34,7 +34,9 @@ describe('the engine in a vite build', () => {
     const { logs } = await withEnv(env(), () => viteBuild(project.root))
     const ours = logs.lines.filter((l) => l.includes('[ai-image]'))
     expect(ours.filter((l) => l.includes('generated 4 images for 4 specs'))).toHaveLength(1)
-    expect(ours.join('\n')).toMatch(/4 requests, 0 retries, 1,288 tokens, estimated cost \$0\.00 \(not counting 4 images of models without a price: see the `prices` option\)/)
+    // Estimate: quality auto as high (7,024 output tokens at $30/1M) plus the prompt; actual: the emulator's usage of a
+    // low 1024x1024 gpt-image-2 image (50 text tokens at $5/1M, 196 output tokens at $30/1M).
+    expect(ours.join('\n')).toMatch(/4 requests, 0 retries, 984 tokens, estimated cost \$0\.844, actual cost \$0\.025 \(from usage\)/)
 
     suite.emulator.reset()
     const rebuild = await withEnv(env(), () => viteBuild(project.root))

@@ -34,7 +34,7 @@ const suite = emulatorSuite()
 const browser = chromiumSuite()
 const REPO = fileURLToPath(new URL('..', import.meta.url))
 
-const MODEL = { model: 'gpt-image-2', size: '256x256' }
+const MODEL = { model: 'gpt-image-2', size: '1024x1024' }
 /** A vanilla app: one `<img>` per spec, re-rendered when its module is hot-updated. */
 const MAIN = `import pears from './pears.imgprompt.json'
 import fox from './fox.imgprompt.json'
@@ -43,8 +43,8 @@ show('pears', pears)
 show('fox', fox)
 if (import.meta.hot) import.meta.hot.accept()
 `
-const PEARS = '{\n  "prompt": "two pears",\n  "model": "gpt-image-2",\n  "size": "256x256",\n  "n": 2,\n  "pick": 0\n}\n'
-const FOX = '{\n  "prompt": "a fox in the snow",\n  "model": "gpt-image-2",\n  "size": "256x256",\n  "stream": true,\n  "partial_images": 2\n}\n'
+const PEARS = '{\n  "prompt": "two pears",\n  "model": "gpt-image-2",\n  "size": "1024x1024",\n  "n": 2,\n  "pick": 0\n}\n'
+const FOX = '{\n  "prompt": "a fox in the snow",\n  "model": "gpt-image-2",\n  "size": "1024x1024",\n  "stream": true,\n  "partial_images": 2\n}\n'
 
 async function app() {
   const project = await suite.project({ 'src/main.js': MAIN, 'src/pears.imgprompt.json': PEARS, 'src/fox.imgprompt.json': FOX })
@@ -85,7 +85,7 @@ describe('the gallery of vite dev in Chromium', () => {
       const problems = watchErrors(gallery)
       try {
         await appTab.goto(dev.origin, { waitUntil: 'load' })
-        await expect.poll(() => imageOf(appTab, 'pears')).toMatchObject({ src: expect.stringMatching(/^\/@ai-image\/[0-9a-f]{64}-0-/), width: 256 })
+        await expect.poll(() => imageOf(appTab, 'pears')).toMatchObject({ src: expect.stringMatching(/^\/@ai-image\/[0-9a-f]{64}-0-/), width: 1024 })
 
         await gallery.goto(`${dev.origin}${GALLERY}`, { waitUntil: 'load' })
         const card = gallery.locator('article[data-spec="src/pears.imgprompt.json"]')
@@ -95,7 +95,7 @@ describe('the gallery of vite dev in Chromium', () => {
 
         // Exactly `pick` changed, byte for byte; the app's tab shows candidate 1 (HMR), and so does the card.
         await expect.poll(async () => (await project.read('src/pears.imgprompt.json')).toString()).toBe(PEARS.replace('"pick": 0', '"pick": 1'))
-        await expect.poll(() => imageOf(appTab, 'pears'), { timeout: 20_000 }).toEqual({ src: second, width: 256 })
+        await expect.poll(() => imageOf(appTab, 'pears'), { timeout: 20_000 }).toEqual({ src: second, width: 1024 })
         await expect.poll(() => gallery.locator('article[data-spec="src/pears.imgprompt.json"] figure.picked').getAttribute('data-candidate')).toBe('1')
         await suite.emulator.idle()
         expect(suite.emulator.requests).toEqual([])
@@ -118,7 +118,7 @@ describe('the gallery of vite dev in Chromium', () => {
       const problems = watchErrors(gallery)
       try {
         await appTab.goto(dev.origin, { waitUntil: 'load' })
-        await expect.poll(() => imageOf(appTab, 'fox')).toMatchObject({ width: 256 })
+        await expect.poll(() => imageOf(appTab, 'fox')).toMatchObject({ width: 1024 })
         const before = (await imageOf(appTab, 'fox'))!.src
 
         await gallery.goto(`${dev.origin}${GALLERY}`, { waitUntil: 'load' })
@@ -126,8 +126,9 @@ describe('the gallery of vite dev in Chromium', () => {
         await card().locator('[data-action="another"]').click()
         const confirm = card().locator('[data-confirm-box]')
         await expect.poll(() => confirm.isVisible()).toBe(true)
-        // gpt-image-2 has no published price: the estimate says so rather than guess.
-        expect(await confirm.locator('[data-confirm-text]').textContent()).toBe('This generates 1 image: no price (set the prices option)')
+        // gpt-image-2 is priced by its output tokens (#12): quality auto as high at 1024x1024 ($0.211), the prompt
+        // and two previews of 100 tokens each.
+        expect(await confirm.locator('[data-confirm-text]').textContent()).toBe('This generates 1 image: $0.217 est.')
         expect((await project.read('src/fox.imgprompt.json')).toString()).toBe(FOX)
         await confirm.locator('[data-confirm="yes"]').click()
 
@@ -142,7 +143,7 @@ describe('the gallery of vite dev in Chromium', () => {
         begin()
         await expect
           .poll(() => card().locator('img[data-partial="0"]').evaluate((img) => ({ shown: !(img as unknown as { hidden: boolean }).hidden, width: (img as unknown as { naturalWidth: number }).naturalWidth })), { timeout: 20_000 })
-          .toEqual({ shown: true, width: 256 })
+          .toEqual({ shown: true, width: 1024 })
         expect(await card().locator('img[data-partial="0"]').getAttribute('src')).toMatch(/^\/__ai-image\/partial\/[0-9a-f]{64}-0-\d+\.png$/)
 
         // Done: the card shows the new image, and so does the app's tab (which reloaded the spec meanwhile).
@@ -152,7 +153,7 @@ describe('the gallery of vite dev in Chromium', () => {
         // The image it replaced is an earlier generation of the spec, still in the cache, to restore for free.
         expect(await card().locator('details.history [data-candidate="0"] img').getAttribute('src')).toBe(before)
         expect(await card().locator('details.history [data-action="restore"]').count()).toBe(1)
-        await expect.poll(() => imageOf(appTab, 'fox'), { timeout: 20_000 }).toEqual({ src: now, width: 256 })
+        await expect.poll(() => imageOf(appTab, 'fox'), { timeout: 20_000 }).toEqual({ src: now, width: 1024 })
 
         await suite.emulator.idle()
         expect(suite.emulator.requests.map((r) => [r.body.prompt, r.body.n ?? 1])).toEqual([['a fox in the snow', 1]])

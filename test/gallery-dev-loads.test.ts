@@ -26,7 +26,7 @@ describe('the gallery of vite dev', () => {
   it('loads none of its modules until its page is asked for', async () => {
     const project = await suite.project({
       'src/main.js': "import hero from './hero.imgprompt.json'\nexport default hero\n",
-      'src/hero.imgprompt.json': spec({ prompt: 'a lighthouse', model: 'gpt-image-2', size: '256x256' }),
+      'src/hero.imgprompt.json': spec({ prompt: 'a lighthouse', model: 'gpt-image-2', size: '1024x1024' }),
     })
     const record = path.join(project.root, 'loads.jsonl')
     const env: Record<string, string | undefined> = { ...process.env, RECORD_LOADS: record }

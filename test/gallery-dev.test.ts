@@ -22,8 +22,8 @@ import { emulatorSuite } from './helpers/suite.js'
 import { viteBuild } from './helpers/vite.js'
 
 const suite = emulatorSuite()
-const MODEL = { model: 'gpt-image-2', size: '256x256' }
-const QUERY = 'virtual:ai-image?prompt=a+lighthouse&model=gpt-image-2&size=256x256'
+const MODEL = { model: 'gpt-image-2', size: '1024x1024' }
+const QUERY = 'virtual:ai-image?prompt=a+lighthouse&model=gpt-image-2&size=1024x1024'
 const ONE = spec({ prompt: 'one fox', ...MODEL })
 const PAIR = spec({ prompt: 'two pears', ...MODEL, n: 2 })
 const FILES = {

@@ -19,7 +19,7 @@ import { emulatorSuite } from './helpers/suite.js'
 
 const suite = emulatorSuite()
 const silent = { info() {}, warn() {}, error() {} }
-const FOX = { prompt: 'a fox', model: 'gpt-image-2', size: '256x256' }
+const FOX = { prompt: 'a fox', model: 'gpt-image-2', size: '1024x1024' }
 
 class MemoryTier implements CacheBackend {
   readonly name = 'memory://team'

@@ -30,7 +30,7 @@ async function generate(images: Record<string, Record<string, unknown>>, name: s
 
 describe('OpenAI provider', () => {
   it('posts to {baseURL}/images/generations with the key, organization and project headers', async () => {
-    const image = await generate({ a: { prompt: 'headers', model: 'gpt-image-2', size: '256x256', quality: 'low' } }, 'a')
+    const image = await generate({ a: { prompt: 'headers', model: 'gpt-image-2', size: '1024x1024', quality: 'low' } }, 'a')
     const [request] = suite.emulator.requests
     expect(request).toMatchObject({ api: 'openai', operation: 'generations', status: 200 })
     expect(request!.headers).toMatchObject({
@@ -40,24 +40,19 @@ describe('OpenAI provider', () => {
       'content-type': 'application/json',
     })
     expect(request!.headers['user-agent']).toContain('unplugin-ai-image')
-    expect(request!.body).toEqual({
-      model: 'gpt-image-2',
-      prompt: 'headers',
-      n: 1,
-      size: '256x256',
-      quality: 'low',
-      moderation: 'auto',
-      output_format: 'png',
-      background: 'auto',
-    })
-    expect(image.images[0]).toMatchObject({ width: 256, height: 256, mime: 'image/png' })
+    // What the spec sets, and nothing the API would fill in by itself (#12: n, moderation, output_format and
+    // background were sent as their defaults).
+    expect(request!.body).toEqual({ model: 'gpt-image-2', prompt: 'headers', size: '1024x1024', quality: 'low' })
+    expect(image.images[0]).toMatchObject({ width: 1024, height: 1024, mime: 'image/png' })
   })
 
   it('asks DALL-E for b64_json, keeps revised_prompt, and splits dall-e-3 candidates into one call each', async () => {
     const image = await generate({ d: { prompt: 'a vivid kite', model: 'dall-e-3', n: 2 } }, 'd')
     expect(suite.emulator.requests).toHaveLength(2)
     for (const request of suite.emulator.requests) {
-      expect(request.body).toMatchObject({ model: 'dall-e-3', n: 1, response_format: 'b64_json', size: '1024x1024', quality: 'standard', style: 'vivid' })
+      // `n` (the spec sets it; each call asks for one) and b64_json (the plugin's choice); size, quality and style
+      // are DALL-E 3's own defaults, left to the API.
+      expect(request.body).toEqual({ model: 'dall-e-3', prompt: 'a vivid kite', n: 1, response_format: 'b64_json' })
       expect(request.status).toBe(200)
     }
     expect(image.images).toHaveLength(2)
@@ -66,14 +61,14 @@ describe('OpenAI provider', () => {
   })
 
   it('sends output_compression only for jpeg and webp, and checks the answer format', async () => {
-    const image = await generate({ w: { prompt: 'webp', model: 'gpt-image-2', size: '256x256', output_format: 'webp', output_compression: 80 } }, 'w')
+    const image = await generate({ w: { prompt: 'webp', model: 'gpt-image-2', size: '1024x1024', output_format: 'webp', output_compression: 80 } }, 'w')
     expect(suite.emulator.requests[0]!.body).toMatchObject({ output_format: 'webp', output_compression: 80 })
     expect(image.images[0]!.mime).toBe('image/webp')
     expect(image.sidecar?.images[0]!.file).toMatch(/-0\.webp$/)
   })
 
   it('fails with AUTH and no request when the openai provider has no key', async () => {
-    const svc = new ImageService({ provider: 'openai', openai: { baseURL: suite.emulator.openaiBaseURL }, images: { k: { prompt: 'k', model: 'gpt-image-2', size: '256x256' } } }, { root: project.root, env: {} })
+    const svc = new ImageService({ provider: 'openai', openai: { baseURL: suite.emulator.openaiBaseURL }, images: { k: { prompt: 'k', model: 'gpt-image-2', size: '1024x1024' } } }, { root: project.root, env: {} })
     const error = await svc.resolve(await svc.loadSpec({ kind: 'named', name: 'k' })).catch((e: Error) => e)
     expect((error as Error).message).toMatch(/AUTH virtual:ai-image\/k: no OpenAI API key: set OPENAI_API_KEY/)
     expect(suite.emulator.requests).toHaveLength(0)

@@ -81,7 +81,7 @@ describe('CacheStore', () => {
     const app = await makeProject({
       'index.html': '<script type="module" src="/src/main.js"></script>\n',
       'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
-      'src/a.imgprompt.json': spec({ prompt: 'a tampered teapot', model: 'gpt-image-2', size: '256x256' }),
+      'src/a.imgprompt.json': spec({ prompt: 'a tampered teapot', model: 'gpt-image-2', size: '1024x1024' }),
     })
     try {
       await withEnv(suite.emulator.openaiEnv(), () => viteBuild(app.root))

@@ -26,7 +26,7 @@ async function cachedImages(project: { list(dir: string): Promise<string[]>; rea
 describe('streaming', () => {
   it('hands two partial frames to the engine and caches only the completed image', async () => {
     const project = await suite.project({
-      'src/a.imgprompt.json': spec({ prompt: 'a slow sunrise', model: 'gpt-image-2', size: '256x256', stream: true, partial_images: 2 }),
+      'src/a.imgprompt.json': spec({ prompt: 'a slow sunrise', model: 'gpt-image-2', size: '1024x1024', stream: true, partial_images: 2 }),
     })
     const service = new ImageService(undefined, { root: project.root, env: suite.openaiEnv() })
     const frames: Array<{ key: string; frame: PartialFrame }> = []
@@ -53,7 +53,7 @@ describe('streaming', () => {
   it('retries a stream cut before `completed` and caches the image of the retry', async () => {
     const project = await suite.project({
       'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
-      'src/a.imgprompt.json': spec({ prompt: 'a cut stream', model: 'gpt-image-2', size: '256x256', stream: true, partial_images: 1 }),
+      'src/a.imgprompt.json': spec({ prompt: 'a cut stream', model: 'gpt-image-2', size: '1024x1024', stream: true, partial_images: 1 }),
     })
     suite.emulator.enqueue(answers.cutStream())
     const { logs } = await withEnv(suite.openaiEnv(), () => viteBuild(project.root))
@@ -70,7 +70,7 @@ describe('streaming', () => {
   it('streams an edit: multipart `stream` as a string, image_edit events', async () => {
     const project = await suite.project({
       'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
-      'src/a.imgprompt.json': spec({ prompt: 'paint it', model: 'gpt-image-2', size: '256x256', image: './in.png', stream: true, partial_images: 2 }),
+      'src/a.imgprompt.json': spec({ prompt: 'paint it', model: 'gpt-image-2', size: '1024x1024', image: './in.png', stream: true, partial_images: 2 }),
       'src/in.png': await png(32, 32, [5, 5, 5]),
     })
     await withEnv(suite.openaiEnv(), () => viteBuild(project.root))
@@ -83,7 +83,7 @@ describe('streaming', () => {
   it('fails with CONTENT_FILTERED on a moderation `error` event, after one request, caching nothing', async () => {
     const project = await suite.project({
       'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
-      'src/a.imgprompt.json': spec({ prompt: 'a brawl', model: 'gpt-image-2', size: '256x256', stream: true, partial_images: 1 }),
+      'src/a.imgprompt.json': spec({ prompt: 'a brawl', model: 'gpt-image-2', size: '1024x1024', stream: true, partial_images: 1 }),
     })
     suite.emulator.enqueue(answers.filteredStream(['violence']))
     const error = await failure(withEnv(suite.openaiEnv(), () => viteBuild(project.root)))

@@ -60,7 +60,7 @@ describe('vite dev server in Chromium', () => {
     suite.emulator.reset() // a retry starts from a clean slate
     const project = await suite.project({
       'src/main.js': MAIN,
-      'src/hero.imgprompt.json': spec({ prompt: 'a slow aurora', model: 'gpt-image-2', size: '320x256', stream: true, partial_images: 2 }),
+      'src/hero.imgprompt.json': spec({ prompt: 'a slow aurora', model: 'gpt-image-2', size: '1280x1024', stream: true, partial_images: 2 }),
     })
     // The stream begins once the page's preview <img> is subscribed to it: a page that loads slowly on a busy
     // machine would otherwise join after the first frame (it then gets the latest one, as a user would).
@@ -94,12 +94,12 @@ describe('vite dev server in Chromium', () => {
         expect(preview.map((s) => s.color)).toHaveLength(4)
         expect(new Set(preview.map((s) => s.color)).size).toBe(4)
         expect(preview[3]!.color).toBe(finalColour)
-        expect(preview.every((s) => s.width === 320 && s.naturalWidth === 320)).toBe(true)
+        expect(preview.every((s) => s.width === 1280 && s.naturalWidth === 1280)).toBe(true)
         // Each frame is shown as it arrives (the emulator sends one every 700 ms), not all at the end.
         expect(preview[2]!.t - preview[1]!.t).toBeGreaterThan(400)
         expect(preview[3]!.t - preview[2]!.t).toBeGreaterThan(400)
         // After the HMR update: the final asset URL, same pixels.
-        expect(final[0]).toMatchObject({ color: finalColour, width: 320, naturalWidth: 320 })
+        expect(final[0]).toMatchObject({ color: finalColour, width: 1280, naturalWidth: 1280 })
         expect(request!.partials).toHaveLength(2)
       } finally {
         // A failed attempt must not leave the stream waiting: the server's close waits for paid requests to land.

@@ -68,7 +68,7 @@ describe('vite dev server', () => {
   it('answers a slow generation at once and streams its partial frames, then the final image, into the <img>', async () => {
     const project = await suite.project({
       'src/main.js': MAIN,
-      'src/hero.imgprompt.json': spec({ prompt: 'a slow aurora', model: 'gpt-image-2', size: '320x256', stream: true, partial_images: 2 }),
+      'src/hero.imgprompt.json': spec({ prompt: 'a slow aurora', model: 'gpt-image-2', size: '1280x1024', stream: true, partial_images: 2 }),
     })
     // Each SSE event arrives 600 ms after the previous one (the image takes about 1.8 s), the first only once the
     // test lets the stream begin: the module is answered while the image cannot be ready, however busy the machine.
@@ -81,8 +81,8 @@ describe('vite dev server', () => {
         const previewUrl = quoted(pending.code, /"([^"]*@ai-image\/preview\/[0-9a-f]+-0\.png)"/)
         expect(previewUrl, pending.code).toBeDefined()
         // The size is known from the spec before the image exists.
-        expect(pending.code).toContain('export const width = 320;')
-        expect(pending.code).toContain('export const height = 256;')
+        expect(pending.code).toContain('export const width = 1280;')
+        expect(pending.code).toContain('export const height = 1024;')
 
         const reloaded = dev.nextMessage(updatesMain)
         // The first frame comes before the stream begins: the placeholder rendering, marked `generating…`.
@@ -105,7 +105,7 @@ describe('vite dev server', () => {
         // Ready: the module is reloaded and the importer hot-updated with the final URL and size.
         await reloaded
         const final = await finalModule(dev)
-        expect(final.code).toContain('export const width = 320;')
+        expect(final.code).toContain('export const width = 1280;')
         expect(final.code).toMatch(/export const key = "[0-9a-f]{64}";/)
         expect(final.sha).toBe(request!.returned![0])
         // Only the completed image went into the cache; an image request after the end gets the final file.
@@ -124,7 +124,7 @@ describe('vite dev server', () => {
   it('regenerates on a prompt edit: the importer is hot-updated and the new image is served', async () => {
     const project = await suite.project({
       'src/main.js': MAIN,
-      'src/hero.imgprompt.json': spec({ prompt: 'a red door', model: 'gpt-image-2', size: '256x256' }),
+      'src/hero.imgprompt.json': spec({ prompt: 'a red door', model: 'gpt-image-2', size: '1024x1024' }),
     })
     await withDevServer(project.root, async (dev) => {
       const before = await finalModule(dev)
@@ -133,7 +133,7 @@ describe('vite dev server', () => {
       expect(dev.server.environments.client.moduleGraph.getModuleById(specId)?.transformResult).toBeTruthy()
 
       const updated = dev.nextMessage(updatesMain)
-      await project.write('src/hero.imgprompt.json', spec({ prompt: 'a blue door', model: 'gpt-image-2', size: '256x256' }))
+      await project.write('src/hero.imgprompt.json', spec({ prompt: 'a blue door', model: 'gpt-image-2', size: '1024x1024' }))
       await updated
       // The spec module was invalidated by the edit (its next request runs `load` again).
       expect(dev.server.environments.client.moduleGraph.getModuleById(specId)?.transformResult).toBeFalsy()
@@ -149,8 +149,8 @@ describe('vite dev server', () => {
   it('regenerates when an input image changes, and when the spec a chained edit builds on changes', async () => {
     const project = await suite.project({
       'src/main.js': MAIN,
-      'src/base.imgprompt.json': spec({ prompt: 'a plain vase', model: 'gpt-image-2', size: '256x256' }),
-      'src/hero.imgprompt.json': spec({ prompt: 'add flowers', model: 'gpt-image-2', size: '256x256', image: ['./base.imgprompt.json', './photo.png'] }),
+      'src/base.imgprompt.json': spec({ prompt: 'a plain vase', model: 'gpt-image-2', size: '1024x1024' }),
+      'src/hero.imgprompt.json': spec({ prompt: 'add flowers', model: 'gpt-image-2', size: '1024x1024', image: ['./base.imgprompt.json', './photo.png'] }),
       'src/photo.png': await png(32, 32, [200, 0, 0]),
     })
     await withDevServer(project.root, async (dev) => {
@@ -167,7 +167,7 @@ describe('vite dev server', () => {
 
       // The upstream spec is watched too: editing it regenerates both, in order.
       updated = dev.nextMessage(updatesMain)
-      await project.write('src/base.imgprompt.json', spec({ prompt: 'a tall vase', model: 'gpt-image-2', size: '256x256' }))
+      await project.write('src/base.imgprompt.json', spec({ prompt: 'a tall vase', model: 'gpt-image-2', size: '1024x1024' }))
       await updated
       await finalModule(dev)
       const last = suite.emulator.requests.slice(3)
@@ -181,7 +181,7 @@ describe('vite dev server', () => {
 
   it('regenerates when an input image changes of a spec that a later server answered from the warm path', async () => {
     // webp: the dev server's warm path answers only from derived files (a PNG as generated is served as it is).
-    const fields = { prompt: 'add a hat', model: 'gpt-image-2', size: '256x256', image: './photo.png', emit: { format: 'webp' } }
+    const fields = { prompt: 'add a hat', model: 'gpt-image-2', size: '1024x1024', image: './photo.png', emit: { format: 'webp' } }
     const project = await suite.project({ 'src/main.js': MAIN, 'src/hero.imgprompt.json': spec(fields), 'src/photo.png': await png(32, 32, [200, 0, 0]) })
     const webp = /"([^"]*@ai-image\/[0-9a-f]{64}-0-[0-9a-f]{12}\.webp)"/
     await withDevServer(project.root, async (dev) => {
@@ -213,7 +213,7 @@ describe('vite dev server', () => {
   it('shows a failure found after the preview module was served in the overlay, once', async () => {
     const project = await suite.project({
       'src/main.js': MAIN,
-      'src/hero.imgprompt.json': spec({ prompt: 'a brawl', model: 'gpt-image-2', size: '256x256', stream: true, partial_images: 1 }),
+      'src/hero.imgprompt.json': spec({ prompt: 'a brawl', model: 'gpt-image-2', size: '1024x1024', stream: true, partial_images: 1 }),
     })
     suite.emulator.enqueue(answers.filteredStream(['violence'], 600))
     await withDevServer(project.root, async (dev) => {

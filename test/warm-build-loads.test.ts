@@ -86,8 +86,8 @@ describe('a warm vite build', () => {
         "import thumb, { srcset, placeholder } from './thumb.imgprompt.json'",
         'document.querySelector("#app").innerHTML = [hero, width, thumb, srcset, placeholder].join(" ")',
       ].join('\n'),
-      'src/hero.imgprompt.json': spec({ prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '256x256' }),
-      'src/thumb.imgprompt.json': spec({ prompt: 'a red door', model: 'gpt-image-2', size: '256x256', emit: { format: 'webp', widths: [64], placeholder: 'thumbhash' } }),
+      'src/hero.imgprompt.json': spec({ prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '1024x1024' }),
+      'src/thumb.imgprompt.json': spec({ prompt: 'a red door', model: 'gpt-image-2', size: '1024x1024', emit: { format: 'webp', widths: [64], placeholder: 'thumbhash' } }),
       // A JSON config file is read as it is: no loader for TypeScript and JavaScript configs.
       'ai-image.config.json': JSON.stringify({ concurrency: 2 }),
     })

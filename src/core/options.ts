@@ -158,16 +158,26 @@ export function esbuildPublicPath(options: Pick<ResolvedOptions, 'publicPath'>, 
   return options.publicPath ?? esbuildOption ?? DEFAULTS.publicPath
 }
 
-/** `prices`: model → USD per image, or per quality, or per quality then size; every figure a number >= 0. */
+/**
+ * `prices`: model → USD per image, or per quality, or per quality then size; and/or `tokens: { textInput,
+ * imageInput, imageOutput }` in USD per 1M tokens (what the answers' usage is priced at). Every figure a number >= 0.
+ */
 function checkPrices(prices: AiImageOptions['prices']): Readonly<Record<string, ModelPrice>> {
   if (prices === undefined) return {}
-  const shape = "a number of US dollars per image, or { quality: number } or { quality: { 'WIDTHxHEIGHT': number } }"
+  const shape = "a number of US dollars per image, or { quality: number } or { quality: { 'WIDTHxHEIGHT': number } }, with or without tokens: { textInput, imageInput, imageOutput }"
   if (prices === null || typeof prices !== 'object' || Array.isArray(prices)) throw optionError('prices', `must be an object of model names, each ${shape}`)
   const isPrice = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0
   const isTable = (v: unknown, depth: number): boolean =>
     isPrice(v) || (depth > 0 && v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => isTable(x, depth - 1)))
+  const TOKEN_KINDS = ['textInput', 'imageInput', 'imageOutput']
   for (const [model, price] of Object.entries(prices)) {
     if (!isTable(price, 2)) throw optionError(`prices.${model}`, `must be ${shape}, got ${JSON.stringify(price)}`)
+    const tokens = typeof price === 'object' ? (price as Record<string, unknown>).tokens : undefined
+    if (tokens === undefined) continue
+    const names = tokens !== null && typeof tokens === 'object' ? Object.keys(tokens) : []
+    if (!isTable(tokens, 1) || typeof tokens !== 'object' || names.length !== TOKEN_KINDS.length || !TOKEN_KINDS.every((kind) => names.includes(kind))) {
+      throw optionError(`prices.${model}.tokens`, `must be { textInput, imageInput, imageOutput } in US dollars per 1M tokens, got ${JSON.stringify(tokens)}`)
+    }
   }
   return prices
 }

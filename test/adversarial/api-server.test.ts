@@ -82,7 +82,7 @@ async function cacheFilesWith(project: TempProject, text: string): Promise<strin
 }
 
 const gpt15 = (fields: Record<string, unknown> = {}) => ({ prompt: 'a quiet lake', model: 'gpt-image-1.5', size: '1024x1024', ...fields })
-const streamed = { prompt: 'a slow sunrise', model: 'gpt-image-2', size: '256x256', stream: true, partial_images: 1 }
+const streamed = { prompt: 'a slow sunrise', model: 'gpt-image-2', size: '1024x1024', stream: true, partial_images: 1 }
 
 describe('bodies are bounded by the largest legitimate answer', () => {
   it('a 500 MB JSON body is cut at the answer limit: BAD_RESPONSE naming the spec, the limit and the request id', async () => {

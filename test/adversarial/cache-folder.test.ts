@@ -40,7 +40,7 @@ async function contents(dir: string): Promise<Record<string, string>> {
 async function cachedProject(): Promise<TempProject> {
   const project = await suite.project({
     'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
-    'src/a.imgprompt.json': spec({ prompt: 'a guarded folder', model: 'gpt-image-2', size: '256x256' }),
+    'src/a.imgprompt.json': spec({ prompt: 'a guarded folder', model: 'gpt-image-2', size: '1024x1024' }),
   })
   const first = await tryViteBuild(project.root, suite.openaiEnv())
   expect(first.error).toBeUndefined()
@@ -62,7 +62,7 @@ describe('committed symbolic links inside the cache folder', () => {
     expect(pruned.stderr).toMatch(/\.work[/\\]locks.*symbolic link/)
 
     // A build that generates needs a lock: it refuses the linked folder before any request is paid.
-    await writeFile(path.join(project.root, 'src/a.imgprompt.json'), spec({ prompt: 'a new prompt', model: 'gpt-image-2', size: '256x256' }))
+    await writeFile(path.join(project.root, 'src/a.imgprompt.json'), spec({ prompt: 'a new prompt', model: 'gpt-image-2', size: '1024x1024' }))
     const build = await tryViteBuild(project.root, suite.openaiEnv())
     expect(build.error?.message).toMatch(/SPEC_INVALID/)
     expect(build.error?.message).toMatch(/\.work[/\\]locks is a symbolic link/)
@@ -108,7 +108,7 @@ describe('committed symbolic links inside the cache folder', () => {
     const entry = await committedEntry(project)
     // The spec changes: its old entry is unused and prune removes it, but never what its links point at.
     const outside = await outsideFolder({ 'precious.png': 'precious' })
-    await writeFile(path.join(project.root, 'src/a.imgprompt.json'), spec({ prompt: 'another prompt', model: 'gpt-image-2', size: '256x256' }))
+    await writeFile(path.join(project.root, 'src/a.imgprompt.json'), spec({ prompt: 'another prompt', model: 'gpt-image-2', size: '1024x1024' }))
     const image = entry.imagePath()
     await rm(image)
     await symlink(path.join(outside.root, 'precious.png'), image)
@@ -122,7 +122,7 @@ describe('the derived cache (node_modules/.cache, restorable from a shared CI ca
   it('a derived folder linked elsewhere is neither read nor written through', async () => {
     const project = await suite.project({
       'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
-      'src/a.imgprompt.json': spec({ prompt: 'a derived link', model: 'gpt-image-2', size: '256x256', emit: { format: 'webp' } }),
+      'src/a.imgprompt.json': spec({ prompt: 'a derived link', model: 'gpt-image-2', size: '1024x1024', emit: { format: 'webp' } }),
     })
     expect((await tryViteBuild(project.root, suite.openaiEnv())).error).toBeUndefined()
     const derived = path.join(project.root, 'node_modules/.cache/unplugin-ai-image')
@@ -157,7 +157,7 @@ describe('cacheDir', () => {
 
   it('a committed link that makes the cache folder the project root is refused: prune removes nothing', async () => {
     const project = await suite.project({
-      'src/a.imgprompt.json': spec({ prompt: 'a', model: 'gpt-image-2', size: '256x256' }),
+      'src/a.imgprompt.json': spec({ prompt: 'a', model: 'gpt-image-2', size: '1024x1024' }),
       'ab/notes.txt': 'a project folder named like an entry folder',
       [`ab/${'ab'.repeat(32)}.json`]: 'a project file named like an entry',
     })
@@ -173,7 +173,7 @@ describe('cacheDir', () => {
   it('a cache path that is a file: a clear error naming it, in a frozen build, a generating build and `check`', async () => {
     const project = await suite.project({
       'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
-      'src/a.imgprompt.json': spec({ prompt: 'a file in the way', model: 'gpt-image-2', size: '256x256' }),
+      'src/a.imgprompt.json': spec({ prompt: 'a file in the way', model: 'gpt-image-2', size: '1024x1024' }),
       '.ai-image': 'not a folder',
     })
     for (const env of [{ ...suite.openaiEnv(), CI: '1' }, suite.openaiEnv()]) {
@@ -190,7 +190,7 @@ describe('cacheDir', () => {
   })
 
   it('a read-only cache folder: a clear error before anything is paid, and nothing half-written', async () => {
-    const project = await suite.project({ 'src/a.imgprompt.json': spec({ prompt: 'a read-only cache', model: 'gpt-image-2', size: '256x256' }) })
+    const project = await suite.project({ 'src/a.imgprompt.json': spec({ prompt: 'a read-only cache', model: 'gpt-image-2', size: '1024x1024' }) })
     await mkdir(path.join(project.root, '.ai-image'))
     // The child may run as another user (see below): it must reach the project.
     await chmod(project.root, 0o777)

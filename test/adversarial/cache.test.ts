@@ -36,7 +36,7 @@ afterEach(() => {
 async function builtProject(fields: Record<string, unknown> = {}, files: Record<string, string> = {}): Promise<TempProject> {
   const project = await suite.project({
     'src/main.js': "import src, { width, height, images } from './a.imgprompt.json'\nconsole.log(src, width, height, images)\n",
-    [SPEC]: spec({ prompt: `an attacked kite ${JSON.stringify(fields)}`, model: 'gpt-image-2', size: '256x256', ...fields }),
+    [SPEC]: spec({ prompt: `an attacked kite ${JSON.stringify(fields)}`, model: 'gpt-image-2', size: '1024x1024', ...fields }),
     ...files,
   })
   const first = await tryViteBuild(project.root, suite.openaiEnv())
@@ -87,9 +87,9 @@ describe('a sidecar edited in a pull request', () => {
     const output = (await project.list('dist-ssr')).find((f) => /\.m?js$/.test(f))!
     const { result } = (await import(pathToFileURL(path.join(project.root, 'dist-ssr', output)).href)) as { result: Record<string, unknown> }
     expect(globalThis.pwned).toBeUndefined()
-    expect(result).toMatchObject({ width: 256, height: 256 })
+    expect(result).toMatchObject({ width: 1024, height: 1024 })
     // The entry generated in its place is honest again.
-    expect((await committedEntry(project)).sidecar.images[0].width).toBe(256)
+    expect((await committedEntry(project)).sidecar.images[0].width).toBe(1024)
   })
 
   it('a non-number height, fewer images than n, a null image, a foreign request: each a miss naming the entry', async () => {
@@ -141,7 +141,7 @@ describe('a journal left in the cache folder', () => {
     // The journal's image was not kept: generated again.
     expect(suite.emulator.requests).toHaveLength(1)
     expect(build.logs).toMatch(new RegExp(`warn.*${SPEC}.*${entry.key.slice(0, 12)}.*${entry.key}-0\\.jpg.*width`))
-    expect((await committedEntry(project)).sidecar.images[0].width).toBe(256)
+    expect((await committedEntry(project)).sidecar.images[0].width).toBe(1024)
   })
 
   it('Journal.resume keeps only records that pass every check, and says why it dropped the others', async () => {
@@ -160,7 +160,7 @@ describe('a journal left in the cache folder', () => {
     for (const bad of [
       { 0: good, 1: { ...other, width: 'NaN' } },
       { 0: good, 1: null },
-      { 0: good, 1: { ...other, height: 257 } }, // the header says 256
+      { 0: good, 1: { ...other, height: 1025 } }, // the header says 1024
       { 0: good, 1: { ...other, mime: 'text/html' } },
       { 0: good, 1: good }, // candidate 1 is not `<key>-0.png`
       { 0: good, '1.5': other },
@@ -188,7 +188,7 @@ describe('a derived manifest in node_modules/.cache (a poisoned CI cache)', () =
 
     for (const edit of [
       (m: any) => void (m.main.width = PAYLOAD),
-      (m: any) => void (m.main.height = 255), // the file's header says 256
+      (m: any) => void (m.main.height = 1023), // the file's header says 1024
       (m: any) => void (m.main.mime = 'text/html'),
       (m: any) => void (m.placeholder = 'javascript:globalThis.pwned=1'),
     ]) {
@@ -201,7 +201,7 @@ describe('a derived manifest in node_modules/.cache (a poisoned CI cache)', () =
       const dist = await folderText(project, 'dist')
       expect(dist).not.toContain('pwned')
       // The bundler inlines the module's constants: the values of the checked entry.
-      expect(dist).toMatch(/console\.log\("FACTS", "\/assets\/a-[\w-]+\.webp", 256, 256, "data:image\/(png|webp|jpeg);base64,[A-Za-z0-9+/=]+"\)/)
+      expect(dist).toMatch(/console\.log\("FACTS", "\/assets\/a-[\w-]+\.webp", 1024, 1024, "data:image\/(png|webp|jpeg);base64,[A-Za-z0-9+/=]+"\)/)
       expect((await project.list('dist/assets')).some((f) => f.endsWith('.bin'))).toBe(false)
     }
   })
@@ -277,7 +277,7 @@ describe('image files of an entry', () => {
     expect(frozen.error?.message).toContain(SPEC)
     expectOneWarning(frozen.logs, entry.key, `${entry.key}.json`, /images\[0\]\.width/)
 
-    // The sidecar keeps its honest 256x256, and only the header lies.
+    // The sidecar keeps its honest 1024x1024, and only the header lies.
     await editSidecar(entry, (s) => agreeWith(s.images[0], bomb))
     const again = await freshBuild(project, frozenEnv())
     expect(again.error?.message).toContain('CACHE_MISS_FROZEN')

@@ -20,13 +20,13 @@ import { emulatorSuite } from '../helpers/suite.js'
 const suite = emulatorSuite()
 const browser = chromiumSuite()
 
-const MODEL = { model: 'gpt-image-2', size: '256x256' }
+const MODEL = { model: 'gpt-image-2', size: '1024x1024' }
 const MAIN = `import hero, { width, height } from './hero.imgprompt.json'
 const img = document.createElement('img')
 Object.assign(img, { id: 'hero', src: hero, width, height })
 document.querySelector('#app').replaceChildren(img)
 `
-const driveBy = (what: string) => `virtual:ai-image?prompt=${encodeURIComponent(`a drive-by through ${what}`)}&n=10&quality=high&model=gpt-image-2&size=256x256`
+const driveBy = (what: string) => `virtual:ai-image?prompt=${encodeURIComponent(`a drive-by through ${what}`)}&n=10&quality=high&model=gpt-image-2&size=1024x1024`
 
 /** The dev server URLs the attacking page points at, by what points at them. */
 function attackUrls(root: string) {
@@ -152,7 +152,7 @@ describe('a drive-by in Chromium', () => {
         const own = await browser.newPage()
         pages.push(own)
         await own.goto(devOrigin, { waitUntil: 'load', timeout: 30_000 })
-        await own.waitForFunction("(img => !!img && img.complete && img.naturalWidth === 256)(document.getElementById('hero'))", null, { timeout: 20_000 })
+        await own.waitForFunction("(img => !!img && img.complete && img.naturalWidth === 1024)(document.getElementById('hero'))", null, { timeout: 20_000 })
         expect(suite.emulator.requests.map((r) => r.body.prompt)).toEqual(['the hero of the page'])
       } finally {
         for (const page of pages) await page.close()

@@ -19,11 +19,11 @@ import { emulatorSuite } from '../helpers/suite.js'
 
 const suite = emulatorSuite()
 
-const MODEL = { model: 'gpt-image-2', size: '256x256' }
-const IMPORTED_QUERY = 'virtual:ai-image?prompt=a+lighthouse&model=gpt-image-2&size=256x256'
-const LAZY_QUERY = 'virtual:ai-image?prompt=a+lazy+fox&model=gpt-image-2&size=256x256'
+const MODEL = { model: 'gpt-image-2', size: '1024x1024' }
+const IMPORTED_QUERY = 'virtual:ai-image?prompt=a+lighthouse&model=gpt-image-2&size=1024x1024'
+const LAZY_QUERY = 'virtual:ai-image?prompt=a+lazy+fox&model=gpt-image-2&size=1024x1024'
 /** What a drive-by asks for: its own prompt, as many images as the API allows, the dearest quality. */
-const DRIVE_BY = 'prompt=a+drive-by&n=10&quality=high&model=gpt-image-2&size=256x256'
+const DRIVE_BY = 'prompt=a+drive-by&n=10&quality=high&model=gpt-image-2&size=1024x1024'
 const CACHED_IMAGE = `/@ai-image/${'a'.repeat(64)}-0-${'b'.repeat(12)}.png`
 
 const FILES = {

@@ -16,13 +16,13 @@ const suite = emulatorSuite()
 async function loopedProject(): Promise<TempProject> {
   const project = await suite.project({
     'index.html': '<script type="module" src="/src/main.js"></script>',
-    'src/main.js': "import a from './a.imgprompt.json'\nimport v from 'virtual:ai-image?prompt=a%20fox&model=gpt-image-2&size=256x256'\nconsole.log(a, v)\n",
-    'src/a.imgprompt.json': spec({ prompt: 'a vase', model: 'gpt-image-2', size: '256x256' }),
+    'src/main.js': "import a from './a.imgprompt.json'\nimport v from 'virtual:ai-image?prompt=a%20fox&model=gpt-image-2&size=1024x1024'\nconsole.log(a, v)\n",
+    'src/a.imgprompt.json': spec({ prompt: 'a vase', model: 'gpt-image-2', size: '1024x1024' }),
   })
   // Two links back to the root, and one to a folder outside it holding a spec.
   await symlink('.', path.join(project.root, 'l1'))
   await symlink('..', path.join(project.root, 'src/l2'))
-  const outside = await suite.project({ 'far.imgprompt.json': spec({ prompt: 'outside', model: 'gpt-image-2', size: '256x256' }) })
+  const outside = await suite.project({ 'far.imgprompt.json': spec({ prompt: 'outside', model: 'gpt-image-2', size: '1024x1024' }) })
   await symlink(outside.root, path.join(project.root, 'elsewhere'))
   await mkdir(path.join(project.root, 'empty'))
   return project
@@ -35,7 +35,7 @@ describe('discovery and links to folders', () => {
     const result = await aiImageCli(project.root, ['ls', '--json'])
     expect(Date.now() - started).toBeLessThan(10_000)
     const listed = (JSON.parse(result.stdout) as Array<{ file: string }>).map((entry) => entry.file).sort()
-    expect(listed).toEqual(['src/a.imgprompt.json', 'virtual:ai-image?prompt=a%20fox&model=gpt-image-2&size=256x256'])
+    expect(listed).toEqual(['src/a.imgprompt.json', 'virtual:ai-image?prompt=a%20fox&model=gpt-image-2&size=1024x1024'])
   }, 20_000)
 
   it('ai-image check and the static gallery finish, with one line and one card per spec', async () => {

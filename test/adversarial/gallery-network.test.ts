@@ -30,7 +30,7 @@ describe('the dev gallery on a server exposed to the network (vite --host)', () 
     const project = await suite.project({
       'index.html': '<script type="module" src="/src/main.js"></script>',
       'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
-      'src/a.imgprompt.json': spec({ prompt: 'a vase', model: 'gpt-image-2', size: '256x256' }),
+      'src/a.imgprompt.json': spec({ prompt: 'a vase', model: 'gpt-image-2', size: '1024x1024' }),
     })
     await withEnv(suite.openaiEnv(), async () => {
       const dev = await startDevServer(project.root, {}, { server: { host: '::' } })

@@ -22,7 +22,7 @@ import { viteBuild } from '../helpers/vite.js'
 const suite = emulatorSuite()
 const build = (root: string) => withEnv(suite.openaiEnv(), () => viteBuild(root))
 const MAIN = "import e from './e.imgprompt.json'\nconsole.log(e)\n"
-const EDIT = { prompt: 'edit it', model: 'gpt-image-2', size: '256x256' }
+const EDIT = { prompt: 'edit it', model: 'gpt-image-2', size: '1024x1024' }
 
 /** A folder outside every test project, holding a PNG nobody may upload. */
 let outside: TempProject
@@ -36,7 +36,7 @@ async function outsideFolder(): Promise<TempProject> {
   outside ??= suite.keep(
     await makeProject({
       'secret.png': await secretPng(),
-      'spec/far.imgprompt.json': spec({ prompt: 'a spec that lives elsewhere', model: 'gpt-image-2', size: '256x256' }),
+      'spec/far.imgprompt.json': spec({ prompt: 'a spec that lives elsewhere', model: 'gpt-image-2', size: '1024x1024' }),
     }),
   )
   return outside
@@ -129,13 +129,13 @@ describe('spec files', () => {
   })
 
   it('refuses a spec file over 1 MiB without parsing it', async () => {
-    const padded = `{ "prompt": "a cat", "model": "gpt-image-2", "size": "256x256"${' '.repeat(1024 * 1024)}}\n`
+    const padded = `{ "prompt": "a cat", "model": "gpt-image-2", "size": "1024x1024"${' '.repeat(1024 * 1024)}}\n`
     const project = await suite.project({ 'src/main.js': MAIN, 'src/e.imgprompt.json': padded })
     expectRefused(await failure(build(project.root)), 'src/e.imgprompt.json', '', '1.0 MiB')
   })
 
   it('refuses a spec file that is not UTF-8 text', async () => {
-    const latin1 = Buffer.from('{ "prompt": "caf\u00e9 au lait", "model": "gpt-image-2", "size": "256x256" }\n', 'latin1')
+    const latin1 = Buffer.from('{ "prompt": "caf\u00e9 au lait", "model": "gpt-image-2", "size": "1024x1024" }\n', 'latin1')
     const project = await suite.project({ 'src/main.js': MAIN, 'src/e.imgprompt.json': latin1 })
     expectRefused(await failure(build(project.root)), 'src/e.imgprompt.json', '', 'UTF-8')
   })

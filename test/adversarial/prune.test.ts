@@ -24,7 +24,7 @@ const recordedKeys = async (project: TempProject, record: string) =>
     .split('\n')
     .filter((line) => /^[0-9a-f]{64}$/.test(line))
 
-const inline = (prompt: string) => ({ images: { inline: { prompt, model: 'gpt-image-2', size: '256x256' } } })
+const inline = (prompt: string) => ({ images: { inline: { prompt, model: 'gpt-image-2', size: '1024x1024' } } })
 
 async function appProject(): Promise<TempProject> {
   return suite.project({
@@ -34,9 +34,9 @@ async function appProject(): Promise<TempProject> {
       "import named from 'virtual:ai-image/inline'",
       'console.log(a, tool, named)',
     ].join('\n'),
-    'src/a.imgprompt.json': spec({ prompt: 'seen by everyone', model: 'gpt-image-2', size: '256x256' }),
+    'src/a.imgprompt.json': spec({ prompt: 'seen by everyone', model: 'gpt-image-2', size: '1024x1024' }),
     // A folder named build/ holding sources, not a build's output.
-    'build/tools/logo.imgprompt.json': spec({ prompt: 'a spec under build/', model: 'gpt-image-2', size: '256x256' }),
+    'build/tools/logo.imgprompt.json': spec({ prompt: 'a spec under build/', model: 'gpt-image-2', size: '1024x1024' }),
   })
 }
 
@@ -83,7 +83,7 @@ describe('prune keeps every entry a build uses', () => {
     const onlyBuilt = (await recordedKeys(project, record!)).find((key) => !discovered.some((row) => row.key === key))!
     const sidecar = path.join(project.root, '.ai-image', onlyBuilt.slice(0, 2), `${onlyBuilt}.json`)
     const honest = await readFile(sidecar, 'utf8')
-    await writeFile(sidecar, honest.replace('"width": 256', '"width": "(globalThis.pwned = 1)"'))
+    await writeFile(sidecar, honest.replace('"width": 1024', '"width": "(globalThis.pwned = 1)"'))
     const tampered = await aiImageCli(project.root, ['check'])
     expect(tampered.code).toBe(1)
     expect(tampered.stdout).toContain(`✗ .ai-image/builds/${record}  entry ${onlyBuilt.slice(0, 12)} of this build is corrupt: ${onlyBuilt}.json: images[0].width`)
@@ -95,7 +95,7 @@ describe('prune keeps every entry a build uses', () => {
   it('inline defaults, which change every key the command computes: the build\'s entries are kept', async () => {
     const project = await suite.project({
       'src/main.js': "import a from './a.imgprompt.json'\nconsole.log(a)\n",
-      'src/a.imgprompt.json': spec({ prompt: 'defaults from the bundler config', model: 'gpt-image-2', size: '256x256' }),
+      'src/a.imgprompt.json': spec({ prompt: 'defaults from the bundler config', model: 'gpt-image-2', size: '1024x1024' }),
     })
     expect((await tryViteBuild(project.root, suite.openaiEnv(), { defaults: { quality: 'low' } })).error).toBeUndefined()
     const all = await sidecars(project)
@@ -115,7 +115,7 @@ describe('prune keeps every entry a build uses', () => {
     expect((await stat(file)).mtimeMs).toBe(before.mtimeMs)
 
     // A frozen build that misses fails: its partial view of the keys must not replace the record.
-    await writeFile(path.join(project.root, 'src/a.imgprompt.json'), spec({ prompt: 'not generated yet', model: 'gpt-image-2', size: '256x256' }))
+    await writeFile(path.join(project.root, 'src/a.imgprompt.json'), spec({ prompt: 'not generated yet', model: 'gpt-image-2', size: '1024x1024' }))
     const failed = await tryViteBuild(project.root, { ...suite.openaiEnv(), CI: '1' }, inline('steady'))
     expect(failed.error?.message).toContain('CACHE_MISS_FROZEN')
     expect((await project.read(`.ai-image/builds/${record}`)).toString('utf8')).toBe(text)
@@ -124,7 +124,7 @@ describe('prune keeps every entry a build uses', () => {
   it('an SSR build keeps its own record beside the client build\'s', async () => {
     const project = await appProject()
     await project.write('src/server.js', "import named from 'virtual:ai-image/server-only'\nexport default named\n")
-    const options = { images: { ...inline('client').images, 'server-only': { prompt: 'rendered on the server', model: 'gpt-image-2', size: '256x256' } } }
+    const options = { images: { ...inline('client').images, 'server-only': { prompt: 'rendered on the server', model: 'gpt-image-2', size: '1024x1024' } } }
     expect((await tryViteBuild(project.root, suite.openaiEnv(), options)).error).toBeUndefined()
     const ssr = await tryViteBuild(project.root, suite.openaiEnv(), options, { build: { ssr: 'src/server.js', outDir: 'dist-server' } })
     expect(ssr.error).toBeUndefined()

@@ -207,10 +207,10 @@ describe('discovery of virtual imports (the ai-image command)', () => {
 describe('malformed queries in a real vite build', () => {
   it.each([
     ['virtual:ai-image/%E0%A4%A', 'virtual:ai-image/%E0%A4%A', '', 'percent-escape'],
-    ['virtual:ai-image?prompt=a&prompt=b&model=gpt-image-2&size=256x256', 'virtual:ai-image?prompt=a&prompt=b&', 'prompt', 'more than once'],
-    ['virtual:ai-image?prompt=a&emit=webp&emit.format=png&model=gpt-image-2&size=256x256', 'virtual:ai-image?prompt=a&emit=webp&', 'emit', 'emit.format='],
-    ['virtual:ai-image?prompt=a&__proto__=x&model=gpt-image-2&size=256x256', 'virtual:ai-image?prompt=a&__proto__=x&', '__proto__', 'not a known field'],
-    ['virtual:ai-image?prompt=%E0%A4%A&model=gpt-image-2&size=256x256', 'virtual:ai-image?prompt=', 'prompt', 'percent-escape'],
+    ['virtual:ai-image?prompt=a&prompt=b&model=gpt-image-2&size=1024x1024', 'virtual:ai-image?prompt=a&prompt=b&', 'prompt', 'more than once'],
+    ['virtual:ai-image?prompt=a&emit=webp&emit.format=png&model=gpt-image-2&size=1024x1024', 'virtual:ai-image?prompt=a&emit=webp&', 'emit', 'emit.format='],
+    ['virtual:ai-image?prompt=a&__proto__=x&model=gpt-image-2&size=1024x1024', 'virtual:ai-image?prompt=a&__proto__=x&', '__proto__', 'not a known field'],
+    ['virtual:ai-image?prompt=%E0%A4%A&model=gpt-image-2&size=1024x1024', 'virtual:ai-image?prompt=', 'prompt', 'percent-escape'],
   ])('%s fails with SPEC_INVALID and sends nothing', async (id, label, field, words) => {
     const project = await suite.project({ 'src/main.js': `import url from '${id}'\nconsole.log(url)\n` })
     const error = await failure(withEnv(suite.openaiEnv(), () => viteBuild(project.root)))
@@ -230,13 +230,13 @@ describe('placeholder images of any prompt', () => {
   it('renders a prompt of control characters and lone surrogates in a real build without a key', async () => {
     const project = await suite.project({
       'src/main.js': "import a, { width, alt } from './a.imgprompt.json'\nconsole.log(a, width, alt)\n",
-      'src/a.imgprompt.json': spec({ prompt: HOSTILE_PROMPT, model: 'gpt-image-2', size: '320x192' }),
+      'src/a.imgprompt.json': spec({ prompt: HOSTILE_PROMPT, model: 'gpt-image-2', size: '1280x768' }),
     })
     await withEnv({ OPENAI_API_KEY: undefined, AZURE_OPENAI_ENDPOINT: undefined, CI: undefined }, () => viteBuild(project.root))
     const image = (await project.list('dist/assets')).find((f) => /^a-[\w-]+\.png$/.test(f))!
     expect(image).toBeDefined()
     const meta = await sharp(await project.read(`dist/assets/${image}`)).metadata()
-    expect([meta.width, meta.height]).toEqual([320, 192])
+    expect([meta.width, meta.height]).toEqual([1280, 768])
     expect(suite.emulator.requests).toHaveLength(0)
   })
 

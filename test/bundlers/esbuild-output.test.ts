@@ -18,7 +18,7 @@ afterAll(() => Promise.all(projects.map((p) => p.remove())))
 async function project(): Promise<TempProject> {
   const created = await makeProject({
     'src/main.js': "import hero from './hero.imgprompt.json'\nexport const result = hero\n",
-    'src/hero.imgprompt.json': spec({ prompt: 'a kite', model: 'gpt-image-2', size: '320x256' }),
+    'src/hero.imgprompt.json': spec({ prompt: 'a kite', model: 'gpt-image-2', size: '1280x1024' }),
   })
   projects.push(created)
   return created
@@ -38,7 +38,7 @@ describe('esbuild output', () => {
     const result = await esbuild.build({ ...base(root), outdir: 'out', write: false, metafile: true, plugins: [aiImage({ provider: 'placeholder' })] })
     const image = result.outputFiles.find((f) => f.path.endsWith('.png'))!
     expect(path.relative(root, image.path)).toMatch(/^out[/\\]assets[/\\]hero-[0-9a-f]{8}\.png$/)
-    expect((await sharp(image.contents).metadata()).width).toBe(320)
+    expect((await sharp(image.contents).metadata()).width).toBe(1280)
     expect(image.hash).toMatch(/^[0-9a-f]{8}$/)
     const js = result.outputFiles.find((f) => f.path.endsWith('main.js'))!.text
     expect(js).toContain(`"/assets/${path.basename(image.path)}"`)

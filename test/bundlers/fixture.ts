@@ -8,11 +8,11 @@ import sharp from 'sharp'
 import type { AiImageOptions } from '../../src/types.js'
 import { makeProject, spec, type TempProject } from '../helpers/project.js'
 
-export const HERO = { prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '384x256' } as const
+export const HERO = { prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '1536x1024' } as const
 
 const MAIN = `import hero, { width, height, alt, srcset, placeholder, images, key } from './hero.imgprompt.json'
 import edited, { width as editedWidth, height as editedHeight } from './edited.imgprompt.json'
-import fox, { width as foxWidth, height as foxHeight } from 'virtual:ai-image?prompt=a%20red%20fox&model=gpt-image-2&size=256x256'
+import fox, { width as foxWidth, height as foxHeight } from 'virtual:ai-image?prompt=a%20red%20fox&model=gpt-image-2&size=1024x1024'
 import logo, { alt as logoAlt } from 'virtual:ai-image/logo'
 
 export const result = {
@@ -33,7 +33,7 @@ export interface FixtureResult {
 
 /** Plugin options of the fixture (the named image). */
 export const FIXTURE_OPTIONS: AiImageOptions = {
-  images: { logo: { prompt: 'a round logo', model: 'gpt-image-2', size: '256x256', alt: 'Logo' } },
+  images: { logo: { prompt: 'a round logo', model: 'gpt-image-2', size: '1024x1024', alt: 'Logo' } },
 }
 
 /** The invalid spec of the SPEC_INVALID test: 100 is no multiple of 16. */
@@ -47,7 +47,7 @@ export async function fixtureProject(): Promise<TempProject> {
   return makeProject({
     'src/main.js': MAIN,
     'src/hero.imgprompt.json': spec({ $schema: '../node_modules/unplugin-ai-image/dist/schema.json', ...HERO }),
-    'src/edited.imgprompt.json': spec({ prompt: 'paint it blue', model: 'gpt-image-2', size: '256x256', image: './input.png' }),
+    'src/edited.imgprompt.json': spec({ prompt: 'paint it blue', model: 'gpt-image-2', size: '1024x1024', image: './input.png' }),
     'src/input.png': await solidPng('#cc3333'),
     // Built only as the entry `src/broken.js`. Valid until the SPEC_INVALID test writes `BAD_SPEC` into it: a
     // build judges every spec of the project at its start (#13), so an invalid one would fail every build.

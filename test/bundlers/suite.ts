@@ -106,19 +106,19 @@ export function bundlerSuite(driver: Driver): void {
         'generations a round logo',
       ])
       const app = await loadApp(run)
-      expect(app.hero).toMatchObject({ width: 384, height: 256, alt: HERO.prompt, srcset: '', placeholder: undefined })
+      expect(app.hero).toMatchObject({ width: 1536, height: 1024, alt: HERO.prompt, srcset: '', placeholder: undefined })
       expect(app.hero.key).toMatch(/^[0-9a-f]{64}$/)
-      expect(app.hero.images).toEqual([{ src: app.hero.src, width: 384, height: 256 }])
-      expect(app.edited).toMatchObject({ width: 256, height: 256 })
-      expect(app.fox).toMatchObject({ width: 256, height: 256 })
+      expect(app.hero.images).toEqual([{ src: app.hero.src, width: 1536, height: 1024 }])
+      expect(app.edited).toMatchObject({ width: 1024, height: 1024 })
+      expect(app.fox).toMatchObject({ width: 1024, height: 1024 })
       expect(app.logo.alt).toBe('Logo')
 
       const js = await readFile(run.entry, 'utf8')
       const files = {
-        hero: await expectImage(driver, run, app.hero.src, 384, 256),
-        edited: await expectImage(driver, run, app.edited.src, 256, 256),
-        fox: await expectImage(driver, run, app.fox.src, 256, 256),
-        logo: await expectImage(driver, run, app.logo.src, 256, 256),
+        hero: await expectImage(driver, run, app.hero.src, 1536, 1024),
+        edited: await expectImage(driver, run, app.edited.src, 1024, 1024),
+        fox: await expectImage(driver, run, app.fox.src, 1024, 1024),
+        logo: await expectImage(driver, run, app.logo.src, 1024, 1024),
       }
       expect(files.hero).toMatch(/^assets\/hero-[\w-]+\.png$/)
       expect(files.edited).toMatch(/^assets\/edited-[\w-]+\.png$/)
@@ -181,17 +181,17 @@ export function bundlerSuite(driver: Driver): void {
         try {
           const built = async (outcome: BuildOutcome) => (outcome instanceof BuildFailed ? undefined : { run: outcome, app: await loadApp(outcome) })
           const first = await outcomes.until(built)
-          expect([first.app.hero.width, first.app.hero.height]).toEqual([384, 256])
+          expect([first.app.hero.width, first.app.hero.height]).toEqual([1536, 1024])
 
-          const taller = spec({ ...HERO, size: '256x384' })
+          const taller = spec({ ...HERO, size: '1024x1536' })
           const second = await outcomes.until(
             async (outcome) => {
               const next = await built(outcome)
-              return next && next.app.hero.height === 384 ? next : undefined
+              return next && next.app.hero.height === 1536 ? next : undefined
             },
             () => fixture.write('src/hero.imgprompt.json', taller),
           )
-          await expectImage(driver, second.run, second.app.hero.src, 256, 384)
+          await expectImage(driver, second.run, second.app.hero.src, 1024, 1536)
 
           const editsBefore = emulator.requests.filter((r) => r.operation === 'edits').length
           const green = await solidPng('#33cc33')
@@ -202,7 +202,7 @@ export function bundlerSuite(driver: Driver): void {
             },
             () => fixture.write('src/input.png', green),
           )
-          await expectImage(driver, third.run, third.app.edited.src, 256, 256)
+          await expectImage(driver, third.run, third.app.edited.src, 1024, 1024)
           // A new input is a new key: one more edits request, sending the new image.
           const edits = emulator.requests.filter((r) => r.operation === 'edits')
           expect(edits.length).toBe(editsBefore + 1)

@@ -35,7 +35,7 @@ describe.each([webpackDriver, rspackDriver])('$name leaves every other file to t
       'src/photo.png': photo,
       'src/data.json': '{ "answer": 42 }\n',
       'src/vendor/raw.imgprompt.json': spec({ prompt: 'not for the plugin', size: '1x1' }),
-      'src/hero.imgprompt.json': spec({ prompt: 'a kite', model: 'gpt-image-2', size: '256x256' }),
+      'src/hero.imgprompt.json': spec({ prompt: 'a kite', model: 'gpt-image-2', size: '1024x1024' }),
     })
     projects.push(project)
     const assetRule = { test: /\.png$/, type: 'asset/resource', generator: { filename: 'media/[name]-[contenthash:8][ext]' } }
@@ -44,7 +44,7 @@ describe.each([webpackDriver, rspackDriver])('$name leaves every other file to t
 
     expect(result.data).toEqual({ answer: 42 })
     expect(result.excluded).toEqual({ prompt: 'not for the plugin', size: '1x1' })
-    expect(result.width).toBe(256)
+    expect(result.width).toBe(1024)
     expect(result.photo).toMatch(/media\/photo-\w{8}\.png$/)
     expect((await readFile(assetFile(driver, run, result.photo))).equals(photo)).toBe(true)
     expect(result.hero).toMatch(/assets\/hero-[0-9a-f]{8}\.png$/)

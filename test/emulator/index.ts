@@ -16,10 +16,14 @@ import { isStreamFault, streamImages } from './sse.js'
 import { Traffic, type TrafficOptions } from './faults.js'
 import { answerHostile, isHostile, serveDownload, type DownloadKind } from './hostile.js'
 import { createBatchApi, type BatchApi, type BatchLimits } from './batch.js'
+import { answeredQuality, usageOf } from './usage.js'
+import { withC2pa } from './render.js'
 
 export { answers, type ScriptedAnswer } from './answers.js'
 export type { FaultKind, TrafficOptions } from './faults.js'
 export { bombPng, type EchoPlace, type DownloadKind } from './hostile.js'
+export { C2PA_MANIFEST, c2paOf } from './render.js'
+export { INPUT_IMAGE_TOKENS, PREVIEW_TOKENS, PROMPT_TOKENS, outputTokens, usageOf } from './usage.js'
 export type { BatchApi, BatchObject, BatchStatus, InputLine, LineOutcome } from './batch.js'
 
 export const TEST_OPENAI_KEY = 'sk-test.emulator.0123456789.abcdefXYZ'
@@ -80,6 +84,11 @@ export interface EmulatorOptions {
   noise?: boolean
   /** Limits of a Batch API input file (default: the official 50,000 lines and 200 MB). */
   batchLimits?: Partial<BatchLimits>
+  /**
+   * Sign every answered image with (fake) C2PA content credentials, as OpenAI does: a `caBX` chunk in a PNG, an
+   * APP11 JUMBF segment in a JPEG (`C2PA_MANIFEST`; `c2paOf` finds it in a file).
+   */
+  c2pa?: boolean
 }
 
 export interface Emulator {
@@ -278,17 +287,26 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const seed = `${body.prompt ?? ''}|${record.files.map((f) => f.sha256).join(',')}|${requests.length}`
     const images: string[] = []
     for (let i = 0; i < n; i++) {
-      images.push(base64Of(await renderImage({ seed: `${seed}|${i}`, width, height, format, transparent: body.background === 'transparent', noise: options.noise })))
+      const image = await renderImage({ seed: `${seed}|${i}`, width, height, format, transparent: body.background === 'transparent', noise: options.noise })
+      images.push(base64Of(options.c2pa ? withC2pa(image, format) : image))
     }
     const created = Math.floor(Date.now() / 1000)
-    const usage = { input_tokens: 50, output_tokens: 272 * n, total_tokens: 50 + 272 * n, input_tokens_details: { text_tokens: 50, image_tokens: 0 } }
+    const inputImages = record.files.filter((f) => f.field.startsWith('image')).length
+    const partials = body.stream === true ? Number(body.partial_images ?? 0) : 0
+    const usageFor = (count: number, withInput = true) => {
+      const usage = usageOf({ model, quality: body.quality, width, height, images: count, inputImages, previews: partials })
+      if (withInput) return usage
+      // The prompt and inputs are billed once per request: later events of a stream carry output tokens only.
+      return { ...usage, input_tokens: 0, total_tokens: usage.output_tokens, input_tokens_details: { text_tokens: 0, image_tokens: 0 } }
+    }
+    const usage = usageFor(n)
     const requestId = `req_${createHash('sha256').update(`${requests.length}`).digest('hex').slice(0, 16)}`
 
     if (body.stream === true) {
       await untilAnswer()
       bill(record)
       record.status = 200
-      const facts = { operation: record.operation, created, usage, partials: Number(body.partial_images ?? 0), requestId, width, height, format, seed, transparent: body.background === 'transparent' }
+      const facts = { operation: record.operation, created, usage: (i: number) => usageFor(1, i === 0), partials, requestId, width, height, format, seed, transparent: body.background === 'transparent' }
       const sent = await streamImages(res, images, facts, isStreamFault(scripted) ? scripted : undefined)
       Object.assign(record, { partials: sent.partials, returned: sent.completed })
       return
@@ -297,10 +315,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
     if (scripted?.kind === 'truncated-base64') images[0] = images[0]!.slice(0, Math.floor(images[0]!.length / 2) + 1)
     const data = images.map((b64_json) => ({ b64_json, ...(model.startsWith('dall-e-3') ? { revised_prompt: `revised: ${body.prompt}` } : {}) }))
+    // OpenAI echoes what it made (ImagesResponse); Azure's answer is created, data (with content-filter results)
+    // and usage, without the echo (REST spec inference 2025-04-01-preview, examples/image_edits.json).
+    const echo = { size: `${width}x${height}`, quality: answeredQuality(body.quality), background: body.background === 'transparent' ? 'transparent' : 'opaque', output_format: format }
     const payload = {
       created,
       data: record.api === 'azure' ? data.map((d) => ({ ...d, content_filter_results: {}, prompt_filter_results: {} })) : data,
-      ...(gpt ? { usage, size: `${width}x${height}`, quality: 'high', background: 'opaque', output_format: format } : {}),
+      ...(gpt ? { usage, ...(record.api === 'azure' ? {} : echo) } : {}),
     }
     // Serialized before the wait, so the latency is the whole time to the answer.
     const text = scripted?.kind === 'not-json' ? '{"created": 1, "data": [{"b64_json": "iVBO' : jsonWithImages(payload, images)
@@ -405,12 +426,23 @@ function filesAsBinary(record: RecordedRequest): Record<string, unknown> {
   return out
 }
 
-/** What Azure OpenAI refuses beyond the OpenAI schema (API-FACTS.md "Azure OpenAI"). */
+/**
+ * What Azure OpenAI refuses beyond the OpenAI schema (API-FACTS.md "Azure OpenAI": output png/jpeg, edit inputs
+ * png/jpg; Azure's image generation how-to guide: GPT image qualities low/medium/high and the listed sizes,
+ * without `auto`).
+ */
 function checkAzure(record: RecordedRequest, body: Record<string, unknown>): HttpAnswer | undefined {
   if (record.operation === 'variations') return { status: 404, body: { error: { code: '404', message: 'Resource not found' } } }
   if (!record.url.startsWith('/openai/v1/') && !record.apiVersion) return answers.invalidParameter('api-version', 'Missing required query parameter api-version.')
   if (body.moderation !== undefined) return answers.invalidParameter('moderation', "Unknown parameter: 'moderation'.")
   if (body.output_format === 'webp') return answers.invalidParameter('output_format', "Invalid value: 'webp'. Supported values are: 'png' and 'jpeg'.")
+  if (body.quality === 'auto') return answers.invalidParameter('quality', "Invalid value: 'auto'. Supported values are: 'low', 'medium', 'high', 'standard' and 'hd'.")
+  if (body.size === 'auto') return answers.invalidParameter('size', "Invalid value: 'auto'. Supported values are: '1024x1024', '1024x1536', '1536x1024', '1792x1024' and '1024x1792'.")
+  for (const file of record.files) {
+    if (file.type !== 'image/png' && file.type !== 'image/jpeg') {
+      return answers.invalidParameter(file.field, `Invalid file '${file.field}': only png and jpg images are supported.`)
+    }
+  }
   return undefined
 }
 

@@ -26,7 +26,8 @@ export interface StreamFacts {
   operation: 'generations' | 'edits' | 'variations'
   requestId: string
   created: number
-  usage: object
+  /** The usage of the `completed` event of image `i` (the request's input tokens on the first). */
+  usage: (i: number) => object
   partials: number
   width: number
   height: number
@@ -74,7 +75,7 @@ export async function streamImages(res: ServerResponse, images: readonly string[
       break
     }
     sent.completed.push(sha256(Buffer.from(b64, 'base64')))
-    await emit('completed', { b64_json: b64, ...common, usage: facts.usage })
+    await emit('completed', { b64_json: b64, ...common, usage: facts.usage(i) })
   }
   res.end()
   return sent

@@ -37,7 +37,7 @@ export function makeService(emulator: Emulator, project: TempProject, options: A
 export async function specProject(count: number, fields: Record<string, unknown> = {}, prefix = 's'): Promise<{ project: TempProject; refs: SpecRef[] }> {
   const files: Record<string, string> = {}
   for (let i = 0; i < count; i++) {
-    files[`src/${prefix}${i}.imgprompt.json`] = spec({ prompt: `picture number ${i}`, model: 'gpt-image-2', size: '256x256', ...fields })
+    files[`src/${prefix}${i}.imgprompt.json`] = spec({ prompt: `picture number ${i}`, model: 'gpt-image-2', size: '1024x1024', ...fields })
   }
   const project = await makeProject(files)
   return { project, refs: refsOf(project, Object.keys(files)) }

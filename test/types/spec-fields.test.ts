@@ -117,6 +117,7 @@ describe('the validator and the recipe come from the table', () => {
       widths: EMIT_FIELDS.widths.default.value,
       placeholder: EMIT_FIELDS.placeholder.default.value,
       background: EMIT_FIELDS.background.default.value,
+      metadata: EMIT_FIELDS.metadata.default.value,
     })
     expect(validate({ prompt: 'x', output_format: 'jpeg' }).request.output_compression).toBe(SPEC_FIELDS.output_compression.default.value)
   })

@@ -25,6 +25,8 @@ export interface ListedSpec {
   estimatedUSD: number | null
   /** Output tokens the API reported, from the sidecar (hits). */
   recordedTokens: number | null
+  /** What the entry cost, from the sidecar (hits): from the answers' usage, or estimated where they had none (#12). */
+  recordedCost: { usd: number; basis: 'usage' | 'estimate' } | null
   note?: string
 }
 
@@ -34,7 +36,7 @@ export async function list(project: Project, output: Output, options: { json: bo
   const rows: ListedSpec[] = []
   for (const [i, entry] of plan.entries()) {
     if (entry.status === 'invalid') {
-      rows.push({ file: entry.label, key: null, model: null, size: null, n: null, status: 'invalid', estimatedUSD: null, recordedTokens: null, note: describeErrorOf(entry.label, entry.error) })
+      rows.push({ file: entry.label, key: null, model: null, size: null, n: null, status: 'invalid', estimatedUSD: null, recordedTokens: null, recordedCost: null, note: describeErrorOf(entry.label, entry.error) })
       continue
     }
     const spec = await service.loadSpec(project.specs[i]!.ref)
@@ -51,6 +53,7 @@ export async function list(project: Project, output: Output, options: { json: bo
       status: entry.status,
       estimatedUSD: roundUSD(service.estimate(spec).usd),
       recordedTokens: typeof tokens === 'number' ? tokens : null,
+      recordedCost: sidecar?.cost ? { ...sidecar.cost } : null,
       ...(entry.pending ? { batch: batchOf(entry.pending) } : {}),
       ...(entry.note || entry.pending ? { note: entry.note ?? `pending in batch ${entry.pending!.batch}, submitted ${formatAge(entry.pending!.ageSeconds)} ago` } : {}),
     })
@@ -70,7 +73,9 @@ export async function list(project: Project, output: Output, options: { json: bo
     r.size ?? '-',
     r.status,
     r.estimatedUSD === null ? (r.status === 'invalid' ? '-' : 'no price') : `${formatUSD(r.estimatedUSD)} est.`,
-    r.recordedTokens === null ? '' : `${r.recordedTokens} tokens`,
+    [r.recordedTokens === null ? '' : `${r.recordedTokens} tokens`, r.recordedCost ? `${formatUSD(r.recordedCost.usd)} ${r.recordedCost.basis === 'usage' ? 'from usage' : 'est.'}` : '']
+      .filter(Boolean)
+      .join(', '),
   ])
   const header = ['SPEC', 'KEY', 'MODEL', 'SIZE', 'STATUS', 'COST', 'RECORDED']
   const widths = header.map((h, c) => Math.max(h.length, ...table.map((row) => row[c]!.length)))

@@ -17,7 +17,7 @@ import { AiImageError } from '../errors.js'
 import { IMAGE_LIMITS } from '../image-format.js'
 import { badResponse } from '../providers/decode.js'
 import { decodeOpenAIBase64 } from '../providers/openai/wire-decode.js'
-import { openaiErrorFromResponse } from '../providers/openai/wire-errors.js'
+import { openaiErrorFromResponse, statusOfApiError } from '../providers/openai/wire-errors.js'
 import type { ProviderImage } from '../providers/types.js'
 import { modelCapabilities, parseSize } from '../spec/models.js'
 import { serverText } from './objects.js'
@@ -124,8 +124,12 @@ export class ResultReader {
       if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
         throw badResponse(ref.label, `the batch answer has no valid status_code`, requestId)
       }
-      if (status >= 200 && status < 300) return { ...ref, kind: 'images', ...this.images(ref, response.body, requestId) }
       const headers = requestId ? { 'x-request-id': requestId } : {}
+      // A body carrying `error` is that error, whatever the status says (never "no data").
+      if (status >= 200 && status < 300 && isObject(response.body) && isObject(response.body.error)) {
+        return { ...ref, kind: 'error', error: openaiErrorFromResponse(statusOfApiError(response.body.error), headers, errorBodyText(response.body), ref.label) }
+      }
+      if (status >= 200 && status < 300) return { ...ref, kind: 'images', ...this.images(ref, response.body, requestId) }
       return { ...ref, kind: 'error', error: openaiErrorFromResponse(status, headers, errorBodyText(response.body), ref.label) }
     }
     if (isObject(error)) {

@@ -35,6 +35,15 @@ export interface SidecarImage {
   revised_prompt?: string
 }
 
+/** What an entry cost: from the answers' token `usage`, or estimated from the price table (DESIGN.md, cache layout). */
+export interface SidecarCost {
+  usd: number
+  basis: 'usage' | 'estimate'
+}
+
+/** More than any one entry can cost (ten of the dearest images): a figure past it is no cost. */
+const MAX_ENTRY_USD = 1000
+
 export interface Sidecar {
   version: number
   key: string
@@ -52,8 +61,11 @@ export interface Sidecar {
   usage: Record<string, unknown> | null
   request_id: string | null
   images: SidecarImage[]
-  /** What the entry cost (DESIGN.md, cache layout): from the answer's usage, or the table's estimate. Absent in older entries. */
-  cost?: { usd: number; basis: 'usage' | 'estimate' }
+  /**
+   * What the entry cost (DESIGN.md, cache layout): from the answers' usage, or the table's estimate. Absent when
+   * nothing could price it, and in entries written before costs were recorded.
+   */
+  cost?: SidecarCost
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string }
@@ -135,12 +147,12 @@ export function checkSidecar(value: unknown, key: string): Checked<Sidecar> {
     return refuse(key, `"revised_prompt" must be null or a string, got ${showValue(value.revised_prompt)}`)
   }
   if (value.usage !== null && !isPlainObject(value.usage)) return refuse(key, `"usage" must be null or an object, got ${showValue(value.usage)}`)
+  const cost = checkCost(value.cost)
+  if (cost === false) {
+    return refuse(key, `"cost" must be { usd: a number >= 0, basis: "usage" | "estimate" } (at most $${MAX_ENTRY_USD} an entry), got ${showValue(value.cost)}`)
+  }
   if (value.request_id !== null && typeof value.request_id !== 'string') {
     return refuse(key, `"request_id" must be null or a string, got ${showValue(value.request_id)}`)
-  }
-  const cost = value.cost
-  if (cost !== undefined && !(isPlainObject(cost) && typeof cost.usd === 'number' && Number.isFinite(cost.usd) && cost.usd >= 0 && (cost.basis === 'usage' || cost.basis === 'estimate'))) {
-    return refuse(key, `"cost" must be { usd: a number >= 0, basis: "usage" | "estimate" }, got ${showValue(cost)}`)
   }
   if (value.images.length !== n) {
     return refuse(key, `"images" lists ${value.images.length} image${value.images.length === 1 ? '' : 's'}, but request.n is ${n}`)
@@ -165,7 +177,7 @@ export function checkSidecar(value: unknown, key: string): Checked<Sidecar> {
     usage: value.usage === null ? null : structuredClone(value.usage),
     request_id: value.request_id as string | null,
     images,
-    ...(isPlainObject(cost) ? { cost: { usd: cost.usd as number, basis: cost.basis as 'usage' | 'estimate' } } : {}),
+    ...(cost ? { cost } : {}),
   }
   const { endpoint, inputs, mask, seed } = sidecar
   if (computeKey({ endpoint, request: sidecar.request, inputs, mask, seed }) !== key) {
@@ -187,6 +199,16 @@ function checkRequest(value: unknown): Checked<KeyedRequest & { n: number }> {
   const n = request.n
   if (!isPositiveInteger(n) || n > MAX_CANDIDATES) return { ok: false, reason: `request.n must be an integer from 1 to ${MAX_CANDIDATES}, got ${showValue(n)}` }
   return { ok: true, value: request as KeyedRequest & { n: number } }
+}
+
+/** A sidecar's `cost` (undefined when absent), or false when it is anything but `{ usd, basis }`. */
+function checkCost(value: unknown): SidecarCost | undefined | false {
+  if (value === undefined) return undefined
+  if (!isPlainObject(value)) return false
+  const { usd, basis } = value
+  if (typeof usd !== 'number' || !Number.isFinite(usd) || usd < 0 || usd > MAX_ENTRY_USD) return false
+  if (basis !== 'usage' && basis !== 'estimate') return false
+  return { usd, basis }
 }
 
 function checkProvider(value: unknown): Sidecar['provider'] | undefined {

@@ -257,8 +257,9 @@ export class CacheStore {
 export function sidecarFor(
   key: string,
   material: KeyMaterial,
-  facts: Pick<Sidecar, 'provider' | 'created' | 'revised_prompt' | 'usage' | 'request_id' | 'images'>,
+  facts: Pick<Sidecar, 'provider' | 'created' | 'revised_prompt' | 'usage' | 'request_id' | 'images' | 'cost'>,
 ): Sidecar {
+  const { cost, ...rest } = facts
   return {
     version: SIDECAR_VERSION,
     key,
@@ -267,7 +268,8 @@ export function sidecarFor(
     inputs: [...material.inputs],
     mask: material.mask,
     seed: material.seed,
-    ...facts,
+    ...rest,
+    ...(cost ? { cost } : {}),
   }
 }
 

@@ -24,6 +24,11 @@ export interface EmitRecipe {
   placeholder: PlaceholderKind
   /** Colour a transparent image is flattened onto when the format has no alpha (JPEG). */
   background: string
+  /**
+   * `keep`: every file the pipeline encodes carries the XMP provenance mark, and a PNG with the provider's C2PA
+   * manifest is not recompressed; `strip`: neither (`emit.metadata`).
+   */
+  metadata: 'keep' | 'strip'
 }
 
 /** The format of a cached image's MIME type; the sidecar's MIME type was checked when it was read. */
@@ -41,6 +46,7 @@ export function recipeFor(emit: NormalizedEmit, sourceMime: string, picked: bool
     widths: picked ? [...emit.widths] : [],
     placeholder: picked ? emit.placeholder : 'none',
     background: emit.background,
+    metadata: emit.metadata ?? 'keep',
   }
 }
 

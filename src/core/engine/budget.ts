@@ -1,9 +1,10 @@
 /**
  * `budget.maxImages` / `budget.maxUSD`: checked right before every paid call (first tries and retries
  * alike), so a build stops BEFORE the call that would pass a limit, never after. A call reserves its images
- * and estimated dollars; a success, or a failure the server may have billed (timeout, dropped answer), keeps
- * the reservation; any other failure gives it back. Once a call is refused, the build stops paying: every
- * later miss is refused too, and all of them are listed.
+ * and an estimate that errs high; as its answer arrives, the actual cost from the answer's `usage` replaces
+ * the estimate (so the budget counts what was spent). A success, or a failure the server may have billed
+ * (timeout, dropped answer), keeps the reservation; any other failure gives it back. Once a call is refused,
+ * the build stops paying: every later miss is refused too, and all of them are listed.
  */
 import { AiImageError } from '../errors.js'
 import { formatUSD } from './cost.js'
@@ -13,7 +14,7 @@ export interface PaidCall {
   label: string
   /** Images the call asks for. */
   images: number
-  /** Estimated USD of the call; undefined when the model has no price. */
+  /** Estimated USD of the call, erring high; undefined when the model has no price. */
   usd: number | undefined
 }
 
@@ -23,17 +24,19 @@ export interface BudgetLimits {
 }
 
 export interface BudgetTicket {
-  /** The call was (or may have been) billed. */
-  spend(): void
+  /** The call was (or may have been) billed: `actualUSD` (from the answer's usage) replaces the estimate when known. */
+  spend(actualUSD?: number): void
   /** The call certainly cost nothing. */
   release(): void
 }
 
 export class Budget {
-  /** Images and USD of calls that were billed or may have been, plus those in flight. */
+  /** Images and USD of calls that were billed or may have been (their actual cost where known), plus those in flight. */
   private images = 0
   private usd = 0
   private stopReason: string | undefined
+  /** Calls reserved and not settled yet: one settles when its answer (or failure) is in. */
+  private readonly unsettled = new Set<Promise<void>>()
   /** Specs refused by the budget in this build, in order. */
   readonly refused: string[] = []
 
@@ -51,6 +54,19 @@ export class Budget {
     return this.limits.maxImages !== undefined || this.limits.maxUSD !== undefined
   }
 
+  /**
+   * Reserve a call's share once the calls in flight that stand in its way have settled (their actual cost,
+   * usually below their estimate, replaces it), or throw BUDGET_EXCEEDED without sending it. Waiting is safe:
+   * a call in flight settles without this one (its slot is already given back, or it holds its own), and
+   * within the provider's timeout.
+   */
+  async reserveSettled(call: PaidCall): Promise<BudgetTicket> {
+    while (this.stopReason === undefined && this.unsettled.size > 0 && this.check(call) !== undefined) {
+      await Promise.race(this.unsettled)
+    }
+    return this.reserve(call)
+  }
+
   /** Reserve a call's share, or throw BUDGET_EXCEEDED without sending it. */
   reserve(call: PaidCall): BudgetTicket {
     const problem = this.stopReason ?? this.check(call)
@@ -65,15 +81,25 @@ export class Budget {
     this.images += call.images
     this.usd += call.usd ?? 0
     let settled = false
+    let settle!: () => void
+    const done = new Promise<void>((resolve) => (settle = resolve))
+    this.unsettled.add(done)
+    const close = () => {
+      settled = true
+      this.unsettled.delete(done)
+      settle()
+    }
     return {
-      spend: () => {
-        settled = true
+      spend: (actualUSD) => {
+        if (settled) return
+        if (actualUSD !== undefined && Number.isFinite(actualUSD) && actualUSD >= 0) this.usd += actualUSD - (call.usd ?? 0)
+        close()
       },
       release: () => {
         if (settled) return
-        settled = true
         this.images -= call.images
         this.usd -= call.usd ?? 0
+        close()
       },
     }
   }
@@ -104,7 +130,7 @@ export class Budget {
       if (call.usd === undefined) return 'its cost cannot be estimated (no price for its model) while budget.maxUSD is set; add the model to the `prices` option'
       // A hair of tolerance so that sums of table prices meet a limit set to exactly their total.
       if (this.usd + call.usd > maxUSD + 1e-9) {
-        return `an estimated ${formatUSD(call.usd)} more would pass budget.maxUSD = ${formatUSD(maxUSD)} (${formatUSD(this.usd)} already estimated in this build)`
+        return `an estimated ${formatUSD(call.usd)} more would pass budget.maxUSD = ${formatUSD(maxUSD)} (${formatUSD(this.usd)} already spent or reserved in this build)`
       }
     }
     return undefined

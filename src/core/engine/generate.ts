@@ -25,11 +25,11 @@ import { pixelBound } from '../providers/limits.js'
 import { renderPlaceholders } from '../providers/placeholder/provider.js'
 import { addUsage } from '../providers/usage.js'
 import type { ImageProvider, PartialFrame, ProviderRequest } from '../providers/types.js'
-import type { PriceOverrides } from './cost.js'
 import { redactDeep } from '../secrets.js'
 import type { ValidatedSpec } from '../spec/validate.js'
 import type { Budget } from './budget.js'
-import { estimateCost } from './cost.js'
+import { costFromUsage, estimateCost, roundUSD, type PriceOverrides } from './cost.js'
+import type { SidecarCost } from '../cache/entry.js'
 import { checkInputs } from './inputs.js'
 import type { PreparedSpec, ResolvedImage, ResolvedImageFile } from './prepare.js'
 import type { Progress } from './progress.js'
@@ -73,6 +73,13 @@ export interface EngineDeps {
 /** One request of a generation: which candidates (indices of `n`) it asks for. */
 interface PlannedCall {
   indices: number[]
+}
+
+/** What the calls of one generation cost: priced from usage, and the images whose answers had none. */
+interface GenerationCost {
+  usageUSD: number
+  usageImages: number
+  imagesWithoutUsage: number
 }
 
 export class ImageEngine {
@@ -140,7 +147,7 @@ export class ImageEngine {
   }
 
   private providerOf(): Promise<ImageProvider> {
-    return (this.provider ??= createProvider(this.deps.options.provider, this.deps.options))
+    return (this.provider ??= createProvider(this.deps.options.provider, { ...this.deps.options, notice: (message) => this.deps.log.warnOnce(message) }))
   }
 
   private async renderPlaceholder(prepared: PreparedSpec): Promise<ResolvedImage> {
@@ -166,6 +173,7 @@ export class ImageEngine {
     // Provider-specific restrictions fail before any lock, request or spending.
     provider.checkSpec(spec)
     await checkInputs(spec, prepared.inputs, prepared.mask)
+    provider.checkInputs?.(spec, prepared.inputs)
     await (this.housekeeping ??= this.cleanLeftovers())
 
     const total = Number(spec.request.n)
@@ -240,6 +248,8 @@ export class ImageEngine {
       files[index] = { data: image.data, sha256: image.sha256, width: image.width, height: image.height, mime: image.mime, ...(image.token ? { token: image.token } : {}) }
     }
     const missing = [...Array(total).keys()].filter((i) => !records[i])
+    // Candidates of an earlier run count as priced by its usage, when the journal kept one.
+    const spent: GenerationCost = { usageUSD: 0, usageImages: 0, imagesWithoutUsage: state.usage ? 0 : total - missing.length }
     // The entry's folder must take the images before any of them is paid for (a read-only cache, a file or
     // a link in its place is an error now, not a paid image that cannot be stored).
     if (missing.length > 0) await draft.prepare()
@@ -254,7 +264,7 @@ export class ImageEngine {
     const outcomes = await Promise.allSettled(
       calls.map(async (call) => {
         try {
-          await this.runCall(prepared, provider, call, draft, records, files)
+          await this.runCall(prepared, provider, call, draft, records, files, spent)
           finish(call.indices.length, true)
         } catch (error) {
           finish(call.indices.length, false)
@@ -270,6 +280,7 @@ export class ImageEngine {
       created: state.created || Math.floor(Date.now() / 1000),
       revised_prompt: records.find((r) => r.revised_prompt)?.revised_prompt ?? null,
       usage: state.usage,
+      cost: this.entryCost(spec, state.usage, spent),
       request_id: state.request_ids.length ? state.request_ids.join(', ') : null,
       images: records,
     }))
@@ -285,6 +296,20 @@ export class ImageEngine {
     return { key, spec, hit: false, placeholder: false, sidecar, images: files }
   }
 
+  /**
+   * The sidecar's `cost`: from the usage of every answer (basis `usage`), else with an estimate for the images
+   * whose answers had none (basis `estimate`); undefined when neither can be priced.
+   */
+  private entryCost(spec: ValidatedSpec, usage: Record<string, unknown> | null, spent: GenerationCost): SidecarCost | undefined {
+    const { prices } = this.deps.options
+    const total = Number(spec.request.n)
+    const fromUsage = spent.imagesWithoutUsage < total ? costFromUsage(spec.model, usage, prices) : undefined
+    if (fromUsage && spent.imagesWithoutUsage === 0) return { usd: roundUSD(fromUsage.usd), basis: 'usage' }
+    const rest = estimateCost(spec, prices, fromUsage ? spent.imagesWithoutUsage : total).usd
+    if (rest === undefined) return undefined
+    return { usd: roundUSD((fromUsage?.usd ?? 0) + rest), basis: 'estimate' }
+  }
+
   /** One paid request through the scheduler; its images land in the cache and the journal at once. */
   private async runCall(
     prepared: PreparedSpec,
@@ -293,12 +318,15 @@ export class ImageEngine {
     draft: EntryDraft,
     records: SidecarImage[],
     files: ResolvedImageFile[],
+    spent: GenerationCost,
   ): Promise<void> {
     const { spec, key } = prepared
     const n = call.indices.length
     const request = this.providerRequest(prepared, n)
-    const paid = { label: spec.label, images: n, usd: estimateCost(spec, this.deps.options.prices, n).usd }
-    const result = await this.scheduler.run(paid, async ({ signal, release }) => {
+    const { prices } = this.deps.options
+    // The budget reserves an estimate that errs high (prompt, inputs, previews) and counts the actual cost once the answer says it.
+    const paid = { label: spec.label, images: n, usd: estimateCost(spec, prices, n).usd }
+    const result = await this.scheduler.run(paid, async ({ signal, release, charge }) => {
       this.deps.onDispatch?.(key)
       const answer = await provider.generate(request, {
         signal,
@@ -306,6 +334,8 @@ export class ImageEngine {
         onPartial: (frame) => this.deps.onPartial?.(key, { ...frame, index: call.indices[frame.index] ?? frame.index }),
       })
       release()
+      const actual = costFromUsage(spec.model, answer.usage, prices)
+      if (actual) charge(actual.usd)
       if (answer.images.length !== n) {
         throw new AiImageError('BAD_RESPONSE', `asked for ${n} image(s), got ${answer.images.length}`, {
           file: spec.label,
@@ -347,6 +377,15 @@ export class ImageEngine {
     state.created ||= answer.created
     if (answer.requestId) state.request_ids.push(answer.requestId)
     this.stats.tokens += totalTokens(answer.usage)
+    const actual = costFromUsage(spec.model, answer.usage, prices)
+    if (actual) {
+      spent.usageUSD += actual.usd
+      spent.usageImages += n
+      this.stats.actualUSD += actual.usd
+      this.stats.usagePricedImages += n
+    } else {
+      spent.imagesWithoutUsage += n
+    }
     await draft.save()
   }
 
@@ -367,6 +406,7 @@ export class ImageEngine {
       key,
       endpoint: spec.endpoint,
       params: { ...spec.request, n },
+      userSet: spec.userSet,
       inputs: prepared.inputs.map(({ name, data, mime }) => ({ name, data, mime })),
       ...(prepared.mask ? { mask: { name: prepared.mask.name, data: prepared.mask.data, mime: prepared.mask.mime } } : {}),
       ...(spec.transport.user === undefined ? {} : { user: spec.transport.user }),

@@ -30,8 +30,12 @@ export class RunStats {
   possiblyBilledUSD = 0
   /** `total_tokens` reported by the API for the images generated. */
   tokens = 0
-  /** Estimated USD of the images generated (priced images only). */
+  /** Estimated USD of the images generated (priced images only): what the price table said before each call. */
   estimatedUSD = 0
+  /** USD of the images generated, from the token `usage` of their answers (the actual cost). */
+  actualUSD = 0
+  /** Generated images whose answers' usage was priced into `actualUSD`. */
+  usagePricedImages = 0
   /** Generated images whose model has no price. */
   unpricedImages = 0
   /** When the first request of this build was sent (epoch ms). */
@@ -63,6 +67,8 @@ export class RunStats {
       possiblyBilledUSD: this.possiblyBilledUSD,
       tokens: this.tokens,
       estimatedUSD: this.estimatedUSD,
+      actualUSD: this.actualUSD,
+      usagePricedImages: this.usagePricedImages,
       unpricedImages: this.unpricedImages,
       elapsedMs: startedAt === undefined ? 0 : (finishedAt ?? Date.now()) - startedAt,
     }
@@ -74,7 +80,10 @@ export type RunSummary = Omit<
   'startedAt' | 'finishedAt'
 > & { elapsedMs: number }
 
-/** One line: `generated 12 images for 12 specs, 40 cache hits, 3 retries, 3,264 tokens, estimated cost $0.408`. */
+/**
+ * One line: `generated 12 images for 12 specs, 40 cache hits, 3 retries, 3,264 tokens, estimated cost $0.408,
+ * actual cost $0.381 (from usage)`.
+ */
 export function formatSummary(s: RunSummary): string {
   const parts = [`generated ${plural(s.images, 'image')} for ${plural(s.generated, 'spec')} in ${formatMs(s.elapsedMs)}`]
   if (s.resumedImages) parts.push(`${plural(s.resumedImages, 'image')} resumed from an interrupted run`)
@@ -84,6 +93,10 @@ export function formatSummary(s: RunSummary): string {
   parts.push(`${s.tokens.toLocaleString('en-US')} tokens`)
   let cost = `estimated cost ${formatUSD(s.estimatedUSD)}`
   if (s.unpricedImages) cost += ` (not counting ${plural(s.unpricedImages, 'image')} of models without a price: see the \`prices\` option)`
+  if (s.usagePricedImages) {
+    const without = s.images - s.usagePricedImages
+    cost += `, actual cost ${formatUSD(s.actualUSD)} (from usage${without > 0 ? `; ${plural(without, 'image')} whose answer had no usage not included` : ''})`
+  }
   if (s.possiblyBilledFailures) {
     cost += `; ${plural(s.possiblyBilledFailures, 'failed attempt')} may also have been billed (up to ${formatUSD(s.possiblyBilledUSD)})`
   }

@@ -48,6 +48,11 @@ export interface AttemptInfo {
    * which calls it once the answer's body is read; called at the latest when the attempt settles.
    */
   release(): void
+  /**
+   * The answer is in and says what it cost (from its `usage`): the budget counts that instead of the call's
+   * estimate, whether the attempt then succeeds or fails after being billed.
+   */
+  charge(usd: number): void
 }
 
 /** Rate limiting met by one call: for backoff without hints and for the deadline. */
@@ -127,7 +132,7 @@ export class Scheduler {
       async () => {
         waitSignal.throwIfAborted()
         await this.gate.pass(call.images, waitSignal)
-        const ticket = this.options.budget?.reserve(call)
+        const ticket = await this.options.budget?.reserveSettled(call)
         this.stats.requests++
         this.stats.startedAt ??= this.clock.now()
         this.active++
@@ -143,15 +148,17 @@ export class Scheduler {
         })
         // Once sent, a call is not cancelled with the queue: it is paid for, so its answer is kept.
         const timeout = AbortSignal.timeout(this.options.timeout)
-        const info = { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, attempt: n, release }
+        let charged: number | undefined
+        const charge = (usd: number) => void (charged = usd)
+        const info = { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, attempt: n, release, charge }
         outcome = attempt(info).then(
           (result) => {
-            ticket?.spend()
+            ticket?.spend(charged)
             return result
           },
           (error: unknown) => {
             if (isAiImageError(error) && error.possiblyBilled) {
-              ticket?.spend()
+              ticket?.spend(charged)
               this.stats.possiblyBilledFailures++
               this.stats.possiblyBilledUSD += call.usd ?? 0
             } else {

@@ -22,8 +22,13 @@ export interface ProviderRequest {
   /** Cache key of the spec (the placeholder provider colours by it). */
   key: string
   endpoint: Endpoint
-  /** Images API body fields (model, prompt, n for this call, size, …), defaults filled in. */
+  /** Images API body fields (model, prompt, n for this call, size, …), defaults filled in (as keyed). */
   params: Readonly<Record<string, string | number>>
+  /**
+   * The names of `params` the user set (`model` and `prompt` included): only these go on the wire, plus a
+   * default the API would otherwise fill in differently (so the answer is the keyed request's). Absent: all.
+   */
+  userSet?: readonly string[]
   inputs: readonly ProviderInput[]
   mask?: ProviderInput
   user?: string
@@ -69,6 +74,8 @@ export interface ImageProvider {
   describe(model: string): { kind: string; deployment?: string }
   /** Provider-specific restrictions, checked before any spending (SPEC_INVALID). */
   checkSpec(spec: ValidatedSpec): void
+  /** Provider-specific rules for the input images of an edit (their real types), checked before any spending. */
+  checkInputs?(spec: ValidatedSpec, inputs: ReadonlyArray<{ field: string; name: string; mime: string }>): void
   generate(request: ProviderRequest, context: AttemptContext): Promise<ProviderResult>
   close(): Promise<void>
 }
@@ -79,6 +86,8 @@ export interface ProviderTransport {
   timeout: number
   /** Requests in flight at once (the connection pool holds twice as many). */
   concurrency: number
+  /** Says something once to the user (the build's logger): a setting the provider does not follow, and why. */
+  notice?: (message: string) => void
 }
 
 /** How a provider's options and environment variables resolve into its config (its `config.ts`). */

@@ -38,6 +38,11 @@ export type FieldDef = FieldType & {
   /** May appear in the plugin option `defaults`. */
   defaultable?: boolean
   default?: FieldDefault
+  /**
+   * The value that asks for nothing (`stream: false`): accepted on every model, even one that does not take
+   * the field, and never sent.
+   */
+  neutral?: string | number | boolean
 }
 
 const SIZE_PATTERN = /^(auto|\d{1,5}x\d{1,5})$/
@@ -69,6 +74,14 @@ export const EMIT_FIELDS = {
     minLength: 1,
     default: { kind: 'value', value: '#ffffff' },
     description: "Colour a transparent image is flattened onto when emitted as JPEG. Default '#ffffff'.",
+  },
+  metadata: {
+    type: 'string',
+    enum: ['keep', 'strip'],
+    default: { kind: 'value', value: 'keep' },
+    description:
+      "'keep': every re-encoded or resized file carries XMP marking it AI-generated (IPTC digital source type trainedAlgorithmicMedia), " +
+      "and a PNG carrying the provider's C2PA content credentials is emitted byte for byte. 'strip' opts out. Default 'keep'.",
   },
 } as const satisfies Readonly<Record<string, FieldDef>>
 
@@ -185,6 +198,7 @@ export const SPEC_FIELDS = {
     api: true,
     defaultable: true,
     default: { kind: 'value', value: false },
+    neutral: false,
     description: 'Stream partial previews (GPT image models). Not part of the cache key.',
   },
   partial_images: {
@@ -194,6 +208,7 @@ export const SPEC_FIELDS = {
     api: true,
     defaultable: true,
     default: { kind: 'value', value: 0 },
+    neutral: 0,
     description: 'Partial previews 0-3 when streaming; each costs 100 output tokens.',
   },
   image: {

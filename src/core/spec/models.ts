@@ -6,10 +6,23 @@
 export type Endpoint = 'generations' | 'edits' | 'variations'
 export type ModelFamily = 'gpt-image' | 'dall-e'
 
-/** Fixed list of `WxH` strings, or the flexible rule of gpt-image-2. */
+/**
+ * Fixed list of `WxH` strings, or the flexible rule of gpt-image-2: both sides multiples of `multiple`, the long
+ * side at most `maxLong`, a ratio of at most `maxRatio`:1, and `minPixels` to `maxPixels` pixels in all.
+ * `maxShort` is the short side of the largest answer to `auto` (3840x2160), which bounds what is read back.
+ */
 export type SizeRule =
   | { kind: 'list'; values: readonly string[] }
-  | { kind: 'flexible'; multiple: number; maxLong: number; maxShort: number; maxRatio: number; auto: boolean }
+  | {
+      kind: 'flexible'
+      multiple: number
+      maxLong: number
+      maxShort: number
+      minPixels: number
+      maxPixels: number
+      maxRatio: number
+      auto: boolean
+    }
 
 /** API parameters that only some models take. `prompt`, `model`, `n`, `size`, `user` are taken by all. */
 export type OptionalParam =
@@ -87,7 +100,10 @@ function gptModel(overrides: Partial<ModelCapabilities>): ModelCapabilities {
 
 export const MODELS: Readonly<Record<string, ModelCapabilities>> = {
   'gpt-image-2': gptModel({
-    sizes: { kind: 'flexible', multiple: 16, maxLong: 3840, maxShort: 2160, maxRatio: 3, auto: true },
+    // OpenAI's schema (CreateImageRequest.size): multiples of 16, ratio 1:3 to 3:1, at most 3840x2160, "the
+    // model's current pixel and edge limits"; the image guide's limits: long edge <= 3840 px, 655,360 to
+    // 8,294,400 pixels in all (so 16x16 or 256x256 is refused before anything is paid for).
+    sizes: { kind: 'flexible', multiple: 16, maxLong: 3840, maxShort: 2160, minPixels: 655_360, maxPixels: 8_294_400, maxRatio: 3, auto: true },
     inputFidelity: false,
   }),
   'gpt-image-1.5': gptModel({}),
@@ -126,8 +142,33 @@ export const DEFAULT_MODEL = 'gpt-image-1.5'
 /** Limits applied to models the table does not know (an OpenAI-compatible server, a newer deployment). */
 export const GENERIC_LIMITS = { maxN: 10, promptMax: 32000 } as const
 
+/**
+ * Names the Images API takes for a model of the table. `chatgpt-image-latest` is, per OpenAI's model page, the
+ * alias of the image snapshot ChatGPT uses; OpenAI's schema lists it with the GPT image models beside
+ * gpt-image-1.5, its default (CreateImageEditRequest), and OpenAI's price list (2026) gives it gpt-image-1.5's
+ * per-image prices. It takes gpt-image-1.5's capabilities and prices; an alias moves, so
+ * `prices['chatgpt-image-latest']` overrides them.
+ */
+export const MODEL_ALIASES: Readonly<Record<string, string>> = { 'chatgpt-image-latest': 'gpt-image-1.5' }
+
+/** A dated snapshot of a model: `gpt-image-2-2026-04-21`, `gpt-image-1-2025-04-15`. */
+const SNAPSHOT = /^(.+)-\d{4}-\d{2}-\d{2}$/
+
+/**
+ * The entry of the capability table a model name belongs to: the name itself, the model an alias stands
+ * for, or the model a dated snapshot is of (its family: the same capabilities and prices). Undefined for
+ * a model the table does not know. The name itself is what is sent and keyed.
+ */
+export function modelFamily(model: string): string | undefined {
+  if (Object.prototype.hasOwnProperty.call(MODELS, model)) return model
+  if (Object.prototype.hasOwnProperty.call(MODEL_ALIASES, model)) return MODEL_ALIASES[model]
+  const snapshot = SNAPSHOT.exec(model)
+  return snapshot && Object.prototype.hasOwnProperty.call(MODELS, snapshot[1]!) ? snapshot[1] : undefined
+}
+
 export function modelCapabilities(model: string): ModelCapabilities | undefined {
-  return Object.prototype.hasOwnProperty.call(MODELS, model) ? MODELS[model] : undefined
+  const family = modelFamily(model)
+  return family === undefined ? undefined : MODELS[family]
 }
 
 export const KNOWN_MODELS = Object.keys(MODELS)
@@ -150,7 +191,8 @@ export function describeSizes(rule: SizeRule): string {
   if (rule.kind === 'list') return rule.values.join(', ')
   return (
     `WIDTHxHEIGHT with both sides multiples of ${rule.multiple}, the long side at most ${rule.maxLong}, ` +
-    `the short side at most ${rule.maxShort}, a ratio of at most ${rule.maxRatio}:1` +
+    `a ratio of at most ${rule.maxRatio}:1 and ${rule.minPixels.toLocaleString('en-US')} to ${rule.maxPixels.toLocaleString('en-US')} pixels ` +
+    `(e.g. 1024x1024, 1536x1024, 2048x1152, 3840x2160)` +
     (rule.auto ? ', or auto' : '')
   )
 }
@@ -170,13 +212,15 @@ export function sizeAllowed(rule: SizeRule, size: string): boolean {
   const { width, height } = parsed
   const long = Math.max(width, height)
   const short = Math.min(width, height)
+  const pixels = width * height
   return (
     width > 0 &&
     height > 0 &&
     width % rule.multiple === 0 &&
     height % rule.multiple === 0 &&
     long <= rule.maxLong &&
-    short <= rule.maxShort &&
-    long <= short * rule.maxRatio
+    long <= short * rule.maxRatio &&
+    pixels >= rule.minPixels &&
+    pixels <= rule.maxPixels
   )
 }

@@ -28,12 +28,17 @@ import type { RawSpec, SpecSource } from './source.js'
 /** The API request fields of a spec, defaults filled in. Exactly what goes into the cache key. */
 export type KeyedRequest = Record<string, string | number>
 
+/** Request fields of the plugin's choosing, never the user's: sent whenever the wire needs them. */
+const ALWAYS_SET = ['model', 'prompt'] as const
+
 export interface NormalizedEmit {
   format?: EmitFormat
   quality?: number
   widths: number[]
   placeholder: PlaceholderKind
   background: string
+  /** Provenance marks of re-encoded files (`emit.metadata`); undefined = 'keep'. */
+  metadata?: 'keep' | 'strip'
 }
 
 export interface ValidatedSpec {
@@ -44,6 +49,12 @@ export interface ValidatedSpec {
   knownModel: boolean
   endpoint: Endpoint
   request: KeyedRequest
+  /**
+   * The fields of `request` the user set (in the spec, or through `defaults` where the model takes them),
+   * plus `model` and `prompt`: what goes on the wire. The rest of `request` are defaults filled in for the key
+   * (an explicit default and an omitted one hash the same), which the API applies by itself.
+   */
+  userSet: readonly string[]
   /** Sent but not keyed. */
   transport: { user?: string; stream: boolean; partialImages: number }
   /** Absolute paths of the input images (edits, variations); `*.imgprompt.json` paths are chains. */
@@ -124,8 +135,17 @@ export function validateSpec(raw: RawSpec, context: ValidateContext): ValidatedS
   const request: KeyedRequest = { model, n }
   if (prompt !== undefined) request.prompt = prompt
 
+  // A default that the spec's model does not take (a size it does not offer, a parameter it does not know)
+  // does not apply to that spec; the spec's own fields are checked strictly.
+  const rules: FieldRules = {
+    fail,
+    given: (name) => fields[name] !== undefined,
+    value: (name) => fields[name],
+    fromDefaults: (name) => fromDefaults.has(name),
+    drop: (name) => void delete fields[name],
+  }
   if (caps) {
-    normalizeForModel(caps, model, endpoint, fields, prompt, request, fail)
+    normalizeForModel(caps, model, endpoint, prompt, request, rules)
   } else {
     if (prompt !== undefined && prompt.length > GENERIC_LIMITS.promptMax) {
       throw fail('prompt', `is ${prompt.length} characters long`, `Keep it at most ${GENERIC_LIMITS.promptMax}`)
@@ -135,11 +155,18 @@ export function validateSpec(raw: RawSpec, context: ValidateContext): ValidatedS
     }
   }
 
+  // Read after the model's rules: a default the model does not take is gone by now.
   const stream = (fields.stream as boolean | undefined) ?? defaultValue(SPEC_FIELDS.stream)
-  const partialImages = (fields.partial_images as number | undefined) ?? defaultValue(SPEC_FIELDS.partial_images)
+  let partialImages = (fields.partial_images as number | undefined) ?? defaultValue(SPEC_FIELDS.partial_images)
   if (partialImages > 0 && !stream) {
-    throw fail('partial_images', `${partialImages} needs streaming`, 'Add "stream": true, or remove "partial_images"')
+    if (!fromDefaults.has('partial_images')) {
+      throw fail('partial_images', `${partialImages} needs streaming`, 'Add "stream": true, or remove "partial_images"')
+    }
+    partialImages = defaultValue(SPEC_FIELDS.partial_images)
   }
+
+  const userSet = [...ALWAYS_SET, ...KEYED_REQUEST_FIELDS.filter((name) => fields[name] !== undefined && name in request)]
+  if (n !== defaultValue(SPEC_FIELDS.n) || fields.n !== undefined) userSet.push('n')
 
   const inputs = imagePaths.map((p, i) => resolveInput(raw, context.root, p, imagePaths.length > 1 ? `image[${i}]` : 'image', fail))
   const mask = fields.mask === undefined ? undefined : resolveInput(raw, context.root, fields.mask as string, 'mask', fail)
@@ -158,6 +185,7 @@ export function validateSpec(raw: RawSpec, context: ValidateContext): ValidatedS
     knownModel: caps !== undefined,
     endpoint,
     request,
+    userSet: [...new Set(userSet)].filter((name) => name in request),
     transport: { ...(user === undefined ? {} : { user }), stream, partialImages },
     inputs,
     ...(mask === undefined ? {} : { mask }),
@@ -172,16 +200,42 @@ export function validateSpec(raw: RawSpec, context: ValidateContext): ValidatedS
 
 type Fail = (field: string, problem: string, fix?: string) => Error
 
+/** How the model rules see the spec's fields: set in the spec, or by `defaults` (which may be dropped). */
+interface FieldRules {
+  fail: Fail
+  given(name: string): boolean
+  value(name: string): unknown
+  fromDefaults(name: string): boolean
+  /** Forget a field that came from `defaults`: the model's own default applies. */
+  drop(name: string): void
+}
+
+/**
+ * A field the model refuses: a default of the project is dropped (it applies only where the model takes it);
+ * the spec's own field fails. Returns whether the field was dropped.
+ */
+function refuse(rules: FieldRules, field: string, problem: string, fix?: string): true {
+  if (!rules.fromDefaults(field)) throw rules.fail(field, problem, fix)
+  rules.drop(field)
+  return true
+}
+
+/** The field's value asks for nothing (`stream: false`): accepted whatever the model. */
+function isNeutral(name: string, value: unknown): boolean {
+  const def: FieldDef | undefined = specField(name)
+  return def?.neutral !== undefined && value === def.neutral
+}
+
 /** Apply the capability table: reject what the model does not take, fill in what it defaults. */
 function normalizeForModel(
   caps: ModelCapabilities,
   model: string,
   endpoint: Endpoint,
-  fields: Record<string, unknown>,
   prompt: string | undefined,
   request: KeyedRequest,
-  fail: Fail,
+  rules: FieldRules,
 ): void {
+  const { fail } = rules
   if (!caps.endpoints.includes(endpoint)) {
     const able = Object.keys(MODELS).filter((m) => MODELS[m]!.endpoints.includes(endpoint))
     const problem = {
@@ -199,46 +253,45 @@ function normalizeForModel(
 
   const accepted = acceptedParams(caps, endpoint)
   for (const param of OPTIONAL_PARAMS) {
-    if (fields[param] !== undefined && !accepted.has(param)) {
-      throw fail(param, `is not accepted by ${model} on /images/${endpoint}`, `Remove "${param}"`)
-    }
+    if (!rules.given(param) || accepted.has(param)) continue
+    if (isNeutral(param, rules.value(param))) rules.drop(param)
+    else refuse(rules, param, `is not accepted by ${model} on /images/${endpoint}`, `Remove "${param}"`)
   }
 
-  const size = (fields.size as string | undefined) ?? caps.defaults.size
-  if (!sizeAllowed(caps.sizes, size)) {
-    throw fail('size', `${showValue(size)} is not allowed for ${model}`, `Allowed: ${describeSizes(caps.sizes)}`)
+  const allowedSize = (size: string) => sizeAllowed(caps.sizes, size)
+  if (rules.given('size') && !allowedSize(rules.value('size') as string)) {
+    refuse(rules, 'size', `${showValue(rules.value('size'))} is not allowed for ${model}`, `Allowed: ${describeSizes(caps.sizes)}`)
   }
-  request.size = size
+  request.size = (rules.value('size') as string | undefined) ?? caps.defaults.size
 
   if (accepted.has('quality')) {
-    const quality = (fields.quality as string | undefined) ?? caps.defaults.quality!
-    if (!caps.qualities.includes(quality)) {
-      throw fail('quality', `${showValue(quality)} is not allowed for ${model}`, `Allowed: ${caps.qualities.join(', ')}`)
+    if (rules.given('quality') && !caps.qualities.includes(rules.value('quality') as string)) {
+      refuse(rules, 'quality', `${showValue(rules.value('quality'))} is not allowed for ${model}`, `Allowed: ${caps.qualities.join(', ')}`)
     }
-    request.quality = quality
+    request.quality = (rules.value('quality') as string | undefined) ?? caps.defaults.quality!
   }
-  if (accepted.has('style')) request.style = (fields.style as string | undefined) ?? caps.defaults.style ?? SPEC_FIELDS.style.default.fallback
-  if (accepted.has('moderation')) request.moderation = (fields.moderation as string | undefined) ?? defaultValue(SPEC_FIELDS.moderation)
-  if (accepted.has('input_fidelity')) request.input_fidelity = (fields.input_fidelity as string | undefined) ?? defaultValue(SPEC_FIELDS.input_fidelity)
+  if (accepted.has('style')) request.style = (rules.value('style') as string | undefined) ?? caps.defaults.style ?? SPEC_FIELDS.style.default.fallback
+  if (accepted.has('moderation')) request.moderation = (rules.value('moderation') as string | undefined) ?? defaultValue(SPEC_FIELDS.moderation)
+  if (accepted.has('input_fidelity')) request.input_fidelity = (rules.value('input_fidelity') as string | undefined) ?? defaultValue(SPEC_FIELDS.input_fidelity)
 
   if (accepted.has('output_format')) {
-    const format = (fields.output_format as string | undefined) ?? defaultValue(SPEC_FIELDS.output_format)
-    const background = (fields.background as string | undefined) ?? defaultValue(SPEC_FIELDS.background)
-    if (background === 'transparent' && format === 'jpeg') {
-      throw fail('background', '"transparent" needs output_format png or webp', 'Set "output_format": "png" or "webp"')
+    const formatOf = () => (rules.value('output_format') as string | undefined) ?? defaultValue(SPEC_FIELDS.output_format)
+    const backgroundOf = () => (rules.value('background') as string | undefined) ?? defaultValue(SPEC_FIELDS.background)
+    if (backgroundOf() === 'transparent' && formatOf() === 'jpeg') {
+      // Whichever of the two came from `defaults` gives way to the spec's own field.
+      const dropped = rules.fromDefaults('background') ? 'background' : rules.fromDefaults('output_format') ? 'output_format' : undefined
+      if (dropped) rules.drop(dropped)
+      else throw fail('background', '"transparent" needs output_format png or webp', 'Set "output_format": "png" or "webp"')
     }
+    const format = formatOf()
     request.output_format = format
-    request.background = background
-    const compression = fields.output_compression as number | undefined
+    request.background = backgroundOf()
     const defaultCompression = defaultValue(SPEC_FIELDS.output_compression)
-    if (format === 'png') {
-      // The default is all png takes; any other value would silently do nothing on png.
-      if (compression !== undefined && compression !== defaultCompression) {
-        throw fail('output_compression', `${compression} has no effect on png`, 'Use output_format jpeg or webp, or remove it')
-      }
-    } else {
-      request.output_compression = compression ?? defaultCompression
+    // The default is all png takes; any other value would silently do nothing on png.
+    if (format === 'png' && rules.given('output_compression') && rules.value('output_compression') !== defaultCompression) {
+      refuse(rules, 'output_compression', `${String(rules.value('output_compression'))} has no effect on png`, 'Use output_format jpeg or webp, or remove it')
     }
+    if (format !== 'png') request.output_compression = (rules.value('output_compression') as number | undefined) ?? defaultCompression
   }
 }
 
@@ -263,6 +316,7 @@ function normalizeEmit(fields: Record<string, unknown>): NormalizedEmit {
     widths,
     placeholder: (fields.placeholder as PlaceholderKind | undefined) ?? defaultValue(EMIT_FIELDS.placeholder),
     background: (fields.background as string | undefined) ?? defaultValue(EMIT_FIELDS.background),
+    metadata: (fields.metadata as 'keep' | 'strip' | undefined) ?? defaultValue(EMIT_FIELDS.metadata),
   }
 }
 

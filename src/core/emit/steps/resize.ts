@@ -11,7 +11,7 @@ export const resize: EmitStep = {
   async run(state) {
     for (const width of state.recipe.widths) {
       if (width >= state.sourceWidth) continue
-      state.result.variants.push(await encode(state.base.clone().resize({ width }), state.recipe.format, state.recipe.quality))
+      state.result.variants.push(await encode(state.base.clone().resize({ width }), state.recipe.format, { quality: state.recipe.quality, metadata: state.recipe.metadata }))
     }
   },
 }

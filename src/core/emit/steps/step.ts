@@ -18,6 +18,11 @@ export interface PipelineState {
   base: Sharp
   /** Set when the base is no longer the source's pixels as they are (flattened). */
   altered: boolean
+  /**
+   * The provider's provenance of a PNG emitted as PNG (the provenance step): `keepSource` when only its bytes as
+   * they are keep it (a C2PA manifest, an XMP packet); `carried`, chunks a recompressed copy keeps (Exif).
+   */
+  provenance?: { keepSource: boolean; carried: Buffer[] }
   readonly result: Derivation
 }
 

@@ -11,6 +11,6 @@ export const azureProvider: ProviderDefinition<AzureProviderConfig> = {
   ...azureSettings,
   async create(config, transport) {
     const [{ createAzureProvider }, { createOpenAIHttpClient }] = await Promise.all([import('./provider.js'), import('../openai/http.js')])
-    return createAzureProvider(config, createOpenAIHttpClient(transport))
+    return createAzureProvider(config, createOpenAIHttpClient(transport), transport.notice)
   },
 }

@@ -58,8 +58,8 @@ interface ApiErrorBody {
     code?: string | null
     param?: string | null
     moderation_details?: { moderation_stage?: string; categories?: string[] }
-    inner_error?: { code?: string; content_filter_results?: Record<string, unknown>; revised_prompt?: string }
-    innererror?: { code?: string; content_filter_results?: Record<string, unknown> }
+    inner_error?: { code?: string; content_filter_results?: Record<string, unknown>; revised_prompt?: unknown }
+    innererror?: { code?: string; content_filter_results?: Record<string, unknown>; revised_prompt?: unknown }
   }
 }
 
@@ -70,6 +70,23 @@ export const OPENAI_AUTH_ADVICE = 'Check OPENAI_API_KEY (or the plugin option op
 export interface ErrorAdvice {
   /** After 401 or 403: which key, variable or role to check. */
   auth?: string
+}
+
+/**
+ * The HTTP status an `error` object stands for when it arrives without one (in a 2xx answer, a stream event
+ * or a batch line), from its `type` and `code`: so it is handled as that error (a verdict is never retried as
+ * "no data", and paid again).
+ */
+export function statusOfApiError(error: unknown): number {
+  const record = error !== null && typeof error === 'object' ? (error as { type?: unknown; code?: unknown }) : {}
+  const type = typeof record.type === 'string' ? record.type : ''
+  const code = typeof record.code === 'string' ? record.code : ''
+  if (type === 'insufficient_quota' || code === 'insufficient_quota' || code === 'rate_limit_exceeded' || type === 'tokens' || type === 'requests') return 429
+  if (type === 'authentication_error' || code === 'invalid_api_key' || code === '401') return 401
+  if (type === 'permission_error' || code === '403') return 403
+  if (type === 'not_found_error' || code === 'not_found' || code === 'DeploymentNotFound' || code === '404') return 404
+  if (type === 'invalid_request_error' || type === 'image_generation_user_error' || CONTENT_FILTER_CODES.has(code)) return 400
+  return 500
 }
 
 const CONTENT_FILTER_CODES = new Set(['moderation_blocked', 'content_policy_violation', 'contentFilter', 'content_filter'])
@@ -97,15 +114,17 @@ export function openaiErrorFromResponse(status: number, headers: Headers, bodyTe
   const filter = contentFilterFacts(apiError, message)
   if (filter) {
     const categories = filter.categories.length ? `; categories: ${filter.categories.join(', ')}` : ''
+    // Azure (DALL-E 3) rewrites the prompt before filtering it: what was judged may not be what was written.
+    const revised = filter.revisedPrompt ? ` The prompt was revised by the service to: ${JSON.stringify(filter.revisedPrompt)}.` : ''
     const advice =
       filter.stage === 'output'
         ? 'The generated image was blocked: reword the prompt away from the flagged content, or change "seed" to try another image'
         : 'The prompt (or an input image) was blocked: reword the prompt or replace the flagged input'
     // A content filter is a verdict on the request: retrying spends again for the same answer, so not even
     // `x-should-retry: true` makes it retryable.
-    return make('CONTENT_FILTERED', `the ${filter.stage} was rejected by the content filter${categories} (${message}). ${advice}`, false, {
+    return make('CONTENT_FILTERED', `the ${filter.stage} was rejected by the content filter${categories} (${message}).${revised} ${advice}`, false, {
       retryable: false,
-      data: { stage: filter.stage, categories: filter.categories },
+      data: { stage: filter.stage, categories: filter.categories, ...(filter.revisedPrompt ? { revisedPrompt: filter.revisedPrompt } : {}) },
     })
   }
   if (status === 429) {
@@ -143,10 +162,13 @@ function parseBody(text: string): ApiErrorBody | undefined {
   }
 }
 
+/** Longest revised prompt shown in a content-filter message. */
+const MAX_FILTERED_REVISED_PROMPT = 1000
+
 function contentFilterFacts(
   apiError: ApiErrorBody['error'],
   message: string,
-): { stage: 'input' | 'output'; categories: string[] } | undefined {
+): { stage: 'input' | 'output'; categories: string[]; revisedPrompt?: string } | undefined {
   if (!apiError) return undefined
   const inner = apiError.inner_error ?? apiError.innererror
   const isFilter =
@@ -162,7 +184,8 @@ function contentFilterFacts(
   for (const [name, result] of Object.entries(inner?.content_filter_results ?? {})) {
     if (result && typeof result === 'object' && (result as { filtered?: boolean }).filtered) categories.push(scrub(name))
   }
-  return { stage, categories: [...new Set(categories)] }
+  const revised = typeof inner?.revised_prompt === 'string' && inner.revised_prompt.trim() !== '' ? scrub(inner.revised_prompt, MAX_FILTERED_REVISED_PROMPT) : undefined
+  return { stage, categories: [...new Set(categories)], ...(revised ? { revisedPrompt: revised } : {}) }
 }
 
 /**

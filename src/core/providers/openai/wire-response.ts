@@ -5,19 +5,20 @@
  */
 import { redactDeep } from '../../secrets.js'
 import { badResponse, isRecord } from '../decode.js'
-import { limitsFor, type AnswerLimits } from '../limits.js'
+import { ERROR_BODY_BYTES, limitsFor, type AnswerLimits } from '../limits.js'
 import type { AttemptContext, ProviderImage, ProviderRequest, ProviderResult } from '../types.js'
 import type { FormData } from 'undici'
 import type { HttpClient, ImagesAnswer } from './http.js'
 import { contentTypeHeader } from './wire-body.js'
 import { decodeOpenAIBase64 } from './wire-decode.js'
-import { MAX_REVISED_PROMPT, scrub, type ErrorAdvice } from './wire-errors.js'
+import { MAX_REVISED_PROMPT, openaiErrorFromResponse, scrub, statusOfApiError, type ErrorAdvice } from './wire-errors.js'
 import { readOpenAIImageStream } from './wire-stream.js'
 
 interface ImagesResponseJson {
   created?: number
   data?: Array<{ b64_json?: string; url?: string; revised_prompt?: string }>
   usage?: Record<string, unknown>
+  error?: unknown
 }
 
 /**
@@ -61,6 +62,10 @@ export async function readOpenAIImagesAnswer(
     json = JSON.parse(text) as ImagesResponseJson
   } catch {
     throw badResponse(label, `the body is not JSON (${text.length} bytes)`, answer.requestId)
+  }
+  // An answer that carries `error` is that error, whatever its status: never "no data" (retried, and paid again).
+  if (json && typeof json === 'object' && isRecord(json.error)) {
+    throw openaiErrorFromResponse(statusOfApiError(json.error), answer.headers, text.slice(0, ERROR_BODY_BYTES), label)
   }
   if (!json || typeof json !== 'object' || !Array.isArray(json.data) || json.data.length === 0) {
     throw badResponse(label, 'no `data` array with images', answer.requestId)

@@ -17,7 +17,7 @@ import type { AttemptContext, ProviderImage, ProviderRequest, ProviderResult } f
 import { addUsage } from '../usage.js'
 import type { ImagesAnswer } from './http.js'
 import { decodeOpenAIBase64 } from './wire-decode.js'
-import { MAX_REVISED_PROMPT, openaiErrorFromResponse, scrub } from './wire-errors.js'
+import { MAX_REVISED_PROMPT, openaiErrorFromResponse, scrub, statusOfApiError } from './wire-errors.js'
 
 interface StreamPayload {
   type?: string
@@ -52,8 +52,7 @@ export async function readOpenAIImageStream(answer: ImagesAnswer, request: Provi
     const type = payload.type ?? message.event ?? ''
     if (message.event === 'error' || payload.error || type === 'error') {
       const error = isRecord(payload.error) ? payload.error : { message: 'the stream reported an error' }
-      const status = error.type === 'invalid_request_error' ? 400 : error.type === 'image_generation_user_error' ? 400 : 500
-      failure = openaiErrorFromResponse(status, answer.headers, JSON.stringify({ error }), label)
+      failure = openaiErrorFromResponse(statusOfApiError(error), answer.headers, JSON.stringify({ error }), label)
       return
     }
     try {
