@@ -81,13 +81,17 @@ describe('ai-image ls', () => {
     expect(json.code, json.stderr).toBe(0)
     expect(json.stdout).not.toMatch(/\d\.\d{7,}/)
     const rows = Object.fromEntries((JSON.parse(json.stdout) as Row[]).map((r) => [r.file, r.estimatedUSD]))
-    expect(rows['src/three.imgprompt.json']).toBe(0.027)
-    expect(rows['src/plain.imgprompt.json']).toBe(0.009)
-    // Two previews of 100 output tokens each, at gpt-image-1.5's $32 per million image output tokens.
-    expect(rows['src/streamed.imgprompt.json']).toBe(0.0154)
+    // Each estimate also counts its prompt, erring high: one token per byte plus 64, at $5 per million text tokens.
+    // 3 × $0.009 + 75 prompt tokens ($0.000375).
+    expect(rows['src/three.imgprompt.json']).toBe(0.027375)
+    // $0.009 + 70 prompt tokens ($0.00035).
+    expect(rows['src/plain.imgprompt.json']).toBe(0.00935)
+    // $0.009 + 79 prompt tokens ($0.000395) + two previews of 100 output tokens each, at gpt-image-1.5's $32 per
+    // million image output tokens ($0.0064).
+    expect(rows['src/streamed.imgprompt.json']).toBe(0.015795)
 
     // The dry run's estimate counts them too.
     const dry = await cli(project, ['generate', '--dry-run'])
-    expect(dry.stdout).toMatch(/2 streamed previews \(100 output tokens each\)/)
+    expect(dry.stdout).toMatch(/2 previews an image/)
   })
 })

@@ -19,9 +19,12 @@ const GENERATION_MS = 5_000
 const suite = emulatorSuite({ latencyMs: GENERATION_MS })
 const browser = chromiumSuite()
 
-/** A vanilla app: no HMR handling of its own, so an HMR update of an image module reloads the whole page. */
+/**
+ * A vanilla app: no HMR handling of its own, so an HMR update of an image module reloads the whole page. Each
+ * image is shown at 256 CSS pixels (gpt-image-2 makes nothing smaller than 1024x640), so it fits the screen read.
+ */
 const main = (specs: string[]) => `${specs.map((s, i) => `import src${i}, { width as w${i}, height as h${i} } from './${s}.imgprompt.json'`).join('\n')}
-document.querySelector('#app').replaceChildren(${specs.map((s, i) => `Object.assign(document.createElement('img'), { id: '${s}', src: src${i}, width: w${i}, height: h${i} })`).join(', ')})
+document.querySelector('#app').replaceChildren(${specs.map((s, i) => `Object.assign(document.createElement('img'), { id: '${s}', src: src${i}, width: w${i}, height: h${i}, style: 'width: 256px; height: 256px' })`).join(', ')})
 `
 
 interface Shot {
@@ -107,7 +110,7 @@ describe('the dev preview in Chromium', () => {
     suite.emulator.reset() // a retry starts from a clean slate
     const project = await suite.project({
       'src/main.js': main(['hero']),
-      'src/hero.imgprompt.json': spec({ prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '256x256' }),
+      'src/hero.imgprompt.json': spec({ prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '1024x1024' }),
       'vite-only.html': VITE_ONLY_PAGE,
     })
     await withEnv(suite.openaiEnv(), async () => {
@@ -166,7 +169,7 @@ describe('the dev preview in Chromium', () => {
           .toBe(true)
         // The first frame was not that picture (it is the placeholder marked `generating…`).
         expect(first!.mean.every((v, c) => Math.abs(v - expected[c]!) < 40)).toBe(false)
-        // It changed no export (256x256, its key known from the start): the page was not reloaded.
+        // It changed no export (1024x1024, its key known from the start): the page was not reloaded.
         await new Promise((resolve) => setTimeout(resolve, 1_000))
         expect(await loadCount(page)).toBe(1)
         expect(await page.locator('#hero').getAttribute('src')).toContain('/@ai-image/preview/')
@@ -184,7 +187,7 @@ describe('the dev preview in Chromium', () => {
 
   it('reloads a vanilla page once when two finished images change their exports', async () => {
     // `emit.placeholder` adds an export the preview module cannot have: the module must be reloaded.
-    const fields = { model: 'gpt-image-2', size: '256x256', emit: { placeholder: 'blur' } }
+    const fields = { model: 'gpt-image-2', size: '1024x1024', emit: { placeholder: 'blur' } }
     const project = await suite.project({
       'src/main.js': main(['a', 'b']),
       'src/a.imgprompt.json': spec({ prompt: 'a red door', ...fields }),

@@ -48,9 +48,9 @@ const spender = () => ({ ...suite.openaiEnv() })
 const frozenRunner = () => ({ CI: 'true', OPENAI_API_KEY: undefined, OPENAI_BASE_URL: undefined, AZURE_OPENAI_ENDPOINT: undefined })
 
 const SPECS = {
-  'src/hero.imgprompt.json': spec({ prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '256x256' }),
-  'src/pair.imgprompt.json': spec({ prompt: 'two pears on a table', model: 'gpt-image-2', size: '256x256', n: 2 }),
-  'src/thumb.imgprompt.json': spec({ prompt: 'a red door', model: 'gpt-image-2', size: '256x256', emit: { format: 'webp', widths: [64] } }),
+  'src/hero.imgprompt.json': spec({ prompt: 'a lighthouse at dusk', model: 'gpt-image-2', size: '1024x1024' }),
+  'src/pair.imgprompt.json': spec({ prompt: 'two pears on a table', model: 'gpt-image-2', size: '1024x1024', n: 2 }),
+  'src/thumb.imgprompt.json': spec({ prompt: 'a red door', model: 'gpt-image-2', size: '1024x1024', emit: { format: 'webp', widths: [64] } }),
 }
 const MAIN = [
   "import hero, { width } from './hero.imgprompt.json'",
@@ -161,8 +161,8 @@ describe.each<Backend>(['azure', 's3'])('a remote cache on %s, through real vite
   it('signing on: an unsigned entry is refused through a real build, a signed one is used', async () => {
     const prefix = uniquePrefix('sign')
     const remote = remoteFor(servers, backend, prefix)
-    const signed = { 'src/signed.imgprompt.json': spec({ prompt: 'a signed image', model: 'gpt-image-2', size: '256x256' }) }
-    const unsigned = { 'src/unsigned.imgprompt.json': spec({ prompt: 'an unsigned image', model: 'gpt-image-2', size: '256x256' }) }
+    const signed = { 'src/signed.imgprompt.json': spec({ prompt: 'a signed image', model: 'gpt-image-2', size: '1024x1024' }) }
+    const unsigned = { 'src/unsigned.imgprompt.json': spec({ prompt: 'an unsigned image', model: 'gpt-image-2', size: '1024x1024' }) }
     await build(await machine(signed, "import s from './signed.imgprompt.json'\nconsole.log(s)\n"), { ...spender(), ...remote.env }, { remote: { url: remote.url, signingKey: SIGNING_KEY } })
     await build(await machine(unsigned, "import u from './unsigned.imgprompt.json'\nconsole.log(u)\n"), { ...spender(), ...remote.env }, { remote: { url: remote.url } })
     expect(suite.emulator.billedImages).toBe(2)
@@ -212,7 +212,7 @@ describe.each<Backend>(['azure', 's3'])('a remote cache on %s, through real vite
     const prefix = uniquePrefix('fleet')
     const remote = remoteFor(servers, backend, prefix)
     const files: Record<string, string> = {}
-    for (let i = 0; i < 20; i++) files[`src/p${i}.imgprompt.json`] = spec({ prompt: `fleet spec ${i}`, model: 'gpt-image-2', size: '256x256' })
+    for (let i = 0; i < 20; i++) files[`src/p${i}.imgprompt.json`] = spec({ prompt: `fleet spec ${i}`, model: 'gpt-image-2', size: '1024x640' })
     const main = [...Array(20).keys()].map((i) => `import p${i} from './p${i}.imgprompt.json'`).join('\n') + `\nconsole.log(${[...Array(20).keys()].map((i) => `p${i}`).join(', ')})\n`
     const machines = await Promise.all([0, 1, 2, 3].map(() => machine(files, main)))
     for (const m of machines) await writeFile(path.join(m.root, 'ai-image.config.json'), JSON.stringify({ remote: { url: remote.url }, concurrency: 2 }))
@@ -240,7 +240,8 @@ describe.each<Backend>(['azure', 's3'])('a remote cache on %s, through real vite
     const assets = await Promise.all(machines.map(async (m) => (await readdir(path.join(m.root, 'dist/assets'))).filter((f) => f.endsWith('.png')).sort()))
     for (const list of assets) expect(list).toEqual(assets[0])
     expect(assets[0]).toHaveLength(20)
-  })
+    // Four vite builds at once, each optimizing 20 PNGs of gpt-image-2's smallest size, on a 2-core machine.
+  }, 180_000)
 })
 
 describe('a remote cache that fails, through real vite builds', () => {

@@ -33,8 +33,8 @@ function cli(project: TempProject, args: string[], env: Record<string, string | 
 }
 
 const SPECS = {
-  'src/a.imgprompt.json': spec({ prompt: 'a shared apple', model: 'gpt-image-2', size: '256x256' }),
-  'src/b.imgprompt.json': spec({ prompt: 'two shared pears', model: 'gpt-image-2', size: '256x256', n: 2 }),
+  'src/a.imgprompt.json': spec({ prompt: 'a shared apple', model: 'gpt-image-2', size: '1024x1024' }),
+  'src/b.imgprompt.json': spec({ prompt: 'two shared pears', model: 'gpt-image-2', size: '1024x1024', n: 2 }),
 }
 
 describe('ai-image push / pull / check with a remote cache (Azurite)', () => {
@@ -62,7 +62,7 @@ describe('ai-image push / pull / check with a remote cache (Azurite)', () => {
     expect(again.stdout).toContain(`✓ 0 entries pushed to ${remote.url}, 2 already there`)
 
     // Machine B: the same two specs and one nobody generated; a fresh cache folder.
-    const b = suite.keep(await makeProject({ ...SPECS, 'src/c.imgprompt.json': spec({ prompt: 'a cherry nobody drew', model: 'gpt-image-2', size: '256x256' }) }))
+    const b = suite.keep(await makeProject({ ...SPECS, 'src/c.imgprompt.json': spec({ prompt: 'a cherry nobody drew', model: 'gpt-image-2', size: '1024x1024' }) }))
     const checkB = await cli(b, ['check'], remoteEnv)
     expect(checkB.code).toBe(1)
     expect(checkB.stdout).toMatch(/✓ src\/a\.imgprompt\.json {2}remote\n/)

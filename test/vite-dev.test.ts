@@ -95,7 +95,7 @@ describe('vite dev server', () => {
         const [request] = suite.emulator.requests
         expect(live.contentType).toMatch(/^multipart\/x-mixed-replace; boundary=/)
         expect(live.parts.map((p) => p.type)).toEqual(['image/png', 'image/png', 'image/png', 'image/png'])
-        expect(await sharp(live.parts[0]!.data).metadata()).toMatchObject({ format: 'png', width: 320, height: 256 })
+        expect(await sharp(live.parts[0]!.data).metadata()).toMatchObject({ format: 'png', width: 1280, height: 1024 })
         expect([...request!.partials!, ...request!.returned!]).not.toContain(sha256(live.parts[0]!.data))
         // Then each partial frame, in order, then the completed image.
         expect(live.parts.slice(1).map((p) => sha256(p.data))).toEqual([...request!.partials!, ...request!.returned!])

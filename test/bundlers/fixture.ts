@@ -52,6 +52,6 @@ export async function fixtureProject(): Promise<TempProject> {
     // Built only as the entry `src/broken.js`. Valid until the SPEC_INVALID test writes `BAD_SPEC` into it: a
     // build judges every spec of the project at its start (#13), so an invalid one would fail every build.
     'src/broken.js': "import bad from './bad.imgprompt.json'\nexport const result = { bad }\n",
-    'src/bad.imgprompt.json': spec({ prompt: 'a bad size', model: 'gpt-image-2', size: '112x112' }),
+    'src/bad.imgprompt.json': spec({ prompt: 'a spare spec', model: 'gpt-image-2', size: '1024x1024' }),
   })
 }
