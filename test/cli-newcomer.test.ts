@@ -92,6 +92,6 @@ describe('ai-image ls', () => {
 
     // The dry run's estimate counts them too.
     const dry = await cli(project, ['generate', '--dry-run'])
-    expect(dry.stdout).toMatch(/2 previews an image/)
+    expect(dry.stdout).toMatch(/2 streamed previews \(100 output tokens each\) an image/)
   })
 })

@@ -221,7 +221,7 @@ function requestExtras(spec: EstimatedSpec, overrides: PriceOverrides, images: n
   const usd = (calls * (prompt * prices.textInput + inputTokens * prices.imageInput) + previewTokens * prices.imageOutput) / 1e6
   const parts = [`prompt ≤ ${prompt} tokens`]
   if (inputs > 0) parts.push(`${inputs} input image${inputs > 1 ? 's' : ''}`)
-  if (previews > 0) parts.push(`${previews} preview${previews > 1 ? 's' : ''} an image`)
+  if (previews > 0) parts.push(`${previews} streamed preview${previews > 1 ? 's' : ''} (${PARTIAL_IMAGE_TOKENS} output tokens each) an image`)
   return { usd, note: ` + ${parts.join(', ')}` }
 }
 
