@@ -49,7 +49,7 @@ const FLOORS: ReadonlyArray<{ name: string; parts: ReadonlyArray<{ name: string;
         name: 'vocabulary',
         match: (m) =>
           m === 'types.ts' ||
-          ['errors', 'log', 'secrets', 'image-format', 'clock', 'spec-path', 'hash', 'regular-file', 'read-inside-root', 'option-values'].some((name) => m === `core/${name}.ts`),
+          ['errors', 'log', 'secrets', 'image-format', 'clock', 'spec-path', 'hash', 'regular-file', 'atomic-write', 'read-inside-root', 'option-values'].some((name) => m === `core/${name}.ts`),
       },
     ],
   },

@@ -24,7 +24,7 @@ import { realClock, type Clock } from '../clock.js'
 import { LOCK_POLL_MS, type HeldLock } from './backend.js'
 import { writeFailure } from './cache-folder.js'
 import { readRegularFile } from './safe-fs.js'
-import { TEMP_MARKER } from './store.js'
+import { tempNameFor } from '../atomic-write.js'
 import { ensureWorkDir, workPath } from './workdir.js'
 
 export interface LockOwner {
@@ -108,7 +108,7 @@ export class KeyLocks {
 
   private async tryCreate(file: string, owner: LockOwner): Promise<boolean> {
     await ensureWorkDir(this.cacheDir, 'locks')
-    const temp = `${file}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`
+    const temp = tempNameFor(file)
     try {
       await writeFile(temp, JSON.stringify(owner), { flag: 'wx' })
       await link(temp, file)

@@ -12,8 +12,7 @@
  *
  * The files of the committed folder; `local.ts` makes it a cache backend (with its locks and journals).
  */
-import { randomBytes } from 'node:crypto'
-import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
+import { lstat, readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { IMAGE_LIMITS, extensionOf } from '../image-format.js'
 import { assertCacheRootIsFolder, assertWritable, ensureCacheFolder, unreadableError, writeFailure } from './cache-folder.js'
@@ -27,8 +26,8 @@ import { fileToken, stampFile, stampOf, tokenOf } from './stamp.js'
 export { SIDECAR_VERSION, type Sidecar, type SidecarImage } from './entry.js'
 export type { CacheEntry, CachedImage, Inspection } from './backend.js'
 
-/** Marker in temp-file names, so a later run can find and remove leftovers of a killed process. */
-export const TEMP_MARKER = '.tmp-'
+import { atomicWrite } from '../atomic-write.js'
+export { TEMP_MARKER, atomicWrite } from '../atomic-write.js'
 
 /** Files of one entry: its sidecar and its candidates (prune and `remove` recognise them by name). */
 export const ENTRY_FILE = /^([0-9a-f]{64})(?:\.json|-\d+\.[a-z0-9]+)$/
@@ -273,16 +272,3 @@ export function sidecarFor(
   }
 }
 
-/** Temp file in the target's folder, then rename: readers see the old file, or the whole new one. */
-export async function atomicWrite(target: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(path.dirname(target), { recursive: true })
-  const temp = `${target}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`
-  try {
-    // `wx`: a fresh file, never one a link of the same name would lead elsewhere.
-    await writeFile(temp, data, { flag: 'wx' })
-    await rename(temp, target)
-  } catch (error) {
-    await rm(temp, { force: true })
-    throw error
-  }
-}

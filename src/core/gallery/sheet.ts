@@ -11,9 +11,9 @@
  *
  * The folder opens from the file system or any static host; a CI job can upload it as an artifact.
  */
-import { randomBytes } from 'node:crypto'
-import { lstat, mkdir, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, readdir, realpath, rm } from 'node:fs/promises'
 import path from 'node:path'
+import { atomicWrite } from '../atomic-write.js'
 import { AiImageError } from '../errors.js'
 import { renderGalleryPage } from './page/render.js'
 import type { ProjectView, SidecarImage } from './project-view.js'
@@ -124,13 +124,3 @@ async function removeStaleImages(imagesDir: string, keep: ReadonlySet<string>): 
   }
 }
 
-async function atomicWrite(target: string, data: Buffer): Promise<void> {
-  const temp = `${target}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`
-  try {
-    await writeFile(temp, data, { flag: 'wx' })
-    await rename(temp, target)
-  } catch (error) {
-    await rm(temp, { force: true })
-    throw error
-  }
-}
